@@ -1,0 +1,50 @@
+# The project's entry points. Two of them are all a newcomer needs:
+#   make demo   - install, migrate, load the real catalog, run both walkthroughs of the source document
+#   make test   - run the whole test suite
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+VENV := .venv
+PY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
+MANAGE := $(PY) manage.py
+
+.PHONY: install setup demo run test lint worker clean
+
+# The virtualenv with uv in it; uv then installs exactly what uv.lock pins.
+$(UV):
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet "uv==$(UV_VERSION)"
+
+$(VENV)/.installed: $(UV) pyproject.toml uv.lock
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --inexact --quiet
+	touch $@
+
+install: $(VENV)/.installed
+
+setup: install
+	$(MANAGE) migrate --no-input -v 0
+	$(MANAGE) configure_wagtail
+
+# A fresh demo database every time: flush, configure, load the catalog, run the walkthroughs.
+demo: setup
+	$(MANAGE) flush --no-input
+	$(MANAGE) configure_wagtail
+	$(MANAGE) load_catalog
+	$(MANAGE) b2b_demo
+
+run: setup
+	$(MANAGE) runserver 127.0.0.1:8000
+
+test: install
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+worker: install
+	$(VENV)/bin/celery -A main worker --loglevel=info
+
+clean:
+	rm -rf $(VENV) db.sqlite3 codes-*.csv

@@ -1,0 +1,64 @@
+"""Argument parsing shared by the b2b commands: turn operator text into typed values."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.core.exceptions import ValidationError
+
+from b2b.validators import parse_date
+
+
+def _argparse_type(parse: Any, name: str) -> Any:
+    def convert(text: str) -> Any:
+        try:
+            return parse(text)
+        except ValidationError as exc:
+            raise argparse.ArgumentTypeError(" ".join(exc.messages)) from None
+
+    convert.__name__ = name
+    return convert
+
+
+def price_type(text: str) -> Decimal:
+    """A number; its range and cents are the service's to check (a refusal, exit 1)."""
+    try:
+        value = Decimal(text.strip())
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a price: give an amount such as 250 or 49.99."
+        ) from None
+    if not value.is_finite():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a price: give an amount such as 250.")
+    return value
+
+
+def start_date_type(text: str) -> dt.date:
+    return _argparse_type(lambda t: parse_date(t, option="--start"), "date")(text)
+
+
+def end_date_type(text: str) -> dt.date:
+    return _argparse_type(lambda t: parse_date(t, option="--end"), "date")(text)
+
+
+def positive_id(text: str) -> int:
+    """A database ID: a whole number ≥ 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ID: give a whole number such as 12.") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ID: IDs are whole numbers from 1.")
+    return value
+
+
+def learner_cap(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number of learners: give a whole number of at least 1."
+        ) from None

@@ -1,0 +1,101 @@
+"""``manage.py b2b_courseware add | remove``: put courseware on contracts, or take it off."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import CommandError, CommandParser
+
+from b2b.management.commands._options import positive_id
+from b2b.services.courseware import CoursewareChangeResult, courseware_add, courseware_remove
+from b2b.services.codes import codes_adjustment_hint
+from main.commands import DomainCommand, add_format_argument
+
+ITEM_COLUMNS = ("course", "outcome", "run", "detail")
+
+
+class CoursewareCommandMixin:
+    """The add/remove handlers, shared with ``b2b_contract courseware`` (the old spelling)."""
+
+    def add_courseware_arguments(self, parser: CommandParser, *, adding: bool = True) -> None:
+        parser.add_argument("contract_id", type=positive_id, help="The contract's ID.")
+        parser.add_argument(
+            "readable_id",
+            help="A course (course-v1:ORG+NUMBER), a course run (course-v1:ORG+NUMBER+RUN) "
+            "or a program (program-v1:...).",
+        )
+        if adding:
+            parser.add_argument(
+                "--no-create-runs",
+                action="store_true",
+                help="Record the courseware on the contract without creating runs.",
+            )
+        add_format_argument(parser, choices=("table", "json"))
+
+    def add(self, *, contract_id: int, readable_id: str, no_create_runs: bool = False,
+            format: str = "table", **_: Any) -> None:
+        result = courseware_add(contract_id, readable_id, create_runs=not no_create_runs)
+        self.report(result, format)
+
+    def remove(self, *, contract_id: int, readable_id: str, format: str = "table", **_: Any) -> None:
+        result = courseware_remove(contract_id, readable_id)
+        self.report(result, format)
+
+    def report(self, result: CoursewareChangeResult, fmt: str) -> None:
+        items = [
+            {"course": i.course, "outcome": i.outcome, "run": i.run, "detail": i.detail}
+            for i in result.items
+        ]
+        if fmt == "json":
+            self.emit_json(  # type: ignore[attr-defined]
+                {
+                    "contract_id": result.contract.pk,
+                    "readable_id": result.readable_id,
+                    "type": result.kind,
+                    "action": result.action,
+                    "changed": result.changed,
+                    "items": items,
+                    "message": result.message,
+                }
+            )
+        else:
+            if items and (result.kind == "program" or result.action == "remove"):
+                self.emit_rows(items, fmt="table", columns=ITEM_COLUMNS)  # type: ignore[attr-defined]
+            self.stdout.write(result.message)  # type: ignore[attr-defined]
+        if result.action == "add" and any(i.outcome == "created" for i in result.items):
+            if not result.edx_configured:
+                self.hint(  # type: ignore[attr-defined]
+                    "Open edX is not configured (OPENEDX_* settings): the runs were created here "
+                    "only, with edx_status not-configured."
+                )
+        if result.changed:
+            self.hint(codes_adjustment_hint(result.contract.pk))  # type: ignore[attr-defined]
+        if result.failed:
+            raise CommandError(
+                f"{len(result.failed)} of {len(result.items)} courses failed; the others were "
+                "added. Fix the failures listed above and run the command again."
+            )
+
+
+class Command(CoursewareCommandMixin, DomainCommand):
+    help = "Add courses, course runs and programs to a contract, or remove them."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        sub = self.add_subcommands(parser)
+        add = sub.add_parser(
+            "add",
+            help="Put a course, run or program on a contract (creates contract runs).",
+            description=(
+                "A course gets a contract run cloned from its source run, with a product and "
+                "enrollment codes. A course run is assigned to the contract. A program gets a "
+                "run for every course of its requirements tree. Adding what is there does nothing."
+            ),
+        )
+        self.add_courseware_arguments(add)
+        add.set_defaults(handler=self.add)
+        remove = sub.add_parser(
+            "remove",
+            help="Take a course, run or program off a contract (runs stay, off the contract).",
+        )
+        self.add_courseware_arguments(remove, adding=False)
+        remove.set_defaults(handler=self.remove)

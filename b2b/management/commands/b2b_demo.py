@@ -1,0 +1,95 @@
+"""``manage.py b2b_demo``: run the source document's two walkthroughs with the real commands.
+
+``make demo`` runs it on a fresh database after ``configure_wagtail`` and ``load_catalog``. Each
+step prints the command line an operator would type, then that command's own output.
+"""
+
+from __future__ import annotations
+
+import io
+import shlex
+from typing import Any
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from courses.models import Course, Program
+
+SSO_COURSE = "course-v1:MITxT+14.310x"
+SSO_PROGRAM = "program-v1:MITx+DEDP"
+TYPICAL_COURSE = "course-v1:MITxT+14.100x"
+
+
+class Command(BaseCommand):
+    help = (
+        "Run both walkthroughs of the source document (an uncapped SSO contract with a course and "
+        "a program; a typical capped non-SSO contract with its codes CSV) on the loaded catalog."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--quiet", action="store_true", help="Print only the step lines, not each command's output."
+        )
+
+    def handle(self, *args: Any, quiet: bool = False, **options: Any) -> None:
+        self.quiet = quiet
+        missing = [
+            readable_id
+            for readable_id, model in (
+                (SSO_COURSE, Course), (TYPICAL_COURSE, Course), (SSO_PROGRAM, Program),
+            )
+            if not model.objects.filter(readable_id=readable_id).exists()
+        ]
+        if missing:
+            raise CommandError(
+                f"The catalog is not loaded ({', '.join(missing)} missing): run "
+                "`manage.py load_catalog` first, or `make demo`, which does everything."
+            )
+
+        self.heading("Walkthrough 1: UAI contracts with SSO integration")
+        sso_id = self.create_contract(
+            "University X", "University X SSO Contract", "sso",
+            "--description", "Test uncapped SSO contract", "--create", "--org-key", "UX",
+        )
+        self.step("b2b_list", "organizations")
+        self.step("b2b_list", "contracts")
+        self.step("b2b_courseware", "add", str(sso_id), SSO_COURSE)
+        self.step("b2b_courseware", "add", str(sso_id), SSO_PROGRAM)
+        self.step("b2b_list", "courseware", "--contract", str(sso_id))
+
+        self.heading("Walkthrough 2: a typical B2B contract (capped, non-SSO, enrollment codes)")
+        typical_id = self.create_contract(
+            "UniversityX", "UniversityX Contract", "non-sso", "--max-learners", "200",
+            "--description", "Test capped non-SSO contract", "--create", "--org-key", "UniversityX",
+        )
+        self.step("b2b_list", "organizations")
+        self.step("b2b_list", "contracts")
+        self.step("b2b_courseware", "add", str(typical_id), TYPICAL_COURSE)
+        self.step("b2b_list", "courseware", "--contract", str(typical_id))
+        self.step("b2b_list", "contracts", "--codes", str(typical_id))
+
+        self.heading("Done")
+        self.stdout.write(
+            f"SSO contract: ID {sso_id}. Typical contract: ID {typical_id}; its 200 enrollment "
+            f"codes are in codes-{typical_id}.csv (each row has the Product URL to hand out)."
+        )
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def heading(self, text: str) -> None:
+        self.stdout.write("")
+        self.stdout.write(self.style.MIGRATE_HEADING(f"== {text}"))
+
+    def step(self, *argv: str) -> str:
+        """Print the command line, run it, print its stdout and stderr; return its stdout."""
+        self.stdout.write(self.style.SQL_KEYWORD(f"$ manage.py {shlex.join(argv)}"))
+        out, err = io.StringIO(), io.StringIO()
+        call_command(*argv, stdout=out, stderr=err)
+        if not self.quiet:
+            self.stdout.write(out.getvalue(), ending="")
+            self.stdout.write(err.getvalue(), ending="")
+        return out.getvalue()
+
+    def create_contract(self, *argv: str) -> int:
+        """``b2b_contract create`` prints the new contract's ID alone on stdout."""
+        return int(self.step("b2b_contract", "create", *argv).strip())

@@ -1,0 +1,245 @@
+"""Organizations and contracts (Wagtail pages), what is on a contract, and who is attached to it.
+
+SPEC §1: an organization is an ``OrganizationPage`` under the single "Organizations" index under
+Home; a contract is a ``ContractPage`` whose parent is its organization. ``active`` and the dates,
+not Wagtail's publish state, decide whether a contract is in force.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.utils import timezone
+from wagtail.models import Page
+
+from b2b.validators import validate_max_learners, validate_org_key, validate_price
+from courses.models import Course, Program
+
+ZERO = Decimal("0.00")
+
+
+class OrganizationIndexPage(Page):
+    """The one "Organizations" page under Home; organizations are its children."""
+
+    max_count = 1
+    parent_page_types = ["main.HomePage"]
+    subpage_types = ["b2b.OrganizationPage"]
+
+    class Meta:
+        verbose_name = "organizations index"
+
+
+class OrganizationPage(Page):
+    """A customer organization: metadata and grouping for its contracts and learners."""
+
+    name = models.CharField(max_length=255, help_text="Unique, case-insensitive.")
+    org_key = models.CharField(
+        max_length=30,
+        unique=True,
+        validators=[validate_org_key],
+        help_text="1–30 letters, digits or _; part of contract run keys (UAI_<org key>).",
+    )
+    sso_organization_id = models.UUIDField(
+        null=True, blank=True, unique=True, help_text="The Keycloak organization's UUID."
+    )
+    description = models.TextField(blank=True, default="")
+    logo = models.ForeignKey(
+        "wagtailimages.Image", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    parent_page_types = ["b2b.OrganizationIndexPage"]
+    subpage_types = ["b2b.ContractPage"]
+
+    class Meta:
+        verbose_name = "organization"
+        constraints = [
+            models.UniqueConstraint(Lower("name"), name="organization_name_ci_unique"),
+            models.UniqueConstraint(Lower("org_key"), name="organization_org_key_ci_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ContractPage(Page):
+    """A contract between the platform and an organization (its parent page)."""
+
+    class IntegrationType(models.TextChoices):
+        SSO = "sso", "SSO"
+        NON_SSO = "non-sso", "non-SSO"
+
+    organization = models.ForeignKey(
+        OrganizationPage,
+        on_delete=models.PROTECT,
+        related_name="contracts",
+        blank=True,
+        editable=False,
+        help_text="Always the parent page; kept as a column for queries.",
+    )
+    name = models.CharField(max_length=255)
+    description = models.TextField(blank=True, default="")
+    integration_type = models.CharField(max_length=10, choices=IntegrationType.choices)
+    contract_start = models.DateField(null=True, blank=True)
+    contract_end = models.DateField(null=True, blank=True, help_text="Inclusive.")
+    active = models.BooleanField(default=True)
+    max_learners = models.PositiveIntegerField(
+        null=True, blank=True, validators=[validate_max_learners], help_text="Empty: uncapped."
+    )
+    enrollment_fixed_price = models.DecimalField(
+        max_digits=7,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[validate_price],
+        help_text="Empty or 0.00: free.",
+    )
+
+    parent_page_types = ["b2b.OrganizationPage"]
+    subpage_types: list[str] = []
+
+    class Meta:
+        verbose_name = "contract"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(max_learners__isnull=True) | Q(max_learners__gte=1),
+                name="contract_cap_at_least_one",
+            ),
+            models.CheckConstraint(
+                condition=Q(enrollment_fixed_price__isnull=True)
+                | Q(enrollment_fixed_price__gte=0, enrollment_fixed_price__lte=Decimal("99999.99")),
+                name="contract_price_in_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(contract_start__isnull=True)
+                | Q(contract_end__isnull=True)
+                | Q(contract_start__lte=models.F("contract_end")),
+                name="contract_start_not_after_end",
+            ),
+        ]
+
+    def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        # The organization is the parent page, always (SPEC §1).
+        if self.organization_id is None and self.depth and self.depth > 1:
+            self.organization_id = self.get_parent().pk
+        return super().save(*args, **kwargs)
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def price(self) -> Decimal:
+        """The price a learner pays per run: the fixed price, or 0.00 when free."""
+        return self.enrollment_fixed_price or ZERO
+
+    @property
+    def is_free(self) -> bool:
+        return self.price == ZERO
+
+    @property
+    def is_sso(self) -> bool:
+        return self.integration_type == self.IntegrationType.SSO
+
+    @property
+    def needs_codes(self) -> bool:
+        """Codes are needed for non-SSO contracts, and for SSO contracts with a price (SPEC §4.2)."""
+        return not self.is_sso or not self.is_free
+
+    def _tz(self) -> ZoneInfo:
+        return ZoneInfo(settings.TIME_ZONE)
+
+    @property
+    def starts_at(self) -> dt.datetime | None:
+        """00:00 of the start date in ``TIME_ZONE`` (SPEC §3), or None."""
+        if self.contract_start is None:
+            return None
+        return dt.datetime.combine(self.contract_start, dt.time.min, tzinfo=self._tz())
+
+    @property
+    def ends_at(self) -> dt.datetime | None:
+        """23:59:59 of the (inclusive) end date in ``TIME_ZONE`` (SPEC §3), or None."""
+        if self.contract_end is None:
+            return None
+        return dt.datetime.combine(self.contract_end, dt.time(23, 59, 59), tzinfo=self._tz())
+
+    def is_in_force(self, at: dt.datetime | None = None) -> bool:
+        """Active and ``at`` (default now) within the contract's dates."""
+        at = at or timezone.now()
+        starts, ends = self.starts_at, self.ends_at
+        return self.active and (starts is None or starts <= at) and (ends is None or at <= ends)
+
+
+class ContractCourseware(models.Model):
+    """A course or a program on a contract (with or without runs): what ``b2b_list courseware`` lists."""
+
+    contract = models.ForeignKey(ContractPage, on_delete=models.CASCADE, related_name="courseware")
+    course = models.ForeignKey(Course, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    program = models.ForeignKey(
+        Program, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_on = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "contract courseware"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(course__isnull=False, program__isnull=True)
+                | Q(course__isnull=True, program__isnull=False),
+                name="contractcourseware_course_xor_program",
+            ),
+            models.UniqueConstraint(
+                fields=["contract", "course"],
+                condition=Q(course__isnull=False),
+                name="contractcourseware_unique_course",
+            ),
+            models.UniqueConstraint(
+                fields=["contract", "program"],
+                condition=Q(program__isnull=False),
+                name="contractcourseware_unique_program",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.course or self.program} on {self.contract}"
+
+
+class ContractMembership(models.Model):
+    """A learner attached to a contract, and how they came (SPEC §1). One per learner per contract."""
+
+    class Source(models.TextChoices):
+        SSO = "sso"
+        CODE = "code"
+        MANUAL = "manual"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="contract_memberships"
+    )
+    contract = models.ForeignKey(ContractPage, on_delete=models.PROTECT, related_name="memberships")
+    source = models.CharField(max_length=10, choices=Source.choices)
+    created_on = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "contract"], name="membership_one_per_user_contract"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.contract} ({self.source})"
+
+
+class ContractCodesLock(models.Model):
+    """The per-contract lock that serialises the enrollment-code adjustment (SPEC §4).
+
+    Its own row, not the contract's: checkout locks the contract row, and must keep working
+    while a long adjustment of the same contract holds this one.
+    """
+
+    contract = models.OneToOneField(
+        ContractPage, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    locked_at = models.DateTimeField(null=True, blank=True)

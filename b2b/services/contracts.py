@@ -1,0 +1,243 @@
+"""Contract services: create, modify, look up (SPEC §1, §2)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from b2b.exceptions import ContractNotFound, InvalidContractInput, as_domain_error
+from b2b.models import ContractCodesLock, ContractPage, OrganizationPage
+from b2b.services.codes import codes_adjust_queue
+from b2b.services.organizations import organization_resolve, unique_child_slug
+from b2b.validators import (
+    CENTS,
+    PRICE_MAX,
+    validate_contract_dates,
+    validate_max_learners,
+    validate_price,
+)
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Any = _Unset()
+
+# Service field name -> model attribute, in the order changes are reported.
+CONTRACT_FIELDS = {
+    "name": "name",
+    "description": "description",
+    "integration_type": "integration_type",
+    "active": "active",
+    "start": "contract_start",
+    "end": "contract_end",
+    "max_learners": "max_learners",
+    "price": "enrollment_fixed_price",
+}
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One field of a contract, before and after (values JSON-ready: ISO dates, price strings)."""
+
+    field: str
+    before: Any
+    after: Any
+
+
+@dataclass
+class ContractCreateResult:
+    contract: ContractPage
+    organization: OrganizationPage
+    organization_created: bool
+
+
+@dataclass
+class ContractModifyResult:
+    """What ``contract_modify`` changed (or, with ``dry_run``, would change)."""
+
+    contract: ContractPage
+    changes: list[FieldChange] = field(default_factory=list)
+    codes_queued: bool = False
+    dry_run: bool = False
+
+
+def json_value(value: Any) -> Any:
+    """A field value as the listings print it: dates ISO 8601, money a 2-decimal string."""
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return f"{value:.2f}"
+    return value
+
+
+def _cents(price: Decimal | None) -> Decimal | None:
+    """A price quantized to cents (ROUND_HALF_UP); values with more decimals fail validation."""
+    if price is None or not price.is_finite() or abs(price) > PRICE_MAX:
+        return price
+    quantized = price.quantize(CENTS, rounding=ROUND_HALF_UP)
+    return quantized if quantized == price else price
+
+
+def contract_get(contract_id: int, *, for_update: bool = False) -> ContractPage:
+    """The contract with this ID, or ``ContractNotFound`` pointing at ``b2b_list contracts``."""
+    queryset = ContractPage.objects.select_related("organization")
+    if for_update:
+        queryset = queryset.select_for_update()
+    contract = queryset.filter(pk=contract_id).first()
+    if contract is None:
+        raise ContractNotFound(
+            f"No contract with ID {contract_id}: `manage.py b2b_list contracts` lists them."
+        )
+    return contract
+
+
+def _validate(values: dict[str, Any]) -> None:
+    try:
+        if "integration_type" in values and values["integration_type"] not in ContractPage.IntegrationType.values:
+            raise ValidationError(
+                f"Integration type {values['integration_type']!r} is not valid: use sso or non-sso."
+            )
+        if "name" in values and not (values["name"] or "").strip():
+            raise ValidationError("The contract name is empty: give the contract a descriptive name.")
+        if "max_learners" in values:
+            validate_max_learners(values["max_learners"])
+        if "price" in values:
+            validate_price(values["price"])
+        validate_contract_dates(values.get("start"), values.get("end"))
+    except ValidationError as exc:
+        raise as_domain_error(exc) from None
+
+
+def _publish(contract: ContractPage) -> None:
+    """Save and publish a revision, so Wagtail shows what the command did (SPEC §1)."""
+    contract.title = contract.name
+    contract.save_revision().publish()
+
+
+def contract_create(
+    *,
+    organization: str,
+    name: str,
+    integration_type: str,
+    create_organization: bool = False,
+    org_key: str | None = None,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    max_learners: int | None = None,
+    price: Decimal | None = None,
+    description: str = "",
+) -> ContractCreateResult:
+    """Create a contract (and, with ``create_organization``, its organization) — SPEC §2.
+
+    The contract is active, published, with a slug unique under its organization. Everything is
+    validated before anything is written; refusals raise a ``DomainError`` and write nothing.
+    The code adjustment (SPEC §4) is queued on commit.
+    """
+    price = _cents(price)
+    _validate(
+        {
+            "name": name,
+            "integration_type": integration_type,
+            "start": start,
+            "end": end,
+            "max_learners": max_learners,
+            "price": price,
+        }
+    )
+    with transaction.atomic():
+        org, org_created = organization_resolve(
+            organization, create=create_organization, org_key=org_key
+        )
+        contract = ContractPage(
+            title=name.strip(),
+            name=name.strip(),
+            slug=unique_child_slug(org, name, fallback="contract"),
+            description=description,
+            integration_type=integration_type,
+            contract_start=start,
+            contract_end=end,
+            max_learners=max_learners,
+            enrollment_fixed_price=price,
+            active=True,
+            live=True,
+        )
+        org.add_child(instance=contract)
+        contract.save_revision().publish()
+        ContractCodesLock.objects.create(contract=contract)
+        codes_adjust_queue(contract)
+    return ContractCreateResult(contract=contract, organization=org, organization_created=org_created)
+
+
+def contract_modify(
+    contract_id: int,
+    *,
+    name: Any = UNSET,
+    description: Any = UNSET,
+    integration_type: Any = UNSET,
+    active: Any = UNSET,
+    start: Any = UNSET,
+    end: Any = UNSET,
+    max_learners: Any = UNSET,
+    price: Any = UNSET,
+    dry_run: bool = False,
+) -> ContractModifyResult:
+    """Change a contract's fields (SPEC §2 ``modify``); ``None`` clears a date, cap or price.
+
+    Fields left ``UNSET`` keep their values. The resulting contract is validated as a whole
+    (start ≤ end, cap ≥ 1, 0 ≤ price ≤ 99999.99). Any call except a pure deactivation queues the
+    code adjustment on commit (SPEC §4), even when no value changed (it re-checks the codes).
+    Existing runs keep their dates. With ``dry_run`` nothing is written or queued.
+    Raises ``ContractNotFound`` or ``InvalidContractInput``.
+    """
+    requested = {
+        key: value
+        for key, value in {
+            "name": name,
+            "description": description,
+            "integration_type": integration_type,
+            "active": active,
+            "start": start,
+            "end": end,
+            "max_learners": max_learners,
+            "price": price,
+        }.items()
+        if value is not UNSET
+    }
+    if not requested:
+        raise InvalidContractInput(
+            "Nothing to change: give at least one option, for example --max-learners 100 "
+            "(see `manage.py b2b_contract modify --help`)."
+        )
+    if "price" in requested:
+        requested["price"] = _cents(requested["price"])
+    with transaction.atomic():
+        contract = contract_get(contract_id, for_update=True)
+        current = {key: getattr(contract, attr) for key, attr in CONTRACT_FIELDS.items()}
+        _validate({**current, **requested})
+        changes = [
+            FieldChange(key, json_value(current[key]), json_value(requested[key]))
+            for key in CONTRACT_FIELDS
+            if key in requested and requested[key] != current[key]
+        ]
+        result = ContractModifyResult(contract=contract, changes=changes, dry_run=dry_run)
+        only_deactivation = requested.keys() == {"active"} and requested["active"] is False
+        if dry_run:
+            result.codes_queued = not only_deactivation
+            transaction.set_rollback(True)
+            return result
+        for key, value in requested.items():
+            setattr(contract, CONTRACT_FIELDS[key], value)
+        if changes:
+            _publish(contract)
+        if not only_deactivation:
+            codes_adjust_queue(contract)
+            result.codes_queued = True
+    return result

@@ -1,0 +1,171 @@
+"""Organization services (SPEC §1, §2)."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.text import slugify
+from wagtail.coreutils import find_available_slug
+from wagtail.models import Page
+
+from b2b.exceptions import (
+    InvalidContractInput,
+    OrganizationConflict,
+    OrganizationNotFound,
+    as_domain_error,
+)
+from b2b.models import OrganizationIndexPage, OrganizationPage
+from b2b.validators import validate_org_key
+
+
+def organization_index_ensure(*, home: Page) -> tuple[OrganizationIndexPage, bool]:
+    """The one "Organizations" index page, created under ``home`` when missing."""
+    index = OrganizationIndexPage.objects.first()
+    if index is not None:
+        return index, False
+    index = OrganizationIndexPage(title="Organizations", slug="organizations", live=True)
+    home.add_child(instance=index)
+    index.save_revision().publish()
+    return index, True
+
+
+def organization_index() -> OrganizationIndexPage:
+    """The index page; ``InvalidContractInput`` pointing at ``configure_wagtail`` when missing."""
+    index = OrganizationIndexPage.objects.first()
+    if index is None:
+        raise InvalidContractInput(
+            "There is no Organizations page yet: run `manage.py configure_wagtail` first."
+        )
+    return index
+
+
+def unique_child_slug(parent: Page, text: str, *, fallback: str) -> str:
+    """A slug made from ``text``, unique among ``parent``'s children (``-2``, ``-3``... if taken)."""
+    return find_available_slug(parent, slugify(text)[:240] or fallback)
+
+
+def organization_get(organization_id: int) -> OrganizationPage:
+    """The organization with this ID, or ``OrganizationNotFound`` pointing at ``b2b_list``."""
+    organization = OrganizationPage.objects.filter(pk=organization_id).first()
+    if organization is None:
+        raise OrganizationNotFound(
+            f"No organization with ID {organization_id}: "
+            "`manage.py b2b_list organizations` lists them."
+        )
+    return organization
+
+
+def organization_find(name_or_key: str) -> OrganizationPage | None:
+    """Look an organization up by name, then by org key, both case-insensitive (SPEC §2)."""
+    text = name_or_key.strip()
+    return (
+        OrganizationPage.objects.filter(name__iexact=text).first()
+        or OrganizationPage.objects.filter(org_key__iexact=text).first()
+    )
+
+
+def parse_sso_organization_id(value: str | None) -> uuid.UUID | None:
+    if value is None:
+        return None
+    try:
+        return uuid.UUID(value.strip())
+    except (ValueError, AttributeError):
+        raise InvalidContractInput(
+            f"SSO organization ID {value!r} is not a UUID: copy the organization's ID from "
+            "Keycloak, for example 0b6a7c3e-58e4-4c59-a1f0-8f1b3b7b6a42."
+        ) from None
+
+
+def organization_create(
+    *,
+    name: str,
+    org_key: str,
+    description: str = "",
+    sso_organization_id: uuid.UUID | None = None,
+) -> OrganizationPage:
+    """Create an organization page under the index, published, with a unique slug.
+
+    Raises ``InvalidContractInput`` for an empty name or a malformed org key, and
+    ``OrganizationConflict`` when the name, the org key or the SSO ID is already used
+    (all case-insensitive).
+    """
+    name = name.strip()
+    if not name:
+        raise InvalidContractInput("The organization name is empty: give its full name.")
+    try:
+        validate_org_key(org_key)
+    except ValidationError as exc:
+        raise as_domain_error(exc) from None
+    with transaction.atomic():
+        index = organization_index()
+        clash = OrganizationPage.objects.filter(name__iexact=name).first()
+        if clash is not None:
+            raise OrganizationConflict(
+                f"An organization named {clash.name!r} already exists (ID {clash.pk}); "
+                "use it, or give the new one a different name."
+            )
+        clash = OrganizationPage.objects.filter(org_key__iexact=org_key).first()
+        if clash is not None:
+            raise OrganizationConflict(
+                f"Org key {org_key!r} is already used by {clash.name!r} (ID {clash.pk}): "
+                "choose another --org-key."
+            )
+        if sso_organization_id is not None:
+            clash = OrganizationPage.objects.filter(sso_organization_id=sso_organization_id).first()
+            if clash is not None:
+                raise OrganizationConflict(
+                    f"SSO organization ID {sso_organization_id} is already used by "
+                    f"{clash.name!r} (ID {clash.pk})."
+                )
+        organization = OrganizationPage(
+            title=name,
+            name=name,
+            org_key=org_key,
+            description=description,
+            sso_organization_id=sso_organization_id,
+            slug=unique_child_slug(index, name, fallback="organization"),
+            live=True,
+        )
+        index.add_child(instance=organization)
+        organization.save_revision().publish()
+    return organization
+
+
+def organization_resolve(
+    organization: str, *, create: bool = False, org_key: str | None = None
+) -> tuple[OrganizationPage, bool]:
+    """The organization a new contract goes to, created when asked (SPEC §2 ``create``).
+
+    Looked up by name, then org key. Not found and not ``create``: refused, naming
+    ``--create --org-key``. ``create`` without ``org_key``: refused. ``create`` for an
+    organization that exists: used when ``org_key`` matches its key, else refused.
+    Returns ``(organization, created)``.
+    """
+    if create and not org_key:
+        raise InvalidContractInput(
+            "--create needs --org-key: give the new organization's key, for example "
+            "--create --org-key UniversityX."
+        )
+    if org_key is not None and not create:
+        raise InvalidContractInput(
+            "--org-key only applies with --create (when the organization is new); "
+            "drop it to use an existing organization."
+        )
+    existing = organization_find(organization)
+    if existing is not None:
+        if create and existing.org_key.lower() != (org_key or "").lower():
+            raise OrganizationConflict(
+                f"Organization {existing.name!r} already exists with org key "
+                f"{existing.org_key!r}, not {org_key!r}: drop --create to use it, or give "
+                "a different name for a new organization."
+            )
+        return existing, False
+    if not create:
+        raise OrganizationNotFound(
+            f"No organization named or keyed {organization.strip()!r}: to create it, add "
+            "--create --org-key <org key>; `manage.py b2b_list organizations` lists the "
+            "existing ones."
+        )
+    return organization_create(name=organization, org_key=org_key or ""), True

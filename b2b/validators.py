@@ -1,0 +1,82 @@
+"""The rules a contract's and an organization's fields obey (SPEC §1, §2).
+
+One set for every surface: the commands parse with ``parse_*`` and the services, the models and
+the Wagtail forms all check with the same ``validate_*`` functions, which raise Django's
+``ValidationError`` with a message that says how to fix the value.
+"""
+
+import re
+from datetime import date
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+
+ORG_KEY_PATTERN = re.compile(r"^[A-Za-z0-9_]{1,30}$")
+DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+PRICE_MAX = Decimal("99999.99")
+CENTS = Decimal("0.01")
+
+
+def validate_org_key(value: str) -> None:
+    """1–30 ASCII letters, digits or underscores (it becomes part of run keys: ``UAI_<key>``)."""
+    if not isinstance(value, str) or not ORG_KEY_PATTERN.match(value):
+        raise ValidationError(
+            f"Org key {value!r} is not valid: use 1 to 30 letters, digits or underscores "
+            "(for example UniversityX or MIT_OL).",
+            code="invalid-org-key",
+        )
+
+
+def validate_price(value: Decimal | None) -> None:
+    """Null (free) or a Decimal from 0.00 to 99999.99 with at most two decimal places."""
+    if value is None:
+        return
+    if not isinstance(value, Decimal) or not value.is_finite():
+        raise ValidationError("The price must be a number such as 25 or 1250.00.", code="invalid-price")
+    if value < 0 or value > PRICE_MAX:
+        raise ValidationError(
+            f"The price {value} is out of range: use an amount from 0.00 to {PRICE_MAX} "
+            "(or --no-price for a free contract).",
+            code="invalid-price",
+        )
+    if value != value.quantize(CENTS):
+        raise ValidationError(
+            f"The price {value} has more than two decimal places: give it in cents at most, "
+            "for example 49.99.",
+            code="invalid-price",
+        )
+
+
+def validate_max_learners(value: int | None) -> None:
+    """Null (uncapped) or a whole number of at least 1."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValidationError(
+            f"The learner cap must be a whole number of at least 1 (got {value}); "
+            "use --no-learner-cap for an uncapped contract.",
+            code="invalid-max-learners",
+        )
+
+
+def validate_contract_dates(start: date | None, end: date | None) -> None:
+    """The start date must not be after the end date (the end date is inclusive)."""
+    if start and end and start > end:
+        raise ValidationError(
+            f"The contract would end ({end.isoformat()}) before it starts "
+            f"({start.isoformat()}): give a start date on or before the end date.",
+            code="invalid-dates",
+        )
+
+
+def parse_date(text: str, *, option: str) -> date:
+    """Parse a ``YYYY-MM-DD`` date given to ``option``."""
+    try:
+        if not DATE_PATTERN.match(text.strip()):
+            raise ValueError(text)
+        return date.fromisoformat(text.strip())
+    except (ValueError, AttributeError):
+        raise ValidationError(
+            f"{option} {text!r} is not a date: use YYYY-MM-DD, for example 2026-01-31.",
+            code="invalid-date",
+        ) from None

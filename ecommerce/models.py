@@ -1,0 +1,162 @@
+"""What the cart sells and how it is discounted: products, discounts (enrollment codes), orders.
+
+Enrollment codes are discounts (the source document): a ``Discount`` whose ``discount_code`` is a
+UUID4, fixed-price, payment type ``sales``, ``is_bulk``, linked to exactly one ``Product``.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from courses.models import CourseRun
+
+MONEY = {"max_digits": 7, "decimal_places": 2}
+
+
+class Product(models.Model):
+    """A course run on sale at ``price`` (Decimal, 2 places). One active product per run."""
+
+    course_run = models.ForeignKey(CourseRun, on_delete=models.PROTECT, related_name="products")
+    price = models.DecimalField(**MONEY, validators=[MinValueValidator(Decimal("0.00"))])
+    description = models.CharField(max_length=512)
+    is_active = models.BooleanField(default=True)
+    created_on = models.DateTimeField(auto_now_add=True)
+    updated_on = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["course_run"],
+                condition=Q(is_active=True),
+                name="product_one_active_per_run",
+            ),
+            models.CheckConstraint(condition=Q(price__gte=0), name="product_price_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return self.description
+
+
+class Discount(models.Model):
+    """A discount code. Enrollment codes are fixed-price, ``sales``, bulk discounts.
+
+    ``is_active`` false means deactivated: never redeemable again, never exported (SPEC §4.7).
+    ``activation_date`` / ``expiration_date`` bound when it can be used (null: unbounded).
+    """
+
+    class DiscountType(models.TextChoices):
+        PERCENT_OFF = "percent-off"
+        DOLLARS_OFF = "dollars-off"
+        FIXED_PRICE = "fixed-price"
+
+    class RedemptionType(models.TextChoices):
+        ONE_TIME = "one-time"
+        ONE_TIME_PER_USER = "one-time-per-user"
+        UNLIMITED = "unlimited"
+
+    class PaymentType(models.TextChoices):
+        MARKETING = "marketing"
+        SALES = "sales"
+        FINANCIAL_ASSISTANCE = "financial-assistance"
+        CUSTOMER_SUPPORT = "customer-support"
+        STAFF = "staff"
+
+    discount_code = models.CharField(max_length=100, unique=True)
+    amount = models.DecimalField(**MONEY, validators=[MinValueValidator(Decimal("0.00"))])
+    discount_type = models.CharField(max_length=30, choices=DiscountType.choices)
+    redemption_type = models.CharField(max_length=30, choices=RedemptionType.choices)
+    payment_type = models.CharField(max_length=30, choices=PaymentType.choices)
+    is_bulk = models.BooleanField(default=False)
+    is_active = models.BooleanField(default=True)
+    activation_date = models.DateTimeField(null=True, blank=True)
+    expiration_date = models.DateTimeField(null=True, blank=True)
+    created_on = models.DateTimeField(auto_now_add=True)
+    updated_on = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gte=0), name="discount_amount_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return self.discount_code
+
+
+class DiscountProduct(models.Model):
+    """Links a discount to a product it applies to (an enrollment code has exactly one)."""
+
+    discount = models.ForeignKey(Discount, on_delete=models.CASCADE, related_name="product_links")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="discount_links")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["discount", "product"], name="discountproduct_unique"),
+        ]
+
+
+class Order(models.Model):
+    """A learner's purchase. ``total_price_paid`` is what they paid (Decimal, 2 places)."""
+
+    class State(models.TextChoices):
+        PENDING = "pending"
+        FULFILLED = "fulfilled"
+        CANCELED = "canceled"
+        DECLINED = "declined"
+        REFUNDED = "refunded"
+
+    purchaser = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders"
+    )
+    state = models.CharField(max_length=20, choices=State.choices, default=State.PENDING)
+    total_price_paid = models.DecimalField(**MONEY, default=Decimal("0.00"))
+    reference_number = models.CharField(max_length=255, blank=True, default="")
+    created_on = models.DateTimeField(auto_now_add=True)
+    updated_on = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Order {self.pk} ({self.state})"
+
+
+class Line(models.Model):
+    """One product on an order, with the prices that held when it was bought."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="lines")
+    quantity = models.PositiveIntegerField(default=1)
+    unit_price = models.DecimalField(**MONEY)
+    discounted_price = models.DecimalField(**MONEY)
+
+
+class DiscountRedemption(models.Model):
+    """A code used on an order. A one-time code has at most one (a unique constraint holds it)."""
+
+    redeemed_discount = models.ForeignKey(
+        Discount, on_delete=models.PROTECT, related_name="redemptions"
+    )
+    redeemed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="discount_redemptions"
+    )
+    redeemed_order = models.ForeignKey(
+        Order, on_delete=models.PROTECT, related_name="discount_redemptions"
+    )
+    is_one_time = models.BooleanField(
+        help_text="The code was one-time when redeemed; backs the one-redemption constraint."
+    )
+    redemption_date = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["redeemed_discount"],
+                condition=Q(is_one_time=True),
+                name="redemption_one_per_one_time_code",
+            ),
+            models.UniqueConstraint(
+                fields=["redeemed_discount", "redeemed_by"], name="redemption_one_per_user_code"
+            ),
+        ]

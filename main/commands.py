@@ -1,0 +1,112 @@
+"""The base of the project's management commands (ARCHITECTURE, rule 6).
+
+Subcommands are argparse subparsers dispatched with ``set_defaults(handler=...)``. A service's
+``DomainError`` becomes a ``CommandError`` (exit 1, one line on stderr, no traceback); argparse
+rejects a malformed command line (exit 2). Results go to stdout, hints and progress to stderr.
+"""
+
+import csv
+import io
+import json
+import shutil
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from rich.console import Console
+from rich.table import Table
+
+from main.exceptions import DomainError
+
+FORMATS = ("table", "json", "csv")
+
+
+class DomainCommand(BaseCommand):
+    """A command made of subcommands; each subparser sets ``handler`` to a bound method."""
+
+    requires_system_checks: list[str] = []
+
+    def add_subcommands(self, parser: CommandParser) -> Any:
+        return parser.add_subparsers(dest="subcommand", required=True, metavar="SUBCOMMAND")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        handler: Callable[..., None] = options.pop("handler")
+        try:
+            handler(**options)
+        except DomainError as exc:
+            raise CommandError(exc.message, returncode=1) from exc
+
+    # -- output -------------------------------------------------------------------------------
+
+    def hint(self, message: str) -> None:
+        """A line for the operator on stderr (kept out of stdout, which carries results)."""
+        self.stderr.write(message, style_func=lambda text: text)
+
+    def emit_json(self, document: Any) -> None:
+        """Exactly one JSON document on stdout."""
+        self.stdout.write(json.dumps(document, indent=2, ensure_ascii=False))
+
+    def emit_rows(
+        self,
+        rows: Sequence[dict[str, Any]],
+        *,
+        fmt: str,
+        columns: Sequence[str],
+        title: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """Render ``rows`` (dicts with JSON-ready values) as a rich table, one JSON list, or CSV."""
+        if fmt == "json":
+            self.emit_json(list(rows))
+            return
+        if fmt == "csv":
+            buffer = io.StringIO()
+            writer = csv.writer(buffer, lineterminator="\n")
+            writer.writerow(columns)
+            for row in rows:
+                writer.writerow([_csv_cell(row.get(col)) for col in columns])
+            self.stdout.write(buffer.getvalue(), ending="")
+            return
+        headers = headers or {}
+        table = Table(title=title, title_justify="left", show_lines=False)
+        for col in columns:
+            table.add_column(headers.get(col, col), overflow="fold")
+        for row in rows:
+            table.add_row(*(_plain(row.get(col)) for col in columns))
+        self.stdout.write(render_rich(table), ending="")
+        if not rows:
+            self.hint("(nothing to list)")
+
+
+def add_format_argument(parser: CommandParser, *, choices: Iterable[str] = FORMATS) -> None:
+    parser.add_argument(
+        "--format",
+        choices=tuple(choices),
+        default="table",
+        help="Output format (default: table).",
+    )
+
+
+def render_rich(renderable: Any) -> str:
+    """Render a rich object to plain text: as wide as the terminal, or 200 columns in a pipe."""
+    width = shutil.get_terminal_size((200, 24)).columns if sys.stdout.isatty() else 200
+    console = Console(file=io.StringIO(), width=width, color_system=None, force_terminal=False)
+    console.print(renderable)
+    return console.file.getvalue()  # type: ignore[attr-defined]
+
+
+def _csv_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _plain(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)

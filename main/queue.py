@@ -1,0 +1,15 @@
+"""Side effects after commit (ARCHITECTURE, rule 4)."""
+
+from typing import Any
+
+from celery import Task
+from django.db import transaction
+
+
+def enqueue_on_commit(task: Task, *args: Any, using: str | None = None) -> None:
+    """Queue ``task.delay(*args)`` once the current transaction commits; never if it rolls back.
+
+    Outside a transaction the task is queued at once. With Celery eager (no broker set) the task
+    then runs in this process, after the commit, and its exceptions propagate to the caller.
+    """
+    transaction.on_commit(lambda: task.delay(*args), using=using)

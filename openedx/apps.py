@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class OpenedxConfig(AppConfig):
+    name = "openedx"
+    verbose_name = "Open edX"
