@@ -62,6 +62,10 @@ def _read_catalog(path: Path) -> dict[str, Any]:
         raise CatalogError(f"No catalog file at {path}: give the path of a catalog JSON file.") from None
     except OSError as exc:
         raise CatalogError(f"Cannot read the catalog file {path}: {exc.strerror}.") from None
+    except UnicodeDecodeError as exc:
+        raise CatalogError(
+            f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start}): save it as UTF-8."
+        ) from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -92,7 +96,10 @@ def _date(entry: dict[str, Any], key: str, where: str) -> datetime | None:
     value = entry.get(key)
     if value is None:
         return None
-    parsed = parse_datetime(value) if isinstance(value, str) else None
+    try:
+        parsed = parse_datetime(value) if isinstance(value, str) else None
+    except ValueError:  # well formed but impossible, e.g. month 13 or hour 25
+        parsed = None
     if parsed is None:
         raise CatalogError(f'{where}: "{key}" must be an ISO 8601 date-time, got {value!r}.')
     return make_aware(parsed) if is_naive(parsed) else parsed
@@ -227,7 +234,7 @@ def _write_tree(program: Program, groups: list[dict[str, Any]], refs: dict[str, 
             )
 
 
-def _check_no_cycles(graph: dict[str, list[str]]) -> None:
+def _check_no_cycles(graph: dict[str, list[str]], roots: list[str]) -> None:
     state: dict[str, int] = {}
 
     def visit(node: str, trail: list[str]) -> None:
@@ -241,7 +248,7 @@ def _check_no_cycles(graph: dict[str, list[str]]) -> None:
             visit(child, [*trail, node])
         state[node] = 2
 
-    for node in graph:
+    for node in roots:
         visit(node, [])
 
 
@@ -318,6 +325,14 @@ def catalog_load(path: Path | None = None) -> CatalogLoadResult:
     )
     known_programs = program_ids | set(Program.objects.values_list("readable_id", flat=True))
     graph: dict[str, list[str]] = {}
+    # Stored programs the file does not redefine keep their stored edges: a cycle can close
+    # through them. Only cycles reachable from the file's programs are the file's fault.
+    for parent_id, child_id in (
+        ProgramRequirement.objects.filter(node_type=ProgramRequirement.NodeType.PROGRAM)
+        .exclude(program__readable_id__in=program_ids)
+        .values_list("program__readable_id", "required_program__readable_id")
+    ):
+        graph.setdefault(parent_id, []).append(child_id)
     for program, groups in program_entries:
         for group in groups:
             for ref in group["ids"]:
@@ -333,7 +348,7 @@ def catalog_load(path: Path | None = None) -> CatalogLoadResult:
                         f"program {program['readable_id']} requires {ref}, which is neither in the "
                         "file nor in the database: add the course to \"courses\"."
                     )
-    _check_no_cycles(graph)
+    _check_no_cycles(graph, [program["readable_id"] for program, _ in program_entries])
 
     # Write.
     for course_fields, runs, source_fields in course_entries:

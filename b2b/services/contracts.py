@@ -16,7 +16,6 @@ from b2b.services.codes import codes_adjust_queue
 from b2b.services.organizations import organization_resolve, unique_child_slug
 from b2b.validators import (
     CENTS,
-    PRICE_MAX,
     validate_contract_dates,
     validate_max_learners,
     validate_price,
@@ -79,11 +78,8 @@ def json_value(value: Any) -> Any:
 
 
 def _cents(price: Decimal | None) -> Decimal | None:
-    """A price quantized to cents (ROUND_HALF_UP); values with more decimals fail validation."""
-    if price is None or not price.is_finite() or abs(price) > PRICE_MAX:
-        return price
-    quantized = price.quantize(CENTS, rounding=ROUND_HALF_UP)
-    return quantized if quantized == price else price
+    """A validated price quantized to cents (exact: validation allows two places at most)."""
+    return None if price is None else price.quantize(CENTS, rounding=ROUND_HALF_UP)
 
 
 def contract_get(contract_id: int, *, for_update: bool = False) -> ContractPage:
@@ -141,7 +137,6 @@ def contract_create(
     validated before anything is written; refusals raise a ``DomainError`` and write nothing.
     The code adjustment (SPEC §4) is queued on commit.
     """
-    price = _cents(price)
     _validate(
         {
             "name": name,
@@ -152,6 +147,7 @@ def contract_create(
             "price": price,
         }
     )
+    price = _cents(price)
     with transaction.atomic():
         org, org_created = organization_resolve(
             organization, create=create_organization, org_key=org_key
@@ -216,12 +212,12 @@ def contract_modify(
             "Nothing to change: give at least one option, for example --max-learners 100 "
             "(see `manage.py b2b_contract modify --help`)."
         )
-    if "price" in requested:
-        requested["price"] = _cents(requested["price"])
     with transaction.atomic():
         contract = contract_get(contract_id, for_update=True)
         current = {key: getattr(contract, attr) for key, attr in CONTRACT_FIELDS.items()}
         _validate({**current, **requested})
+        if "price" in requested:
+            requested["price"] = _cents(requested["price"])
         changes = [
             FieldChange(key, json_value(current[key]), json_value(requested[key]))
             for key in CONTRACT_FIELDS

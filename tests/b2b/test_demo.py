@@ -1,0 +1,69 @@
+"""The source document's walkthroughs, end to end on the real catalog (``make demo``'s last step)."""
+
+import csv
+import datetime as dt
+import io
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from b2b.models import ContractPage, OrganizationPage
+from courses.models import CourseRun
+from ecommerce.models import Discount, Product
+from main.services import site_configure
+from tests.b2b.helpers import is_uuid4
+
+
+@pytest.mark.django_db(transaction=True)
+def test_demo_runs_both_walkthroughs(tmp_path, monkeypatch, settings):
+    settings.SITE_BASE_URL = "http://127.0.0.1:8000"
+    monkeypatch.chdir(tmp_path)
+    site_configure()
+    call_command("load_catalog", stdout=io.StringIO(), stderr=io.StringIO())
+    out = io.StringIO()
+    call_command("b2b_demo", stdout=out, stderr=io.StringIO())
+
+    year = timezone.now().astimezone(dt.UTC).year
+    sso = ContractPage.objects.get(name="University X SSO Contract")
+    typical = ContractPage.objects.get(name="UniversityX Contract")
+    assert list(OrganizationPage.objects.order_by("pk").values_list("name", "org_key")) == [
+        ("University X", "UX"), ("UniversityX", "UniversityX"),
+    ]
+    assert (sso.integration_type, sso.max_learners, typical.integration_type, typical.max_learners) == (
+        "sso", None, "non-sso", 200,
+    )
+    # SSO walkthrough: a course and a whole program (DEDP: 6 courses, 14.310x shared).
+    assert sso.course_runs.count() == 6
+    assert Discount.objects.filter(product_links__product__course_run__b2b_contract=sso).count() == 0
+    # Typical walkthrough: one run with the key format, one product, 200 codes in the CSV.
+    run = CourseRun.objects.get(b2b_contract=typical)
+    assert run.courseware_id == f"course-v1:UAI_UniversityX+14.100x+{year}_C{typical.pk}"
+    product = Product.objects.get(course_run=run, is_active=True)
+    rows = list(csv.reader((tmp_path / f"codes-{typical.pk}.csv").open(encoding="utf-8")))
+    assert rows[0] == ["Code", "Product", "Redeemed", "Product URL"]
+    codes = [r[0] for r in rows[1:]]
+    assert len(codes) == 200 and len(set(codes)) == 200
+    assert all(is_uuid4(code) for code in codes)
+    linked = set(
+        Discount.objects.filter(discount_code__in=codes, product_links__product=product)
+        .values_list("discount_code", flat=True)
+    )
+    assert linked == set(codes)
+    assert {r[3] for r in rows[1:]} == {f"http://127.0.0.1:8000/cart/add/?product_id={product.pk}"}
+    text = out.getvalue()
+    assert "$ manage.py b2b_list contracts --codes" in text
+    assert f"Wrote 200 codes to codes-{typical.pk}.csv" in text
+
+
+@pytest.mark.django_db
+def test_demo_without_catalog_says_what_to_do(wagtail_site):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError) as refusal:
+        call_command("b2b_demo", stdout=io.StringIO(), stderr=io.StringIO())
+    assert str(refusal.value) == (
+        "The catalog is not loaded (course-v1:MITxT+14.310x, course-v1:MITxT+14.100x, "
+        "program-v1:MITx+DEDP missing): run `manage.py load_catalog` first, or `make demo`, "
+        "which does everything."
+    )

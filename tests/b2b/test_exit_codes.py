@@ -1,0 +1,73 @@
+"""The commands as an operator runs them: exit codes, stderr, never a traceback (SPEC §2)."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def operator_env(tmp_path_factory):
+    """A migrated SQLite database of its own, so the operator's commands touch nothing else."""
+    db = tmp_path_factory.mktemp("operator") / "db.sqlite3"
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL")}
+    env.update(DATABASE_URL=f"sqlite:///{db}", DJANGO_SETTINGS_MODULE="main.settings")
+    for argv in (["migrate", "-v", "0"], ["configure_wagtail"]):
+        subprocess.run([sys.executable, "manage.py", *argv], cwd=PROJECT, env=env, check=True,
+                       capture_output=True)
+    return env
+
+
+def manage(env, *argv):
+    return subprocess.run([sys.executable, "manage.py", *argv], cwd=PROJECT, env=env,
+                          capture_output=True, text=True)
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "stderr"),
+    [
+        (["b2b_contract", "create", "Nowhere U", "C", "sso"], 1,
+         "CommandError: No organization named or keyed 'Nowhere U': to create it, add --create "
+         "--org-key <org key>; `manage.py b2b_list organizations` lists the existing ones.\n"),
+        (["b2b_list", "courseware", "--contract", "77"], 1,
+         "CommandError: No contract with ID 77: `manage.py b2b_list contracts` lists them.\n"),
+        (["b2b_courseware", "add", "77", "program:x"], 1,
+         "CommandError: 'program:x' is not a program ID: program readable IDs must begin with "
+         "'program-v1:', for example program-v1:MITx+DEDP.\n"),
+        (["load_catalog", "/nonexistent/catalog.json"], 1,
+         "CommandError: No catalog file at /nonexistent/catalog.json: give the path of a catalog "
+         "JSON file.\n"),
+    ],
+)
+def test_refusals_exit_1_with_one_line(operator_env, argv, code, stderr):
+    result = manage(operator_env, *argv)
+    assert (result.returncode, result.stdout, result.stderr) == (code, "", stderr)
+
+
+@pytest.mark.parametrize(
+    ("argv", "tail"),
+    [
+        (["b2b_contract", "modify", "1", "--active", "--inactive"],
+         "error: argument --inactive/--delete: not allowed with argument --active\n"),
+        (["b2b_contract", "modify", "1", "--price", "1", "--no-price"],
+         "error: argument --no-price: not allowed with argument --price\n"),
+        (["b2b_contract", "create", "U", "C", "sso", "--max-learners", "lots"],
+         "error: argument --max-learners: 'lots' is not a number of learners: give a whole number "
+         "of at least 1.\n"),
+        (["b2b_list"], "error: the following arguments are required: SUBCOMMAND\n"),
+    ],
+)
+def test_malformed_command_lines_exit_2(operator_env, argv, tail):
+    result = manage(operator_env, *argv)
+    assert result.returncode == 2
+    assert result.stderr.endswith(tail)
+    assert "Traceback" not in result.stderr
+
+
+def test_success_exits_0(operator_env):
+    result = manage(operator_env, "b2b_list", "organizations", "--format", "json")
+    assert (result.returncode, result.stdout) == (0, "[]\n")

@@ -1,0 +1,109 @@
+"""Shared fixtures: a fast password hasher, the Wagtail tree, a small catalog, command runner."""
+
+import io
+from dataclasses import dataclass
+
+import pytest
+from django.core.management import call_command
+
+from b2b.models import (
+    ContractCourseware,
+    ContractMembership,
+    ContractPage,
+    OrganizationPage,
+)
+from courses.models import Course, CourseRun, Program
+from ecommerce.models import Discount, DiscountProduct, DiscountRedemption, Product
+from main.services import site_configure
+from tests.factories import course_with_source, program_with
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hasher(settings):
+    # Django's default hasher costs about half a second a hash on this machine.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path):
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+
+
+@pytest.fixture
+def wagtail_site(db):
+    """Home → Organizations, as ``configure_wagtail`` makes it."""
+    return site_configure()
+
+
+@dataclass
+class Catalog:
+    data: Course  # 14.310x-like course with a source run
+    micro: Course
+    no_source: Course
+    nested_only: Course
+    program: Program
+    inner: Program
+
+
+@pytest.fixture
+def catalog(db):
+    """A small catalog: three courses with source runs, one without, a program with a nested one."""
+    data = course_with_source("course-v1:MITxT+14.310x", "Data Analysis for Social Scientists")
+    micro = course_with_source("course-v1:MITxT+14.100x", "Microeconomics")
+    nested_only = course_with_source("course-v1:MITxT+14.73x", "The Challenges of Global Poverty")
+    no_source = Course.objects.create(readable_id="course-v1:MITxT+JPAL102x", title="Randomized Evaluations")
+    inner = program_with("program-v1:MITx+INNER", "Inner program", required=[nested_only])
+    program = program_with(
+        "program-v1:MITx+DEDP", "DEDP", required=[data, micro], electives=[inner], minimum=1
+    )
+    return Catalog(data, micro, no_source, nested_only, program, inner)
+
+
+@dataclass
+class Output:
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def run_command(django_capture_on_commit_callbacks):
+    """Run a management command as an operator would, executing on-commit tasks (eager Celery)."""
+
+    def run(*argv: str) -> Output:
+        out, err = io.StringIO(), io.StringIO()
+        with django_capture_on_commit_callbacks(execute=True):
+            call_command(*argv, stdout=out, stderr=err)
+        return Output(out.getvalue(), err.getvalue())
+
+    return run
+
+
+def db_state() -> dict:
+    """Everything a refused command must leave untouched, as comparable values."""
+    return {
+        "organizations": list(OrganizationPage.objects.values().order_by("pk")),
+        "contracts": list(ContractPage.objects.values().order_by("pk")),
+        "courseware": list(ContractCourseware.objects.values().order_by("pk")),
+        "memberships": list(ContractMembership.objects.values().order_by("pk")),
+        "runs": list(CourseRun.objects.values().order_by("pk")),
+        "products": list(Product.objects.values().order_by("pk")),
+        "codes": list(Discount.objects.values().order_by("pk")),
+        "links": list(DiscountProduct.objects.values().order_by("pk")),
+        "redemptions": list(DiscountRedemption.objects.values().order_by("pk")),
+    }
+
+
+@pytest.fixture
+def unchanged(django_capture_on_commit_callbacks):
+    """``with unchanged(): ...`` asserts the block changed nothing in the database and queued nothing."""
+    from contextlib import contextmanager
+
+    @contextmanager
+    def check():
+        before = db_state()
+        with django_capture_on_commit_callbacks() as callbacks:
+            yield
+        assert callbacks == []
+        assert db_state() == before
+
+    return check
