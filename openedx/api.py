@@ -1,6 +1,23 @@
-"""The Open edX integration's entry points (SPEC §8). Off unless all four settings are set."""
+"""The Open edX integration's entry points (SPEC §8). Off unless all four settings are set.
+
+Other apps call only these functions: they record the edX state of a run or an enrollment and,
+when edX is configured, queue the Celery task that brings edX in line after the commit.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
 
 from django.conf import settings
+
+from courses.models import EdxStatus
+from main.queue import enqueue_on_commit
+
+if TYPE_CHECKING:
+    from courses.models import CourseRun, CourseRunEnrollment
+
+log = logging.getLogger(__name__)
 
 REQUIRED_SETTINGS = (
     "OPENEDX_API_BASE_URL",
@@ -18,3 +35,37 @@ def edx_configured() -> bool:
 def edx_missing_settings() -> list[str]:
     """The ``OPENEDX_*`` settings still unset (for the one log line that says edX is off)."""
     return [name for name in REQUIRED_SETTINGS if not getattr(settings, name, "")]
+
+
+def course_run_edx_queue(run: CourseRun) -> str:
+    """After a contract run is created: mark it and, with edX configured, queue its re-run.
+
+    Returns the run's new ``edx_status``: ``pending`` (queued on commit) or ``not-configured``.
+    """
+    from openedx.tasks import course_run_clone
+
+    if not edx_configured():
+        status = EdxStatus.NOT_CONFIGURED
+    else:
+        status = EdxStatus.PENDING
+        enqueue_on_commit(course_run_clone, run.pk)
+    if run.edx_status != status:
+        run.edx_status = status
+        run.save(update_fields=["edx_status", "updated_on"])
+    return status
+
+
+def enrollment_edx_queue(enrollment: CourseRunEnrollment) -> str:
+    """After a learner is enrolled in a run: mark it and, with edX configured, queue the LMS
+    enrollment. Returns the enrollment's new ``edx_status``."""
+    from openedx.tasks import enrollment_sync
+
+    if not edx_configured():
+        status = EdxStatus.NOT_CONFIGURED
+    else:
+        status = EdxStatus.PENDING
+        enqueue_on_commit(enrollment_sync, enrollment.pk)
+    if enrollment.edx_status != status:
+        enrollment.edx_status = status
+        enrollment.save(update_fields=["edx_status", "updated_on"])
+    return status

@@ -21,11 +21,11 @@ from b2b.models import ContractCourseware, ContractPage
 from b2b.services.codes import codes_adjust_queue, codes_deactivate_for_products
 from b2b.services.contracts import contract_get
 from courses.keys import CoursewareId, parse_courseware_id, parse_run_key
-from courses.models import Course, CourseRun, EdxStatus, Program
+from courses.models import Course, CourseRun, Program
 from courses.services import program_courses, program_get
 from ecommerce.services import product_for_run_ensure, products_deactivate
 from main.exceptions import DomainError
-from openedx.api import edx_configured
+from openedx.api import course_run_edx_queue, edx_configured
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ def _source_run(course: Course) -> CourseRun:
     return source
 
 
-def _attach_course(contract: ContractPage, course: Course, *, edx: bool) -> CourseOutcome:
+def _attach_course(contract: ContractPage, course: Course) -> CourseOutcome:
     """Give the contract a run of ``course`` (new, or the one removed earlier) and its product."""
     existing = contract.course_runs.filter(course=course).order_by("pk").first()
     if existing is not None:
@@ -143,9 +143,9 @@ def _attach_course(contract: ContractPage, course: Course, *, edx: bool) -> Cour
             is_source_run=False,
             is_b2b=True,
             b2b_contract=contract,
-            edx_status=EdxStatus.PENDING if edx else EdxStatus.NOT_CONFIGURED,
             **schedule,
         )
+        course_run_edx_queue(run)
         outcome = "created"
     product_for_run_ensure(
         run, price=contract.price, description=product_description(contract, run)
@@ -231,7 +231,7 @@ def courseware_add(
                 _source_run(course)
             recorded = _record(contract, course=course)
             if create_runs:
-                item = _attach_course(contract, course, edx=edx)
+                item = _attach_course(contract, course)
             else:
                 item = CourseOutcome(course.readable_id, "recorded" if recorded else "skipped", None,
                                      "recorded without runs" if recorded else "already on the contract")
@@ -259,7 +259,7 @@ def _add_program(
         try:
             with transaction.atomic():
                 contract = contract_get(contract_id, for_update=True)
-                result.items.append(_attach_course(contract, course, edx=edx))
+                result.items.append(_attach_course(contract, course))
         except DomainError as exc:
             log.warning("Contract %s: course %s of %s failed: %s", contract_id, course.readable_id, program.readable_id, exc)
             result.items.append(CourseOutcome(course.readable_id, "failed", None, exc.message))
