@@ -129,7 +129,7 @@ def _run_fields(entry: dict[str, Any], course_id: str, where: str) -> dict[str, 
             raise CatalogError(f'{where}: "{name}" must be true or false.')
     fields["live"] = entry.get("live", True)
     fields["is_self_paced"] = entry.get("is_self_paced", False)
-    fields["title"] = entry.get("title") or ""
+    fields["title"] = _text(entry, "title", where, required=False)
     return fields
 
 
@@ -163,8 +163,12 @@ def _requirement_groups(entry: dict[str, Any], where: str) -> list[dict[str, Any
             raise CatalogError(
                 f'{where}: elective group {index + 1} needs "min" between 1 and {len(ids)}.'
             )
-        title = group.get("title") or "Elective courses"
-        groups.append({"min": minimum, "ids": ids, "title": title})
+        title = _text(group, "title", f"{where}, elective group {index + 1}", required=False)
+        groups.append({"min": minimum, "ids": ids, "title": title or "Elective courses"})
+    for group in groups:
+        repeated = sorted({i for i in group["ids"] if group["ids"].count(i) > 1})
+        if repeated:
+            raise CatalogError(f"{where}: {', '.join(repeated)} is listed twice in one group.")
     return groups
 
 

@@ -1,0 +1,158 @@
+"""main.settings, read in a child process with a controlled environment (SPEC §3).
+
+The test process itself may run on PostgreSQL (``DATABASE_URL``) or with a broker set, so every
+check starts a fresh interpreter with exactly the environment it needs.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+# Everything settings.py reads that could leak in from the test process's environment.
+SETTINGS_VARIABLES = (
+    "DEBUG",
+    "SECRET_KEY",
+    "ALLOWED_HOSTS",
+    "DATABASE_URL",
+    "CELERY_BROKER_URL",
+    "SITE_BASE_URL",
+    "CSRF_TRUSTED_ORIGINS",
+    "TIME_ZONE",
+    "MEDIA_ROOT",
+    "SESSION_COOKIE_SECURE",
+    "CSRF_COOKIE_SECURE",
+    "OPENEDX_API_BASE_URL",
+    "OPENEDX_STUDIO_API_BASE_URL",
+    "OPENEDX_COURSES_SERVICE_WORKER_CLIENT_ID",
+    "OPENEDX_COURSES_SERVICE_WORKER_CLIENT_SECRET",
+)
+SECRET_MESSAGE = (
+    "DEBUG is off, so SECRET_KEY must be set to a real secret of at least 32 characters "
+    "(for example: python -c 'import secrets; print(secrets.token_urlsafe(50))')."
+)
+HOSTS_MESSAGE = (
+    "DEBUG is off, so ALLOWED_HOSTS must list the host names this site is served on "
+    "(comma-separated, for example ALLOWED_HOSTS=learn.example.edu)."
+)
+A_SECRET = "k3Jx9-Qw_Zr7vT2mLp8sNd4hYb6cFg1aEu5oWi0RtXyVqMnB3z"  # 50 characters
+SETUP = "import django; django.setup()"
+SHOW = (
+    "import json; from django.conf import settings as s; "
+    "print(json.dumps({'engine': s.DATABASES['default']['ENGINE'], "
+    "'name': str(s.DATABASES['default']['NAME']), "
+    "'eager': s.CELERY_TASK_ALWAYS_EAGER, 'broker': s.CELERY_BROKER_URL, "
+    "'debug': s.DEBUG, 'hosts': s.ALLOWED_HOSTS, "
+    "'staticfiles': s.STORAGES['staticfiles']['BACKEND'], 'site': s.SITE_BASE_URL}))"
+)
+
+
+def python(code: str, **env: str) -> subprocess.CompletedProcess:
+    """Run ``python -c code`` in the project with the settings module and only ``env`` set."""
+    child_env = {k: v for k, v in os.environ.items() if k not in SETTINGS_VARIABLES}
+    child_env.update(DJANGO_SETTINGS_MODULE="main.settings", **env)
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=PROJECT_DIR,
+        env=child_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def settings_shown(**env: str) -> dict:
+    result = python(SHOW, **env)
+    assert (result.returncode, result.stderr) == (0, "")
+    return json.loads(result.stdout)
+
+
+def test_debug_off_without_secret_key_refuses_to_start():
+    # given DEBUG off and no SECRET_KEY
+    # when Django starts
+    result = python(SETUP, DEBUG="False", ALLOWED_HOSTS="learn.example.edu")
+
+    # then it stops with the SECRET_KEY message, nothing on stdout
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.splitlines()[-1] == (
+        f"django.core.exceptions.ImproperlyConfigured: {SECRET_MESSAGE}"
+    )
+
+
+def test_debug_off_with_a_short_or_placeholder_secret_key_refuses_to_start():
+    for secret in (
+        "too-short-0123456789",
+        "django-insecure-development-only-key-do-not-use-in-production",
+    ):
+        result = python(SETUP, DEBUG="False", SECRET_KEY=secret, ALLOWED_HOSTS="learn.example.edu")
+
+        assert result.returncode == 1
+        assert result.stderr.splitlines()[-1] == (
+            f"django.core.exceptions.ImproperlyConfigured: {SECRET_MESSAGE}"
+        )
+
+
+def test_debug_off_without_allowed_hosts_refuses_to_start():
+    # given DEBUG off and a real secret but no ALLOWED_HOSTS
+    result = python(SETUP, DEBUG="False", SECRET_KEY=A_SECRET)
+
+    # then it stops with the ALLOWED_HOSTS message
+    assert len(A_SECRET) == 50
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.splitlines()[-1] == (
+        f"django.core.exceptions.ImproperlyConfigured: {HOSTS_MESSAGE}"
+    )
+
+
+def test_debug_off_with_secret_key_and_allowed_hosts_starts():
+    # given DEBUG off, a real secret and the host names
+    env = {
+        "DEBUG": "False",
+        "SECRET_KEY": A_SECRET,
+        "ALLOWED_HOSTS": "learn.example.edu,a.example.edu",
+    }
+
+    # when Django starts (all apps loaded)
+    result = python(f"{SETUP}; {SHOW}", **env)
+
+    # then it runs, serving hashed, compressed static files
+    assert (result.returncode, result.stderr) == (0, "")
+    shown = json.loads(result.stdout)
+    assert (shown["debug"], shown["hosts"], shown["staticfiles"]) == (
+        False,
+        ["learn.example.edu", "a.example.edu"],
+        "whitenoise.storage.CompressedManifestStaticFilesStorage",
+    )
+
+
+def test_defaults_are_the_embedded_set_up():
+    # given nothing set
+    shown = settings_shown()
+
+    # then SQLite in the project, eager Celery without a broker, the dev server's address
+    assert shown == {
+        "engine": "django.db.backends.sqlite3",
+        "name": str(PROJECT_DIR / "db.sqlite3"),
+        "eager": True,
+        "broker": "memory://localhost/",
+        "debug": True,
+        "hosts": ["127.0.0.1", "localhost", "testserver"],
+        "staticfiles": "django.contrib.staticfiles.storage.StaticFilesStorage",
+        "site": "http://127.0.0.1:8000",
+    }
+
+
+def test_a_broker_turns_eager_celery_off():
+    shown = settings_shown(CELERY_BROKER_URL="redis://127.0.0.1:6379/0")
+
+    assert (shown["eager"], shown["broker"]) == (False, "redis://127.0.0.1:6379/0")
+
+
+def test_database_url_selects_postgresql():
+    shown = settings_shown(DATABASE_URL="postgres://user@db.example.edu:5432/contracts")
+
+    assert (shown["engine"], shown["name"]) == ("django.db.backends.postgresql", "contracts")
