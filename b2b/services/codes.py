@@ -1,44 +1,73 @@
-"""Enrollment codes: the adjustment rule of SPEC §4, and the codes CSV of SPEC §2.
+"""Enrollment codes: the adjustment rule of SPEC §4, its plan, and the codes CSV of SPEC §2.
 
 Enrollment codes are ``ecommerce.Discount`` rows linked to the products of a contract's runs.
 ``codes_adjust`` brings them in line with the contract; it is the only writer of a contract's code
 set besides courseware removal (which deactivates the codes of products taken off sale).
+``codes_plan`` computes what ``codes_adjust`` would do, writing nothing (the ``--dry-run`` of the
+commands). Both work product by product with set-based statements: the query count grows with
+the products, and with the codes only through batches of at least ``BATCH_SIZE`` (SPEC §4.8).
 """
 
 from __future__ import annotations
 
 import csv
 import logging
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from b2b.models import ContractCodesLock, ContractMembership, ContractPage
+from b2b.models import ContractMembership, ContractPage
+from b2b.services.codes_store import (
+    codes_insert,
+    codes_lock,
+    lockable,
+    raw_execute,
+    subquery_sql,
+)
 from ecommerce.models import Discount, DiscountProduct, DiscountRedemption, Product
 
 log = logging.getLogger(__name__)
 
-#: Rows per INSERT / UPDATE batch and per fetch when streaming (SPEC §4.8: B ≥ 5,000).
+#: SPEC §4.8's B: codes per INSERT / UPDATE batch and per fetch when streaming (≥ 5,000).
 BATCH_SIZE = 5_000
+#: SPEC §4.8's a: the most statements the adjustment spends per product (the benchmark checks).
+QUERIES_PER_PRODUCT = 8
 
 ONE_TIME = Discount.RedemptionType.ONE_TIME
 UNLIMITED = Discount.RedemptionType.UNLIMITED
 
-Progress = Callable[[str, int], None]
+#: The actions of an adjustment, in the order it performs them (progress and plans use these).
+ACTIONS = ("delete", "deactivate", "convert", "create", "reprice")
+
+
+class CodesProgress(Protocol):
+    """Receives an adjustment's progress: the plan first, then counts of codes as they are done."""
+
+    def start(self, plan: CodesReport) -> None: ...
+
+    def advance(self, action: str, count: int) -> None: ...
+
+    def finish(self, report: CodesReport) -> None: ...
 
 
 @dataclass
 class ProductCodes:
-    """What the adjustment did (or would do) to one product's codes; counts of codes."""
+    """What the adjustment did (or would do) to one product and its codes; counts of codes.
 
-    product_id: int
+    ``repriced`` counts usable codes whose amount or dates change (SPEC §4.6, §1).
+    ``product_id`` is None for a product a dry run would create.
+    """
+
+    product_id: int | None
     description: str
     price_before: Decimal
     price_after: Decimal
@@ -50,15 +79,55 @@ class ProductCodes:
     repriced: int = 0
     usable_after: int = 0
     learners_redeemed: int = 0
+    new_product: bool = False
+    product_deactivated: bool = False
+    # The part of ``deactivated`` that is unlimited codes left from an uncapped past (§4.5).
+    deactivated_unlimited: int = field(default=0, repr=False)
 
     @property
     def product_repriced(self) -> bool:
         return self.price_before != self.price_after
 
+    @property
+    def changed(self) -> bool:
+        return bool(
+            self.product_repriced
+            or self.created
+            or self.deactivated
+            or self.converted
+            or self.deleted
+            or self.repriced
+            or self.new_product
+            or self.product_deactivated
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready: prices as 2-decimal strings."""
+        return {
+            "product_id": self.product_id,
+            "description": self.description,
+            "new_product": self.new_product,
+            "product_deactivated": self.product_deactivated,
+            "price_before": f"{self.price_before:.2f}",
+            "price_after": f"{self.price_after:.2f}",
+            "product_repriced": self.product_repriced,
+            "create": self.created,
+            "create_type": self.created_type or None,
+            "deactivate": self.deactivated,
+            "convert": self.converted,
+            "reprice": self.repriced,
+            "delete": self.deleted,
+            "learners_redeemed": self.learners_redeemed,
+            "usable_after": self.usable_after,
+        }
+
 
 @dataclass
 class CodesReport:
-    """The adjustment of one contract's codes, product by product (SPEC §4)."""
+    """The adjustment of one contract's codes, product by product (SPEC §4).
+
+    With ``dry_run`` it is a plan: what ``codes_adjust`` would do to the current data.
+    """
 
     contract_id: int
     needs_codes: bool
@@ -66,6 +135,7 @@ class CodesReport:
     price: Decimal
     learners: int = 0
     products: list[ProductCodes] = field(default_factory=list)
+    dry_run: bool = False
 
     @property
     def over_cap(self) -> bool:
@@ -81,20 +151,76 @@ class CodesReport:
 
     @property
     def changed(self) -> bool:
-        return any(
-            p.product_repriced or p.created or p.deactivated or p.converted or p.deleted or p.repriced
-            for p in self.products
-        )
+        return any(p.changed for p in self.products)
+
+    @property
+    def products_repriced(self) -> list[ProductCodes]:
+        return [p for p in self.products if p.product_repriced]
+
+    def action_totals(self) -> dict[str, int]:
+        """Codes per action (``ACTIONS``) over all products."""
+        names = {
+            "delete": "deleted",
+            "deactivate": "deactivated",
+            "convert": "converted",
+            "create": "created",
+            "reprice": "repriced",
+        }
+        return {action: self.total(names[action]) for action in ACTIONS}
 
     def summary(self) -> str:
+        verb = "would be " if self.dry_run else ""
         return (
-            f"contract {self.contract_id}: {self.total('created')} codes created, "
-            f"{self.total('deactivated')} deactivated, {self.total('converted')} made unlimited, "
-            f"{self.total('deleted')} deleted, {self.total('repriced')} re-priced/re-dated, "
-            f"{sum(p.product_repriced for p in self.products)} products re-priced; "
+            f"contract {self.contract_id}: {self.total('created')} codes {verb}created, "
+            f"{self.total('deactivated')} {verb}deactivated, {self.total('converted')} {verb}made "
+            f"unlimited, {self.total('deleted')} {verb}deleted, {self.total('repriced')} "
+            f"{verb}re-priced/re-dated, {len(self.products_repriced)} products {verb}re-priced; "
             f"{self.total('usable_after')} usable"
             + (" — OVER ITS LEARNER CAP" if self.over_cap else "")
         )
+
+    def as_dict(self) -> dict[str, Any]:
+        """The plan or report as one JSON-ready object."""
+        return {
+            "contract_id": self.contract_id,
+            "needs_codes": self.needs_codes,
+            "max_learners": self.max_learners,
+            "price": f"{self.price:.2f}",
+            "learners": self.learners,
+            "over_cap": self.over_cap,
+            "totals": {
+                **self.action_totals(),
+                "products_repriced": len(self.products_repriced),
+                "usable_after": self.total("usable_after"),
+            },
+            "products": [p.as_dict() for p in self.products],
+        }
+
+
+# -- running in the foreground -------------------------------------------------------------------
+
+
+@dataclass
+class CodesForeground:
+    """An operator waiting for the adjustment in this thread (eager Celery, a command)."""
+
+    progress: CodesProgress | None = None
+    reports: list[CodesReport] = field(default_factory=list)
+
+
+_foreground: ContextVar[CodesForeground | None] = ContextVar("codes_foreground", default=None)
+
+
+@contextmanager
+def codes_foreground(progress: CodesProgress | None = None) -> Iterator[CodesForeground]:
+    """While the block runs, adjustments in this thread report to ``progress`` and are collected
+    in the yielded object's ``reports`` (a worker process has no foreground: nothing happens)."""
+    foreground = CodesForeground(progress=progress)
+    token = _foreground.set(foreground)
+    try:
+        yield foreground
+    finally:
+        _foreground.reset(token)
 
 
 def codes_adjust_queue(contract: ContractPage) -> None:
@@ -115,6 +241,9 @@ def codes_adjustment_hint(contract_id: int) -> str:
     return "The enrollment-code adjustment is queued for the Celery worker."
 
 
+# -- the rule ------------------------------------------------------------------------------------
+
+
 def _redeemed(outer: str = "pk") -> Exists:
     return Exists(DiscountRedemption.objects.filter(redeemed_discount=OuterRef(outer)))
 
@@ -131,120 +260,73 @@ def _codes_of(product_id: int) -> QuerySet[Discount]:
     return Discount.objects.filter(product_links__product_id=product_id)
 
 
-def _new_codes(
-    product_id: int,
-    count: int,
-    *,
-    redemption_type: str,
-    amount: Decimal,
-    activation: object,
-    expiration: object,
-    progress: Progress | None,
-) -> None:
-    """Insert ``count`` codes for a product in batches (one INSERT pair per batch)."""
-    made = 0
-    while made < count:
-        size = min(BATCH_SIZE, count - made)
-        discounts = Discount.objects.bulk_create(
-            [
-                Discount(
-                    discount_code=str(uuid.uuid4()),
-                    amount=amount,
-                    discount_type=Discount.DiscountType.FIXED_PRICE,
-                    redemption_type=redemption_type,
-                    payment_type=Discount.PaymentType.SALES,
-                    is_bulk=True,
-                    is_active=True,
-                    activation_date=activation,
-                    expiration_date=expiration,
-                )
-                for _ in range(size)
-            ],
-            batch_size=BATCH_SIZE,
-        )
-        DiscountProduct.objects.bulk_create(
-            [DiscountProduct(discount_id=d.pk, product_id=product_id) for d in discounts],
-            batch_size=BATCH_SIZE,
-        )
-        made += size
-        if progress:
-            progress("create", size)
+def _usable_one_time(product_id: int) -> QuerySet[Discount]:
+    return (
+        _codes_of(product_id)
+        .alias(redeemed=_redeemed())
+        .filter(is_active=True, redemption_type=ONE_TIME, redeemed=False)
+    )
 
 
-def _lock(contract_id: int) -> None:
-    """Take the contract's code lock for this transaction (a write, so SQLite serialises too)."""
-    updated = ContractCodesLock.objects.filter(contract_id=contract_id).update(locked_at=timezone.now())
-    if not updated:
-        ContractCodesLock.objects.get_or_create(contract_id=contract_id)
-        ContractCodesLock.objects.filter(contract_id=contract_id).update(locked_at=timezone.now())
-
-
-def codes_adjust(contract_id: int, *, progress: Progress | None = None) -> CodesReport:
-    """Bring a contract's products and enrollment codes in line with it (SPEC §4).
-
-    1. Products follow the contract price.
-    2. Codes are needed for ``non-sso`` contracts and for priced ``sso`` ones.
-    3. Not needed and uncapped: unredeemed codes are deleted (the only deletion); not needed and
-       capped: none created, existing ones left.
-    4. Needed and uncapped: usable one-time codes become unlimited; a product with no usable code
-       gets one unlimited code.
-    5. Needed and capped at N: per product, usable one-time codes + learners with a redemption on
-       it = N; missing ones are created, surplus unredeemed ones deactivated newest first (never a
-       redeemed one); active unlimited codes are deactivated.
-    6. Usable codes carry the contract price and its dates (activation 00:00 of the start,
-       expiration 23:59:59 of the end, in ``TIME_ZONE``).
-
-    Serialised per contract by its own lock row (not the contract row: checkout keeps working),
-    idempotent, in one transaction: a run cut short leaves nothing half-done. Queries: a few per
-    product plus one per ``BATCH_SIZE`` codes written. Returns what it did. A contract that no
-    longer exists is reported with no products (the task may arrive after a deletion).
-    """
-    with transaction.atomic():
-        _lock(contract_id)
-        contract = ContractPage.objects.filter(pk=contract_id).first()
-        if contract is None:
-            return CodesReport(contract_id, needs_codes=False, max_learners=None, price=Decimal("0.00"))
-        report = _adjust(contract, progress)
-    log.log(logging.INFO if report.changed else logging.DEBUG, "Enrollment codes adjusted for %s", report.summary())
-    return report
-
-
-def _adjust(contract: ContractPage, progress: Progress | None) -> CodesReport:
-    price = contract.price
-    cap = contract.max_learners
+def _current(contract: ContractPage, prefix: str = "") -> Q:
+    """Codes that already carry the contract's price and dates (SPEC §4.6, §1)."""
     activation, expiration = contract.starts_at, contract.ends_at
+    current = Q(**{f"{prefix}amount": contract.price})
+    current &= (
+        Q(**{f"{prefix}activation_date": activation})
+        if activation
+        else Q(**{f"{prefix}activation_date__isnull": True})
+    )
+    current &= (
+        Q(**{f"{prefix}expiration_date": expiration})
+        if expiration
+        else Q(**{f"{prefix}expiration_date__isnull": True})
+    )
+    return current
+
+
+def _contract_products(contract: ContractPage) -> list[Product]:
+    return list(
+        Product.objects.filter(course_run__b2b_contract=contract, is_active=True).order_by("pk")
+    )
+
+
+def _plan(contract: ContractPage, products: list[Product]) -> CodesReport:
+    """What the rule asks of each product, from a fixed number of grouped queries plus at most
+    one per product (SPEC §4)."""
+    price, cap = contract.price, contract.max_learners
     report = CodesReport(
         contract.pk,
         needs_codes=contract.needs_codes,
         max_learners=cap,
         price=price,
-        learners=ContractMembership.objects.filter(contract=contract).count(),
-    )
-    products = list(
-        Product.objects.filter(course_run__b2b_contract=contract, is_active=True).order_by("pk")
+        learners=ContractMembership.objects.filter(contract_id=contract.pk).count(),
+        dry_run=True,
     )
     if not products:
         return report
     ids = [p.pk for p in products]
-
-    # 1. Product prices.
-    Product.objects.filter(pk__in=ids).exclude(price=price).update(price=price, updated_on=timezone.now())
-
-    # Per-product counts in two grouped queries.
-    links = DiscountProduct.objects.filter(product_id__in=ids).alias(
-        redeemed=_redeemed("discount_id")
+    stale = ~_current(contract, "discount__")
+    active, one_time, unlimited = (
+        Q(discount__is_active=True),
+        Q(discount__redemption_type=ONE_TIME),
+        Q(discount__redemption_type=UNLIMITED),
     )
+    u1 = active & one_time & Q(redeemed=False)
+    au = active & unlimited
     stats = {
         row["product_id"]: row
-        for row in links.values("product_id")
+        for row in DiscountProduct.objects.filter(product_id__in=ids)
+        .alias(redeemed=_redeemed("discount_id"))
+        .values("product_id")
         .annotate(
-            usable_one_time=Count(
-                "pk",
-                filter=Q(discount__is_active=True, discount__redemption_type=ONE_TIME, redeemed=False),
-            ),
-            active_unlimited=Count(
-                "pk", filter=Q(discount__is_active=True, discount__redemption_type=UNLIMITED)
-            ),
+            u1=Count("pk", filter=u1),
+            au=Count("pk", filter=au),
+            au_redeemed=Count("pk", filter=au & Q(redeemed=True)),
+            unredeemed=Count("pk", filter=Q(redeemed=False)),
+            stale_u1=Count("pk", filter=u1 & stale),
+            stale_au=Count("pk", filter=au & stale),
+            stale_au_redeemed=Count("pk", filter=au & Q(redeemed=True) & stale),
         )
         .order_by()
     }
@@ -257,9 +339,11 @@ def _adjust(contract: ContractPage, progress: Progress | None) -> CodesReport:
         .annotate(learners=Count("redeemed_by", distinct=True))
         .order_by()
     }
-
+    empty = dict.fromkeys(
+        ("u1", "au", "au_redeemed", "unredeemed", "stale_u1", "stale_au", "stale_au_redeemed"), 0
+    )
     for product in products:
-        row = stats.get(product.pk, {"usable_one_time": 0, "active_unlimited": 0})
+        row = stats.get(product.pk, empty)
         item = ProductCodes(
             product.pk,
             product.description,
@@ -268,63 +352,188 @@ def _adjust(contract: ContractPage, progress: Progress | None) -> CodesReport:
             learners_redeemed=learners.get(product.pk, 0),
         )
         report.products.append(item)
-        codes = _codes_of(product.pk)
-        usable_one_time, active_unlimited = row["usable_one_time"], row["active_unlimited"]
-        new_code = {"amount": price, "activation": activation, "expiration": expiration, "progress": progress}
-
-        if not contract.needs_codes:
-            if cap is None:  # 3. not needed, uncapped: delete the unredeemed ones
-                doomed = codes.alias(redeemed=_redeemed()).filter(redeemed=False)
-                DiscountProduct.objects.filter(discount__in=doomed).delete()
-                item.deleted = Discount.objects.filter(
-                    pk__in=doomed.values("pk"), product_links__isnull=True
-                ).delete()[0]
-                if progress:
-                    progress("delete", item.deleted)
-        elif cap is None:  # 4. needed, uncapped
-            if usable_one_time:
-                item.converted = (
-                    codes.alias(redeemed=_redeemed())
-                    .filter(is_active=True, redemption_type=ONE_TIME, redeemed=False)
-                    .update(redemption_type=UNLIMITED, updated_on=timezone.now())
-                )
-            if usable_one_time + active_unlimited == 0:
-                _new_codes(product.pk, 1, redemption_type=UNLIMITED, **new_code)
+        if not contract.needs_codes and cap is None:
+            # 3. Not needed, uncapped: unredeemed codes go; redeemed unlimited ones stay usable.
+            item.deleted = row["unredeemed"]
+            item.repriced = row["stale_au_redeemed"]
+            item.usable_after = row["au_redeemed"]
+        elif not contract.needs_codes:
+            # 3. Not needed, capped: none created, existing ones left (and kept current, §4.6).
+            item.repriced = row["stale_u1"] + row["stale_au"]
+            item.usable_after = row["u1"] + row["au"]
+        elif cap is None:
+            # 4. Needed, uncapped: one-time codes become unlimited; one code where none is usable.
+            item.converted = row["u1"]
+            if row["u1"] + row["au"] == 0:
                 item.created, item.created_type = 1, UNLIMITED
-        else:  # 5. needed, capped at N
-            if active_unlimited:
-                item.deactivated += codes.filter(is_active=True, redemption_type=UNLIMITED).update(
-                    is_active=False, updated_on=timezone.now()
-                )
+            item.repriced = row["stale_u1"] + row["stale_au"]
+            item.usable_after = row["u1"] + row["au"] + item.created
+        else:
+            # 5. Needed, capped at N: usable one-time codes + learners redeemed = N.
             target = max(0, cap - item.learners_redeemed)
-            if usable_one_time < target:
-                item.created, item.created_type = target - usable_one_time, ONE_TIME
-                _new_codes(product.pk, item.created, redemption_type=ONE_TIME, **new_code)
-            elif usable_one_time > target:
-                surplus = usable_one_time - target
-                newest = (
-                    codes.alias(redeemed=_redeemed())
-                    .filter(is_active=True, redemption_type=ONE_TIME, redeemed=False)
-                    .order_by("-pk")
-                    .values("pk")[:surplus]
+            surplus = max(0, row["u1"] - target)
+            item.deactivated_unlimited = row["au"]
+            item.deactivated = row["au"] + surplus
+            if row["u1"] < target:
+                item.created, item.created_type = target - row["u1"], ONE_TIME
+            stale_leaving = 0
+            if surplus and row["stale_u1"]:
+                newest = _usable_one_time(product.pk).order_by("-pk").values("pk")[:surplus]
+                stale_leaving = (
+                    Discount.objects.filter(pk__in=newest).exclude(_current(contract)).count()
                 )
-                item.deactivated += Discount.objects.filter(pk__in=newest).update(
-                    is_active=False, updated_on=timezone.now()
-                )
-                if progress:
-                    progress("deactivate", item.deactivated)
-
-        # 6. Amounts and dates of the usable codes.
-        current = Q(amount=price)
-        current &= Q(activation_date=activation) if activation else Q(activation_date__isnull=True)
-        current &= Q(expiration_date=expiration) if expiration else Q(expiration_date__isnull=True)
-        stale = usable_codes(codes).exclude(current)
-        item.repriced = Discount.objects.filter(pk__in=stale.values("pk")).update(
-            amount=price, activation_date=activation, expiration_date=expiration,
-            updated_on=timezone.now(),
-        )
-        item.usable_after = usable_codes(codes).count()
+            item.repriced = row["stale_u1"] - stale_leaving
+            item.usable_after = target
     return report
+
+
+def codes_plan(contract: ContractPage) -> CodesReport:
+    """What ``codes_adjust`` would do to the contract's products and codes now, writing nothing.
+
+    ``contract`` may carry unsaved changes (a ``modify --dry-run``): the plan follows its
+    fields. Returns a ``CodesReport`` with ``dry_run`` set; barring other changes in between,
+    ``codes_adjust`` then reports the same numbers (SPEC §2 ``--dry-run``).
+    """
+    return _plan(contract, _contract_products(contract))
+
+
+def codes_adjust(contract_id: int, *, progress: CodesProgress | None = None) -> CodesReport:
+    """Bring a contract's products and enrollment codes in line with it (SPEC §4).
+
+    1. Products follow the contract price.
+    2. Codes are needed for ``non-sso`` contracts and for priced ``sso`` ones.
+    3. Not needed and uncapped: unredeemed codes are deleted (the only deletion); not needed and
+       capped: none created, existing ones left.
+    4. Needed and uncapped: usable one-time codes become unlimited; a product with no usable code
+       gets one unlimited code.
+    5. Needed and capped at N: per product, usable one-time codes + learners with a redemption on
+       it = N; missing ones are created, surplus unredeemed ones deactivated newest first (never a
+       redeemed one); active unlimited codes are deactivated. A cap below the learners already
+       redeemed leaves no usable code and the report says the contract is over its cap;
+       redemptions are never touched.
+    6. Usable codes carry the contract price and its dates (activation 00:00 of the start,
+       expiration 23:59:59 of the end, in ``TIME_ZONE``).
+
+    Serialised per contract by its own lock (``codes_lock``; never the contract row, so checkout
+    goes on), idempotent: every step is computed from the current state, so a second run, or a
+    run after one cut short, completes the work and changes nothing more. On PostgreSQL each step
+    commits on its own (codes are created in transactions of ``CREATE_BATCH``), so checkouts wait
+    for one product's statement at most. Queries: a fixed number, at most
+    ``QUERIES_PER_PRODUCT`` per product, and one per ``BATCH_SIZE`` codes created (SPEC §4.8).
+
+    ``progress`` (or the thread's ``codes_foreground``) receives the plan and the counts as they
+    are done. A contract that no longer exists is reported with no products (the task may arrive
+    after a deletion). Returns what was done, product by product.
+    """
+    foreground = _foreground.get()
+    progress = progress or (foreground.progress if foreground else None)
+    with codes_lock(contract_id):
+        contract = ContractPage.objects.filter(pk=contract_id).first()
+        if contract is None:
+            return CodesReport(
+                contract_id, needs_codes=False, max_learners=None, price=Decimal("0.00")
+            )
+        products = _contract_products(contract)
+        report = _plan(contract, products)
+        if progress:
+            progress.start(report)
+        _apply(contract, products, report, progress)
+    report.dry_run = False
+    if progress:
+        progress.finish(report)
+    if foreground is not None:
+        foreground.reports.append(report)
+    level = (
+        logging.WARNING if report.over_cap else logging.INFO if report.changed else logging.DEBUG
+    )
+    log.log(level, "Enrollment codes adjusted for %s", report.summary())
+    return report
+
+
+def _apply(
+    contract: ContractPage,
+    products: list[Product],
+    report: CodesReport,
+    progress: CodesProgress | None,
+) -> None:
+    """Carry out the plan, product by product; the counts become what the statements did."""
+    price, activation, expiration = contract.price, contract.starts_at, contract.ends_at
+    now = timezone.now
+    if report.products_repriced:  # 1. Product prices.
+        Product.objects.filter(pk__in=[p.product_id for p in report.products_repriced]).update(
+            price=price, updated_on=now()
+        )
+
+    def advance(action: str, count: int) -> None:
+        if progress and count:
+            progress.advance(action, count)
+
+    for product, item in zip(products, report.products, strict=True):
+        codes = _codes_of(product.pk)
+        if item.deleted:
+            item.deleted = _delete_unredeemed(product.pk)
+            advance("delete", item.deleted)
+        deactivated = 0
+        if item.deactivated_unlimited:
+            deactivated += codes.filter(is_active=True, redemption_type=UNLIMITED).update(
+                is_active=False, updated_on=now()
+            )
+        surplus = item.deactivated - item.deactivated_unlimited
+        if surplus:
+            with transaction.atomic():
+                newest = lockable(_usable_one_time(product.pk).order_by("-pk")).values("pk")[
+                    :surplus
+                ]
+                deactivated += Discount.objects.filter(pk__in=newest).update(
+                    is_active=False, updated_on=now()
+                )
+        if item.deactivated:
+            item.deactivated = deactivated
+            advance("deactivate", deactivated)
+        if item.converted:
+            item.converted = _usable_one_time(product.pk).update(
+                redemption_type=UNLIMITED, updated_on=now()
+            )
+            advance("convert", item.converted)
+        if item.created:
+            item.created = codes_insert(
+                product.pk,
+                item.created,
+                redemption_type=item.created_type,
+                amount=price,
+                activation=activation,
+                expiration=expiration,
+                on_batch=lambda size: advance("create", size),
+            )
+        if item.repriced:
+            stale = usable_codes(codes).exclude(_current(contract))
+            item.repriced = Discount.objects.filter(pk__in=stale.values("pk")).update(
+                amount=price,
+                activation_date=activation,
+                expiration_date=expiration,
+                updated_on=now(),
+            )
+            advance("reprice", item.repriced)
+
+
+def _delete_unredeemed(product_id: int) -> int:
+    """Delete the product's unredeemed codes and their links (SPEC §4.3, the only deletion).
+
+    Two statements in one transaction: the codes, then their links (the foreign key is checked
+    at commit). Codes a checkout holds right now are left for the next run.
+    """
+    discount = Discount._meta.db_table
+    link = DiscountProduct._meta.db_table
+    with transaction.atomic():
+        doomed = lockable(_codes_of(product_id).alias(redeemed=_redeemed()).filter(redeemed=False))
+        sql, params = subquery_sql(doomed.values("pk"))
+        deleted = raw_execute(f"DELETE FROM {discount} WHERE id IN ({sql})", params)
+        raw_execute(
+            f"DELETE FROM {link} WHERE product_id = %s AND NOT EXISTS "
+            f"(SELECT 1 FROM {discount} d WHERE d.id = {link}.discount_id)",
+            [product_id],
+        )
+    return deleted
 
 
 def codes_deactivate_for_products(product_ids: list[int]) -> int:
@@ -336,6 +545,23 @@ def codes_deactivate_for_products(product_ids: list[int]) -> int:
     return Discount.objects.filter(pk__in=doomed.values("pk")).update(
         is_active=False, updated_on=timezone.now()
     )
+
+
+def codes_usable_by_product(product_ids: list[int]) -> dict[int, int]:
+    """Usable codes per product (products with none are left out); one query."""
+    if not product_ids:
+        return {}
+    usable = Q(discount__is_active=True) & (
+        Q(discount__redemption_type=UNLIMITED) | Q(redeemed=False)
+    )
+    rows = (
+        DiscountProduct.objects.filter(product_id__in=product_ids)
+        .alias(redeemed=_redeemed("discount_id"))
+        .values("product_id")
+        .annotate(n=Count("pk", filter=usable))
+        .order_by()
+    )
+    return {row["product_id"]: row["n"] for row in rows if row["n"]}
 
 
 # -- the codes CSV (SPEC §2) -------------------------------------------------------------------
