@@ -12,7 +12,7 @@ from django.db import transaction
 
 from b2b.exceptions import ContractNotFound, InvalidContractInput, as_domain_error
 from b2b.models import ContractCodesLock, ContractPage, OrganizationPage
-from b2b.services.codes import codes_adjust_queue
+from b2b.services.codes import CodesReport, codes_adjust_queue, codes_plan
 from b2b.services.organizations import organization_resolve, unique_child_slug
 from b2b.validators import (
     CENTS,
@@ -66,6 +66,8 @@ class ContractModifyResult:
     changes: list[FieldChange] = field(default_factory=list)
     codes_queued: bool = False
     dry_run: bool = False
+    #: With ``dry_run``: what the code adjustment would do (None for a pure deactivation).
+    plan: CodesReport | None = None
 
 
 def json_value(value: Any) -> Any:
@@ -190,7 +192,8 @@ def contract_modify(
     Fields left ``UNSET`` keep their values. The resulting contract is validated as a whole
     (start ≤ end, cap ≥ 1, 0 ≤ price ≤ 99999.99). Any call except a pure deactivation queues the
     code adjustment on commit (SPEC §4), even when no value changed (it re-checks the codes).
-    Existing runs keep their dates. With ``dry_run`` nothing is written or queued.
+    Existing runs keep their dates. With ``dry_run`` nothing is written or queued, and
+    ``plan`` says what the adjustment would do to the changed contract (``codes_plan``).
     Raises ``ContractNotFound`` or ``InvalidContractInput``.
     """
     requested = {
@@ -225,12 +228,14 @@ def contract_modify(
         ]
         result = ContractModifyResult(contract=contract, changes=changes, dry_run=dry_run)
         only_deactivation = requested.keys() == {"active"} and requested["active"] is False
-        if dry_run:
-            result.codes_queued = not only_deactivation
-            transaction.set_rollback(True)
-            return result
         for key, value in requested.items():
             setattr(contract, CONTRACT_FIELDS[key], value)
+        if dry_run:
+            result.codes_queued = not only_deactivation
+            if result.codes_queued:
+                result.plan = codes_plan(contract)
+            transaction.set_rollback(True)
+            return result
         if changes:
             _publish(contract)
         if not only_deactivation:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -18,11 +19,19 @@ from opaque_keys.edx.locator import CourseLocator
 
 from b2b.exceptions import CoursewareNotFound, NoSourceRun, RunTaken
 from b2b.models import ContractCourseware, ContractPage
-from b2b.services.codes import codes_adjust_queue, codes_deactivate_for_products
+from b2b.services.codes import (
+    CodesReport,
+    ProductCodes,
+    codes_adjust_queue,
+    codes_deactivate_for_products,
+    codes_plan,
+    codes_usable_by_product,
+)
 from b2b.services.contracts import contract_get
 from courses.keys import CoursewareId, parse_courseware_id, parse_run_key
 from courses.models import Course, CourseRun, Program
 from courses.services import program_courses, program_get
+from ecommerce.models import Product
 from ecommerce.services import product_for_run_ensure, products_deactivate
 from main.exceptions import DomainError
 from openedx.api import course_run_edx_queue, edx_configured
@@ -54,6 +63,10 @@ class CoursewareChangeResult:
     message: str = ""
     items: list[CourseOutcome] = field(default_factory=list)
     edx_configured: bool = False
+    dry_run: bool = False
+    #: With ``dry_run``: what would happen to the contract's products and codes (None when
+    #: nothing would change).
+    plan: CodesReport | None = None
 
     @property
     def failed(self) -> list[CourseOutcome]:
@@ -201,7 +214,7 @@ def _run_get(courseware_id: str) -> CourseRun:
 
 
 def courseware_add(
-    contract_id: int, readable_id: str, *, create_runs: bool = True
+    contract_id: int, readable_id: str, *, create_runs: bool = True, dry_run: bool = False
 ) -> CoursewareChangeResult:
     """Put a course, a course run or a program on a contract (SPEC §2 ``add``).
 
@@ -213,7 +226,12 @@ def courseware_add(
       ``items`` (outcome ``failed``) while the others stay.
     Adding what is already there changes nothing (``changed`` false). ``create_runs=False``
     records the courseware only. The code adjustment is queued on commit when anything changed.
+    With ``dry_run`` nothing is written or queued and ``plan`` says what would happen.
     """
+    if dry_run:
+        return _dry_run(
+            contract_id, lambda: courseware_add(contract_id, readable_id, create_runs=create_runs)
+        )
     parsed = parse_courseware_id(readable_id)
     edx = edx_configured()
     if parsed.kind == "program":
@@ -321,7 +339,9 @@ def _courses_still_needed(contract: ContractPage, *, excluding: ContractCoursewa
     return needed
 
 
-def courseware_remove(contract_id: int, readable_id: str) -> CoursewareChangeResult:
+def courseware_remove(
+    contract_id: int, readable_id: str, *, dry_run: bool = False
+) -> CoursewareChangeResult:
     """Take a course, a course run or a program off a contract (SPEC §2 ``remove``).
 
     The courseware record goes; the runs stay but leave the contract (closed for enrollment,
@@ -329,7 +349,10 @@ def courseware_remove(contract_id: int, readable_id: str) -> CoursewareChangeRes
     deactivated; enrollments and redemptions are never touched. A program's runs stay for the
     courses the contract still has directly or through another program. Removing what is not
     there changes nothing (``changed`` false). The code adjustment is queued on commit.
+    With ``dry_run`` nothing is written or queued and ``plan`` says what would happen.
     """
+    if dry_run:
+        return _dry_run(contract_id, lambda: courseware_remove(contract_id, readable_id))
     parsed = parse_courseware_id(readable_id)
     with transaction.atomic():
         contract = contract_get(contract_id, for_update=True)
@@ -373,3 +396,48 @@ def courseware_remove(contract_id: int, readable_id: str) -> CoursewareChangeRes
     )
     return result
 
+
+
+# -- dry runs ------------------------------------------------------------------------------------
+
+
+def _dry_run(
+    contract_id: int, change: Callable[[], CoursewareChangeResult]
+) -> CoursewareChangeResult:
+    """Make the change in a transaction, plan the code adjustment it would queue, roll back.
+
+    The plan lists every product the contract has before or after: products taken off sale with
+    their usable codes deactivated (SPEC §2 ``remove``), new products (``product_id`` None), and
+    what ``codes_plan`` says for the rest. Nothing is written and nothing is queued.
+    """
+    with transaction.atomic():
+        contract = contract_get(contract_id)
+        before = {
+            p.pk: p
+            for p in Product.objects.filter(course_run__b2b_contract=contract, is_active=True)
+        }
+        usable_before = codes_usable_by_product(list(before))
+        result = change()
+        plan = None
+        if result.changed:
+            plan = codes_plan(contract_get(contract_id))
+            for item in plan.products:
+                if item.product_id not in before:
+                    item.product_id, item.new_product = None, True
+            still = {p.product_id for p in plan.products}
+            for pk, product in before.items():
+                if pk not in still:
+                    plan.products.append(
+                        ProductCodes(
+                            pk,
+                            product.description,
+                            price_before=product.price,
+                            price_after=product.price,
+                            deactivated=usable_before.get(pk, 0),
+                            product_deactivated=True,
+                        )
+                    )
+        transaction.set_rollback(True)
+    result.dry_run, result.plan = True, plan
+    result.message = f"Dry run, nothing changed. {result.message}"
+    return result

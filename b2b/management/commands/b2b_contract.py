@@ -14,7 +14,6 @@ from b2b.management.commands._options import (
     start_date_type,
 )
 from b2b.management.commands.b2b_courseware import CoursewareCommandMixin
-from b2b.services.codes import codes_adjustment_hint
 from b2b.services.contracts import UNSET, contract_create, contract_modify
 from b2b.services.listing import contract_row
 from main.commands import DomainCommand, add_format_argument
@@ -84,7 +83,8 @@ class Command(CoursewareCommandMixin, DomainCommand):
                             help="Switch between sso and non-sso.")
         modify.add_argument("--description", default=UNSET, help="New description.")
         modify.add_argument("--dry-run", action="store_true",
-                            help="Show what would change, and change nothing.")
+                            help="Show what would change (fields, products and enrollment codes), "
+                                 "and change nothing.")
         add_format_argument(modify, choices=("table", "json"))
         modify.set_defaults(handler=self.modify)
 
@@ -142,17 +142,19 @@ class Command(CoursewareCommandMixin, DomainCommand):
             key: options[key]
             for key in ("start", "end", "max_learners", "price", "active", "integration_type", "description")
         }
-        result = contract_modify(contract_id, dry_run=dry_run, **fields)
+        with self.codes_in_foreground() as foreground:
+            result = contract_modify(contract_id, dry_run=dry_run, **fields)
         changes = [{"field": c.field, "before": c.before, "after": c.after} for c in result.changes]
         if format == "json":
-            self.emit_json(
-                {
-                    "contract_id": contract_id,
-                    "dry_run": dry_run,
-                    "changes": changes,
-                    "codes_adjustment_queued": result.codes_queued and not dry_run,
-                }
-            )
+            document: dict[str, Any] = {
+                "contract_id": contract_id,
+                "dry_run": dry_run,
+                "changes": changes,
+                "codes_adjustment_queued": result.codes_queued and not dry_run,
+            }
+            if dry_run:
+                document["plan"] = result.plan.as_dict() if result.plan else None
+            self.emit_json(document)
             return
         verb = "Would change" if dry_run else "Changed"
         if changes:
@@ -163,13 +165,15 @@ class Command(CoursewareCommandMixin, DomainCommand):
                 title=f"{verb} contract {contract_id}",
             )
         else:
-            self.stdout.write(f"Contract {contract_id}: no field changed.")
-        if result.codes_queued:
-            self.hint(
-                "Would re-adjust the contract's products and enrollment codes."
-                if dry_run
-                else codes_adjustment_hint(contract_id)
-            )
+            verb = "would change" if dry_run else "changed"
+            self.stdout.write(f"Contract {contract_id}: no field {verb}.")
+        if dry_run:
+            if result.codes_queued:
+                self.show_plan(result.plan)
+            else:
+                self.hint("A deactivation alone leaves products and enrollment codes as they are.")
+        elif result.codes_queued:
+            self.codes_outcome(foreground, contract_id)
 
     def courseware(self, *, remove: bool, **options: Any) -> None:
         if remove and options.get("no_create_runs"):

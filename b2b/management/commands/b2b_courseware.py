@@ -6,15 +6,16 @@ from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
 
+from b2b.management.commands._codes import CodesOutputMixin
 from b2b.management.commands._options import positive_id
+from b2b.services.codes import CodesForeground
 from b2b.services.courseware import CoursewareChangeResult, courseware_add, courseware_remove
-from b2b.services.codes import codes_adjustment_hint
 from main.commands import DomainCommand, add_format_argument
 
 ITEM_COLUMNS = ("course", "outcome", "run", "detail")
 
 
-class CoursewareCommandMixin:
+class CoursewareCommandMixin(CodesOutputMixin):
     """The add/remove handlers, shared with ``b2b_contract courseware`` (the old spelling)."""
 
     def add_courseware_arguments(self, parser: CommandParser, *, adding: bool = True) -> None:
@@ -30,50 +31,66 @@ class CoursewareCommandMixin:
                 action="store_true",
                 help="Record the courseware on the contract without creating runs.",
             )
+        parser.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="Show what would change (runs, products and enrollment codes), and change nothing.",
+        )
         add_format_argument(parser, choices=("table", "json"))
 
     def add(self, *, contract_id: int, readable_id: str, no_create_runs: bool = False,
-            format: str = "table", **_: Any) -> None:
-        result = courseware_add(contract_id, readable_id, create_runs=not no_create_runs)
-        self.report(result, format)
+            dry_run: bool = False, format: str = "table", **_: Any) -> None:
+        with self.codes_in_foreground() as foreground:
+            result = courseware_add(
+                contract_id, readable_id, create_runs=not no_create_runs, dry_run=dry_run
+            )
+        self.report(result, format, foreground)
 
-    def remove(self, *, contract_id: int, readable_id: str, format: str = "table", **_: Any) -> None:
-        result = courseware_remove(contract_id, readable_id)
-        self.report(result, format)
+    def remove(self, *, contract_id: int, readable_id: str, dry_run: bool = False,
+               format: str = "table", **_: Any) -> None:
+        with self.codes_in_foreground() as foreground:
+            result = courseware_remove(contract_id, readable_id, dry_run=dry_run)
+        self.report(result, format, foreground)
 
-    def report(self, result: CoursewareChangeResult, fmt: str) -> None:
+    def report(self, result: CoursewareChangeResult, fmt: str, foreground: CodesForeground) -> None:
         items = [
             {"course": i.course, "outcome": i.outcome, "run": i.run, "detail": i.detail}
             for i in result.items
         ]
         if fmt == "json":
-            self.emit_json(  # type: ignore[attr-defined]
-                {
-                    "contract_id": result.contract.pk,
-                    "readable_id": result.readable_id,
-                    "type": result.kind,
-                    "action": result.action,
-                    "changed": result.changed,
-                    "items": items,
-                    "message": result.message,
-                }
-            )
+            document: dict[str, Any] = {
+                "contract_id": result.contract.pk,
+                "readable_id": result.readable_id,
+                "type": result.kind,
+                "action": result.action,
+                "changed": result.changed,
+                "items": items,
+                "message": result.message,
+            }
+            if result.dry_run:
+                document["dry_run"] = True
+                document["plan"] = result.plan.as_dict() if result.plan else None
+            self.emit_json(document)  # type: ignore[attr-defined]
         else:
             if items and (result.kind == "program" or result.action == "remove"):
                 self.emit_rows(items, fmt="table", columns=ITEM_COLUMNS)  # type: ignore[attr-defined]
             self.stdout.write(result.message)  # type: ignore[attr-defined]
-        if result.action == "add" and any(i.outcome == "created" for i in result.items):
-            if not result.edx_configured:
-                self.hint(  # type: ignore[attr-defined]
+            if result.dry_run:
+                self.show_plan(result.plan)
+        created = any(i.outcome == "created" for i in result.items)
+        if result.action == "add" and created and not result.dry_run and not result.edx_configured:
+            self.hint(  # type: ignore[attr-defined]
                     "Open edX is not configured (OPENEDX_* settings): the runs were created here "
                     "only, with edx_status not-configured."
                 )
-        if result.changed:
-            self.hint(codes_adjustment_hint(result.contract.pk))  # type: ignore[attr-defined]
+        if result.changed and not result.dry_run:
+            self.codes_outcome(foreground, result.contract.pk)
         if result.failed:
             raise CommandError(
-                f"{len(result.failed)} of {len(result.items)} courses failed; the others were "
-                "added. Fix the failures listed above and run the command again."
+                f"{len(result.failed)} of {len(result.items)} courses "
+                + ("would fail; the others would be added" if result.dry_run
+                   else "failed; the others were added")
+                + ". Fix the failures listed above and run the command again."
             )
 
 
