@@ -1,4 +1,4 @@
-"""Helpers for the enrollment-code tests: a contract with two courses, redemptions, exact tallies."""
+"""Helpers for the enrollment-code tests: contracts with two courses, redemptions, tallies."""
 
 from collections import Counter
 
@@ -20,7 +20,9 @@ def contract_with_courses(run_command, *argv: str, courses=(DATA, MICRO)) -> Con
 
 
 def product(contract: ContractPage, readable_id: str) -> Product:
-    return Product.objects.get(course_run__b2b_contract=contract, course_run__course__readable_id=readable_id)
+    return Product.objects.get(
+        course_run__b2b_contract=contract, course_run__course__readable_id=readable_id
+    )
 
 
 def modify(run_command, contract: ContractPage, *argv: str):

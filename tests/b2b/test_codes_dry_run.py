@@ -19,12 +19,19 @@ def setup(wagtail_site, catalog, run_command):
 
 def _codes_state() -> dict[int, tuple]:
     rows = Discount.objects.values_list(
-        "pk", "product_links__product__description", "redemption_type", "is_active", "amount",
-        "activation_date", "expiration_date",
+        "pk",
+        "product_links__product__description",
+        "redemption_type",
+        "is_active",
+        "amount",
+        "activation_date",
+        "expiration_date",
     )
     redeemed = set(DiscountRedemption.objects.values_list("redeemed_discount_id", flat=True))
-    return {pk: (desc, kind, active, amount, start, end, pk in redeemed)
-            for pk, desc, kind, active, amount, start, end in rows}
+    return {
+        pk: (desc, kind, active, amount, start, end, pk in redeemed)
+        for pk, desc, kind, active, amount, start, end in rows
+    }
 
 
 def _products_state() -> dict[str, tuple]:
@@ -101,10 +108,18 @@ def _plan_then_run(run_command, argv: list[str]) -> tuple[dict, dict]:
 def test_modify_does_what_its_dry_run_planned(setup, changes):
     contract = contract_with_courses(setup, "non-sso", "--max-learners", "4", "--price", "10")
     redeem(codes(product(contract, DATA))[0])
-    planned, happened = _plan_then_run(setup, ["b2b_contract", "modify", str(contract.pk), *changes])
+    planned, happened = _plan_then_run(
+        setup, ["b2b_contract", "modify", str(contract.pk), *changes]
+    )
     assert planned == happened
-    assert any(any(v for k, v in counts.items() if k in ("create", "deactivate", "convert", "reprice",
-                                                        "delete")) for counts in planned.values())
+    assert any(
+        any(
+            v
+            for k, v in counts.items()
+            if k in ("create", "deactivate", "convert", "reprice", "delete")
+        )
+        for counts in planned.values()
+    )
 
 
 @pytest.mark.parametrize(
@@ -130,8 +145,18 @@ def test_modify_dry_run_json_plan(setup, unchanged):
     data = product(contract, DATA)
     redeem(codes(data)[0])
     with unchanged():
-        out = setup("b2b_contract", "modify", str(contract.pk), "--max-learners", "1", "--price", "12",
-                    "--dry-run", "--format", "json")
+        out = setup(
+            "b2b_contract",
+            "modify",
+            str(contract.pk),
+            "--max-learners",
+            "1",
+            "--price",
+            "12",
+            "--dry-run",
+            "--format",
+            "json",
+        )
     assert json.loads(out.stdout) == {
         "contract_id": contract.pk,
         "dry_run": True,
@@ -147,25 +172,34 @@ def test_modify_dry_run_json_plan(setup, unchanged):
             "price": "12.00",
             "learners": 0,
             "over_cap": False,
-            "totals": {"delete": 0, "deactivate": 2, "convert": 0, "create": 0, "reprice": 0,
-                       "products_repriced": 1, "usable_after": 0},
-            "products": [{
-                "product_id": data.pk,
-                "description": data.description,
-                "new_product": False,
-                "product_deactivated": False,
-                "price_before": "0.00",
-                "price_after": "12.00",
-                "product_repriced": True,
-                "create": 0,
-                "create_type": None,
+            "totals": {
+                "delete": 0,
                 "deactivate": 2,
                 "convert": 0,
+                "create": 0,
                 "reprice": 0,
-                "delete": 0,
-                "learners_redeemed": 1,
+                "products_repriced": 1,
                 "usable_after": 0,
-            }],
+            },
+            "products": [
+                {
+                    "product_id": data.pk,
+                    "description": data.description,
+                    "new_product": False,
+                    "product_deactivated": False,
+                    "price_before": "0.00",
+                    "price_after": "12.00",
+                    "product_repriced": True,
+                    "create": 0,
+                    "create_type": None,
+                    "deactivate": 2,
+                    "convert": 0,
+                    "reprice": 0,
+                    "delete": 0,
+                    "learners_redeemed": 1,
+                    "usable_after": 0,
+                }
+            ],
         },
     }
     assert out.stderr == ""
@@ -181,7 +215,13 @@ def test_modify_dry_run_table_shows_fields_and_plan(setup, unchanged):
     assert f"Enrollment codes of contract {contract.pk}: the plan" in out.stdout
     row = next(line for line in lines if "14.310x" in line)
     assert [cell.strip() for cell in row.strip("│ ").split("│")][1:] == [
-        "0.00", "2 one-time", "0", "0", "0", "0", "5"
+        "0.00",
+        "2 one-time",
+        "0",
+        "0",
+        "0",
+        "0",
+        "5",
     ]
     assert lines[-1] == (
         f"Plan for contract {contract.pk}: 2 codes would be created, 0 would be deactivated, 0 "
@@ -193,8 +233,15 @@ def test_modify_dry_run_table_shows_fields_and_plan(setup, unchanged):
 def test_deactivation_dry_run_plans_nothing_for_codes(setup, unchanged):
     contract = contract_with_courses(setup, "non-sso", "--max-learners", "3", courses=(DATA,))
     with unchanged():
-        out = setup("b2b_contract", "modify", str(contract.pk), "--inactive", "--dry-run",
-                    "--format", "json")
+        out = setup(
+            "b2b_contract",
+            "modify",
+            str(contract.pk),
+            "--inactive",
+            "--dry-run",
+            "--format",
+            "json",
+        )
     assert json.loads(out.stdout)["plan"] is None
 
 
@@ -203,18 +250,26 @@ def test_remove_dry_run_plans_the_product_off_sale(setup, unchanged):
     data = product(contract, DATA)
     redeem(codes(data)[0])
     with unchanged():
-        out = setup("b2b_courseware", "remove", str(contract.pk), DATA, "--dry-run", "--format", "json")
+        out = setup(
+            "b2b_courseware", "remove", str(contract.pk), DATA, "--dry-run", "--format", "json"
+        )
     document = json.loads(out.stdout)
     assert (document["dry_run"], document["changed"]) == (True, True)
     assert document["message"].startswith("Dry run, nothing changed. Removed")
     removed = [p for p in document["plan"]["products"] if p["product_deactivated"]]
-    assert [(p["product_id"], p["deactivate"], p["usable_after"]) for p in removed] == [(data.pk, 2, 0)]
+    assert [(p["product_id"], p["deactivate"], p["usable_after"]) for p in removed] == [
+        (data.pk, 2, 0)
+    ]
 
 
 def test_add_dry_run_plans_new_products(setup, unchanged):
     contract = contract_with_courses(setup, "non-sso", "--max-learners", "3", courses=(DATA,))
     with unchanged():
-        out = setup("b2b_courseware", "add", str(contract.pk), MICRO, "--dry-run", "--format", "json")
+        out = setup(
+            "b2b_courseware", "add", str(contract.pk), MICRO, "--dry-run", "--format", "json"
+        )
     plan = json.loads(out.stdout)["plan"]
-    assert [(p["product_id"] is None, p["new_product"], p["create"], p["create_type"])
-            for p in plan["products"]] == [(False, False, 0, None), (True, True, 3, "one-time")]
+    assert [
+        (p["product_id"] is None, p["new_product"], p["create"], p["create_type"])
+        for p in plan["products"]
+    ] == [(False, False, 0, None), (True, True, 3, "one-time")]

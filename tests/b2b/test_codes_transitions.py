@@ -39,7 +39,9 @@ def test_cap_raised_creates_the_missing_codes_and_keeps_the_old(setup):
     modify(setup, contract, "--max-learners", "5")
     for readable_id in (DATA, MICRO):
         assert tally(product(contract, readable_id)) == {"one-time active 0.00": 5}
-        assert [c.discount_code for c in codes(product(contract, readable_id))][:3] == before[readable_id]
+        assert [c.discount_code for c in codes(product(contract, readable_id))][:3] == before[
+            readable_id
+        ]
 
 
 def test_cap_lowered_deactivates_the_newest_unredeemed_codes(setup):
@@ -82,7 +84,9 @@ def test_cap_added_replaces_unlimited_codes_with_one_time_codes(setup):
     data, micro = product(contract, DATA), product(contract, MICRO)
     assert tally(data) == tally(micro) == {"unlimited active 20.00": 1}
     modify(setup, contract, "--max-learners", "4")
-    assert tally(data) == tally(micro) == {"one-time active 20.00": 4, "unlimited inactive 20.00": 1}
+    assert (
+        tally(data) == tally(micro) == {"one-time active 20.00": 4, "unlimited inactive 20.00": 1}
+    )
 
 
 def test_price_set_changed_and_removed(setup):
@@ -227,7 +231,14 @@ def test_adjustment_report_counts_each_action(setup):
     contract.save()
     report = codes_adjust(contract.pk)
     assert [
-        (p.description.split(" - ")[1], p.deactivated, p.repriced, p.created, p.converted, p.usable_after)
+        (
+            p.description.split(" - ")[1],
+            p.deactivated,
+            p.repriced,
+            p.created,
+            p.converted,
+            p.usable_after,
+        )
         for p in report.products
     ] == [
         ("Data Analysis for Social Scientists", 2, 1, 0, 0, 1),
