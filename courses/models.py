@@ -43,6 +43,9 @@ class CourseRun(models.Model):
 
     ``b2b_contract`` is the contract the run belongs to now (null when none); ``is_b2b`` records
     that it ever was a contract run and stays set, so the run never reaches the public catalog.
+
+    Open edX state (SPEC §8): ``edx_status`` with ``edx_error`` (the last error, empty once
+    created), ``edx_attempts`` (sync attempts so far) and ``edx_last_attempt_on``.
     """
 
     course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="runs")
@@ -68,6 +71,11 @@ class CourseRun(models.Model):
         max_length=20, choices=EdxStatus.choices, default=EdxStatus.NOT_CONFIGURED
     )
     edx_error = models.TextField(blank=True, default="")
+    # The source run's courseware ID when this run is created here and cloned in Open edX from it;
+    # empty for runs that come from Open edX (the catalog's runs, runs assigned to a contract).
+    edx_source_key = models.CharField(max_length=255, blank=True, default="")
+    edx_attempts = models.PositiveIntegerField(default=0)
+    edx_last_attempt_on = models.DateTimeField(null=True, blank=True)
     created_on = models.DateTimeField(auto_now_add=True)
     updated_on = models.DateTimeField(auto_now=True)
 
@@ -159,7 +167,11 @@ class ProgramRequirement(models.Model):
 
 
 class CourseRunEnrollment(models.Model):
-    """A learner's enrollment in a course run; one per learner per run."""
+    """A learner's enrollment in a course run; one per learner per run.
+
+    Its Open edX state (the LMS enrollment) is kept like a run's: ``edx_status``, ``edx_error``,
+    ``edx_attempts``, ``edx_last_attempt_on``.
+    """
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="enrollments"
@@ -170,6 +182,8 @@ class CourseRunEnrollment(models.Model):
         max_length=20, choices=EdxStatus.choices, default=EdxStatus.NOT_CONFIGURED
     )
     edx_error = models.TextField(blank=True, default="")
+    edx_attempts = models.PositiveIntegerField(default=0)
+    edx_last_attempt_on = models.DateTimeField(null=True, blank=True)
     created_on = models.DateTimeField(auto_now_add=True)
     updated_on = models.DateTimeField(auto_now=True)
 
