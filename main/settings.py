@@ -173,6 +173,17 @@ OPENEDX_COURSES_SERVICE_WORKER_CLIENT_ID = env.str(
 OPENEDX_COURSES_SERVICE_WORKER_CLIENT_SECRET = env.str(
     "OPENEDX_COURSES_SERVICE_WORKER_CLIENT_SECRET", default=""
 )
+# Seconds to wait for a connection, and for an answer (a Studio clone copies the whole course).
+OPENEDX_CONNECT_TIMEOUT = env.float("OPENEDX_CONNECT_TIMEOUT", default=5.0)
+OPENEDX_READ_TIMEOUT = env.float("OPENEDX_READ_TIMEOUT", default=60.0)
+# Timeouts, connection errors and 5xx answers are tried this many times in all, waiting
+# BACKOFF * 2**(n-1) seconds plus up to BACKOFF seconds of jitter, at most BACKOFF_MAX, in between.
+OPENEDX_RETRY_ATTEMPTS = env.int("OPENEDX_RETRY_ATTEMPTS", default=5)
+OPENEDX_RETRY_BACKOFF = env.float("OPENEDX_RETRY_BACKOFF", default=1.0)
+OPENEDX_RETRY_BACKOFF_MAX = env.float("OPENEDX_RETRY_BACKOFF_MAX", default=30.0)
+# The LMS enrollment mode of contract learners: "audit" is the one mode every run has, cloned
+# runs included (the LMS falls back to it when a run has no course modes).
+OPENEDX_ENROLLMENT_MODE = env.str("OPENEDX_ENROLLMENT_MODE", default="audit")
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
