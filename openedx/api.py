@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 
-from courses.models import EdxStatus
+from courses.models import CourseRun, EdxStatus
 from main.queue import enqueue_on_commit
 
 if TYPE_CHECKING:
-    from courses.models import CourseRun, CourseRunEnrollment
+    from courses.models import CourseRunEnrollment
 
 log = logging.getLogger(__name__)
 
@@ -37,21 +37,49 @@ def edx_missing_settings() -> list[str]:
     return [name for name in REQUIRED_SETTINGS if not getattr(settings, name, "")]
 
 
+_off_logged = False
+
+
+def _log_off_once() -> None:
+    """The one log line a process writes when edX is off (SPEC §8 "Not configured")."""
+    global _off_logged
+    if not _off_logged:
+        _off_logged = True
+        log.info(
+            "Open edX integration off (unset: %s): runs and enrollments are kept here only, "
+            "with edx_status not-configured.",
+            ", ".join(edx_missing_settings()),
+        )
+
+
 def course_run_edx_queue(run: CourseRun) -> str:
     """After a contract run is created: mark it and, with edX configured, queue its re-run.
 
+    The run records the key of its course's source run (``edx_source_key``), the run Studio
+    clones it from, now or in a later ``sync-edx`` when edX is configured afterwards.
     Returns the run's new ``edx_status``: ``pending`` (queued on commit) or ``not-configured``.
     """
     from openedx.tasks import course_run_clone
 
+    update_fields = ["edx_status", "updated_on"]
+    if not run.edx_source_key:
+        source_key = (
+            CourseRun.objects.filter(course_id=run.course_id, is_source_run=True)
+            .values_list("courseware_id", flat=True)
+            .first()
+        )
+        if source_key:
+            run.edx_source_key = source_key
+            update_fields.append("edx_source_key")
     if not edx_configured():
+        _log_off_once()
         status = EdxStatus.NOT_CONFIGURED
     else:
         status = EdxStatus.PENDING
         enqueue_on_commit(course_run_clone, run.pk)
-    if run.edx_status != status:
+    if run.edx_status != status or len(update_fields) > 2:
         run.edx_status = status
-        run.save(update_fields=["edx_status", "updated_on"])
+        run.save(update_fields=update_fields)
     return status
 
 
@@ -61,6 +89,7 @@ def enrollment_edx_queue(enrollment: CourseRunEnrollment) -> str:
     from openedx.tasks import enrollment_sync
 
     if not edx_configured():
+        _log_off_once()
         status = EdxStatus.NOT_CONFIGURED
     else:
         status = EdxStatus.PENDING

@@ -1,6 +1,17 @@
-"""Celery tasks of the Open edX integration: they take IDs and call one service."""
+"""Celery tasks of the Open edX integration: they take IDs and call one service.
+
+Each returns the record's ``edx_status`` after the sync. The services record failures instead
+of raising them, and retry what is transient themselves (with backoff), so a task never fails
+the command or request whose commit queued it; an ID that names nothing is logged and skipped.
+"""
+
+import logging
 
 from celery import shared_task
+
+from main.exceptions import NotFoundError
+
+log = logging.getLogger(__name__)
 
 
 @shared_task(acks_late=True)
@@ -8,7 +19,11 @@ def course_run_clone(run_id: int) -> str:
     """Create the contract run in Open edX (clone of the source run, then PATCH). Idempotent."""
     from openedx.services import course_run_sync
 
-    return course_run_sync(run_id)
+    try:
+        return course_run_sync(run_id).status
+    except NotFoundError as exc:
+        log.warning("course_run_clone(%s) skipped: %s", run_id, exc)
+        return "missing"
 
 
 @shared_task(acks_late=True)
@@ -16,4 +31,8 @@ def enrollment_sync(enrollment_id: int) -> str:
     """Enroll the learner in the run in the Open edX LMS. Idempotent."""
     from openedx.services import enrollment_sync as sync
 
-    return sync(enrollment_id)
+    try:
+        return sync(enrollment_id).status
+    except NotFoundError as exc:
+        log.warning("enrollment_sync(%s) skipped: %s", enrollment_id, exc)
+        return "missing"
