@@ -178,6 +178,8 @@ class EdxClient:
             grant_type="client_credentials",
             leeway=TOKEN_LEEWAY_SECONDS,
             default_timeout=(config.connect_timeout, config.read_timeout),
+            # No token yet is an expired one: authlib fetches the first one on the first request.
+            token={"access_token": "", "token_type": "JWT", "expires_at": 0},
         )
 
     # -- the API -------------------------------------------------------------------------------
@@ -329,11 +331,7 @@ class EdxClient:
         self, what: str, method: str, url: str, json: dict[str, Any] | None
     ) -> requests.Response:
         try:
-            with self._lock:
-                token = self._session.token
-                if not token or token.is_expired(leeway=TOKEN_LEEWAY_SECONDS):
-                    self._fetch_token()
-            # authlib re-checks the token here too (same leeway), and would re-fetch it itself.
+            # authlib fetches a token here when it holds none that is out of its last minute.
             return self._session.request(method, url, json=json)
         except requests.Timeout as exc:
             raise _Transient(f"no answer within {self._timeout_text(exc)}") from exc
