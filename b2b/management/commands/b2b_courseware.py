@@ -1,4 +1,5 @@
-"""``manage.py b2b_courseware add | remove``: put courseware on contracts, or take it off."""
+"""``manage.py b2b_courseware add | remove | sync-edx``: put courseware on contracts, take it
+off, or bring a contract's runs and enrollments in line with Open edX."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from b2b.management.commands._codes import CodesOutputMixin
 from b2b.management.commands._options import positive_id
 from b2b.services.codes import CodesForeground
 from b2b.services.courseware import CoursewareChangeResult, courseware_add, courseware_remove
+from b2b.services.edx_sync import ITEM_KEYS, contract_edx_sync, runs_edx_hint
 from main.commands import DomainCommand, add_format_argument
 
 ITEM_COLUMNS = ("course", "outcome", "run", "detail")
@@ -78,11 +80,15 @@ class CoursewareCommandMixin(CodesOutputMixin):
             if result.dry_run:
                 self.show_plan(result.plan)
         created = any(i.outcome == "created" for i in result.items)
-        if result.action == "add" and created and not result.dry_run and not result.edx_configured:
-            self.hint(  # type: ignore[attr-defined]
+        if result.action == "add" and created and not result.dry_run:
+            if not result.edx_configured:
+                self.hint(  # type: ignore[attr-defined]
                     "Open edX is not configured (OPENEDX_* settings): the runs were created here "
                     "only, with edx_status not-configured."
                 )
+            else:
+                keys = [i.run for i in result.items if i.outcome == "created" and i.run]
+                self.hint(runs_edx_hint(result.contract.pk, keys))  # type: ignore[attr-defined]
         if result.changed and not result.dry_run:
             self.codes_outcome(foreground, result.contract.pk)
         if result.failed:
@@ -95,7 +101,10 @@ class CoursewareCommandMixin(CodesOutputMixin):
 
 
 class Command(CoursewareCommandMixin, DomainCommand):
-    help = "Add courses, course runs and programs to a contract, or remove them."
+    help = (
+        "Add courses, course runs and programs to a contract, or remove them; sync the "
+        "contract's runs and enrollments with Open edX."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = self.add_subcommands(parser)
@@ -116,3 +125,45 @@ class Command(CoursewareCommandMixin, DomainCommand):
         )
         self.add_courseware_arguments(remove, adding=False)
         remove.set_defaults(handler=self.remove)
+        sync = sub.add_parser(
+            "sync-edx",
+            help="Retry the contract's runs and enrollments that are not in Open edX yet.",
+            description=(
+                "Creates in Open edX the contract's runs (clone, then title, pacing and "
+                "schedule) and LMS enrollments whose edX status is pending, failed or "
+                "not-configured, and reports each. Exit 1 when any failed."
+            ),
+        )
+        sync.add_argument("contract_id", type=positive_id, help="The contract's ID.")
+        sync.add_argument(
+            "--dry-run", action="store_true",
+            help="List what would be synced, with the last error of each; send nothing.",
+        )
+        add_format_argument(sync, choices=("table", "json"))
+        sync.set_defaults(handler=self.sync_edx)
+
+    def sync_edx(self, *, contract_id: int, dry_run: bool = False, format: str = "table",
+                 **_: Any) -> None:
+        result = contract_edx_sync(contract_id, dry_run=dry_run)
+        rows = [item.as_row() for item in result.items]
+        if format == "json":
+            self.emit_json({
+                "contract_id": result.contract.pk,
+                "dry_run": result.dry_run,
+                "items": rows,
+                "message": result.message,
+            })
+        else:
+            if rows:
+                self.emit_rows(rows, fmt="table", columns=ITEM_KEYS)
+            self.stdout.write(result.message)
+        if dry_run and not result.configured:
+            self.hint(
+                "Open edX is not configured (OPENEDX_* settings): set them before syncing."
+            )
+        if result.failed:
+            raise CommandError(
+                f"{len(result.failed)} of {len(result.items)} failed (see the detail column): "
+                "fix what it says, or wait for Open edX to answer again, then run "
+                f"`b2b_courseware sync-edx {result.contract.pk}` again."
+            )
