@@ -29,6 +29,20 @@ def _media_root(settings, tmp_path):
     settings.MEDIA_ROOT = str(tmp_path / "media")
 
 
+@pytest.fixture(autouse=True)
+def _edx_off(settings):
+    """Open edX off, as embedded, whatever the environment says; tests that need it point the
+    settings at a stand-in (tests/openedx/conftest.py). No client or token outlives a test."""
+    from openedx.api import REQUIRED_SETTINGS
+    from openedx.client import edx_client_reset
+
+    for name in REQUIRED_SETTINGS:
+        setattr(settings, name, "")
+    edx_client_reset()
+    yield
+    edx_client_reset()
+
+
 @pytest.fixture
 def wagtail_site(db):
     """Home → Organizations, as ``configure_wagtail`` makes it."""
