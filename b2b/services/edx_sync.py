@@ -172,24 +172,25 @@ def _sync(
     return EdxSyncItem(kind, run, learner, before, outcome.status, outcome.outcome, outcome.detail)
 
 
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def _message(result: ContractEdxSync) -> str:
     contract_id = result.contract.pk
     if not result.items:
         return (
-            f"Contract {contract_id}: nothing to sync; its {result.runs_total} runs created here "
-            f"and {result.enrollments_total} enrollments are all in Open edX."
+            f"Contract {contract_id}: nothing to sync; its {_n(result.runs_total, 'run')} created "
+            f"here and {_n(result.enrollments_total, 'enrollment')} are all in Open edX."
         )
     runs = sum(1 for item in result.items if item.kind == "run")
-    enrollments = len(result.items) - runs
+    batch = f"{_n(runs, 'run')} and {_n(len(result.items) - runs, 'enrollment')}"
     if result.dry_run:
-        return (
-            f"Contract {contract_id}: {runs} runs and {enrollments} enrollments are not in Open "
-            "edX yet (dry run: nothing sent)."
-        )
+        return f"Contract {contract_id}: {batch} not in Open edX yet (dry run: nothing sent)."
     others = len(result.items) - result.count("created") - result.count("failed")
     return (
-        f"Contract {contract_id}: synced {runs} runs and {enrollments} enrollments with Open "
-        f"edX: {result.count('created')} created, {result.count('failed')} failed"
+        f"Contract {contract_id}: synced {batch} with Open edX: {result.count('created')} "
+        f"created, {result.count('failed')} failed"
         + (f", {others} left as they were (see detail)" if others else "")
         + "."
     )

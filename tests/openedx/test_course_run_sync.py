@@ -1,11 +1,13 @@
 """Contract runs re-run in Open edX Studio through the service account (SPEC §8), over real HTTP
 against the stand-in: the happy path, token reuse and refresh, and every fault the client meets."""
 
+import datetime as dt
 import json
 import logging
 
 import pytest
 from django.core.management.base import CommandError
+from django.utils import timezone
 
 from courses.models import CourseRun, EdxStatus
 from openedx import api as edx_api
@@ -25,8 +27,17 @@ POVERTY_SOURCE = "course-v1:MITxT+14.73x+SOURCE"
 @pytest.fixture
 def contract(wagtail_site, catalog, run_command):
     return make_contract(
-        run_command, "Capped", "non-sso", "--max-learners", "3", "--price", "25",
-        "--start", "2026-02-01", "--end", "2026-06-30",
+        run_command,
+        "Capped",
+        "non-sso",
+        "--max-learners",
+        "3",
+        "--price",
+        "25",
+        "--start",
+        "2026-02-01",
+        "--end",
+        "2026-06-30",
     )
 
 
@@ -48,8 +59,10 @@ def studio_view(key: str, title: str) -> dict:
         "pacing_type": "self_paced",
         # PATCH keeps the team the clone gave the run; a PUT without team would have emptied it.
         "team": [{"user": SERVICE, "role": "instructor"}],
-        "images": {"card_image": f"/asset-v1:{key.removeprefix('course-v1:')}"
-                                 "+type@asset+block@images_course_image.jpg"},
+        "images": {
+            "card_image": f"/asset-v1:{key.removeprefix('course-v1:')}"
+            "+type@asset+block@images_course_image.jpg"
+        },
     }
 
 
@@ -77,13 +90,17 @@ def test_program_runs_are_cloned_and_updated_with_one_token(edx, contract, run_c
         CourseRun.objects.filter(b2b_contract=contract).values_list(
             "courseware_id", "edx_status", "edx_error", "edx_attempts", "edx_source_key"
         )
-    ) == sorted([
-        (data, "created", "", 1, DATA_SOURCE),
-        (micro, "created", "", 1, MICRO_SOURCE),
-        (poverty, "created", "", 1, POVERTY_SOURCE),
-    ])
+    ) == sorted(
+        [
+            (data, "created", "", 1, DATA_SOURCE),
+            (micro, "created", "", 1, MICRO_SOURCE),
+            (poverty, "created", "", 1, POVERTY_SOURCE),
+        ]
+    )
     listing = json.loads(
-        run_command("b2b_list", "courseware", "--contract", str(contract.pk), "--format", "json").stdout
+        run_command(
+            "b2b_list", "courseware", "--contract", str(contract.pk), "--format", "json"
+        ).stdout
     )
     assert [(row["run"], row["edx_status"]) for row in listing if row["type"] == "run"] == sorted(
         [(data, "created"), (micro, "created"), (poverty, "created")]
@@ -105,9 +122,12 @@ def test_a_token_is_not_used_in_its_last_minute(edx, contract, run_command):
 
     key = key_of(contract, "14.310x")
     assert edx.requests() == [
-        TOKEN, ("GET", studio_run(DATA_SOURCE), 200),
-        TOKEN, ("POST", CLONE, 201),
-        TOKEN, ("PATCH", studio_run(key), 200),
+        TOKEN,
+        ("GET", studio_run(DATA_SOURCE), 200),
+        TOKEN,
+        ("POST", CLONE, 201),
+        TOKEN,
+        ("PATCH", studio_run(key), 200),
     ]
     assert edx.state()["tokens_issued"] == 3
 
@@ -117,12 +137,11 @@ def test_token_expired_mid_batch_is_refreshed_once_without_duplicate_clones(
 ):
     # Three runs made while edX was off, then synced in one batch; edX expires the token
     # after the first run's three requests.
-    for name in ("OPENEDX_API_BASE_URL",):
-        setattr(settings, name, "")
+    settings.OPENEDX_API_BASE_URL = ""
     run_command("b2b_courseware", "add", str(contract.pk), "program-v1:MITx+DEDP")
-    assert set(CourseRun.objects.filter(b2b_contract=contract).values_list("edx_status", flat=True)) == {
-        "not-configured"
-    }
+    assert set(
+        CourseRun.objects.filter(b2b_contract=contract).values_list("edx_status", flat=True)
+    ) == {"not-configured"}
     settings.OPENEDX_API_BASE_URL = standin_server.url
     edx.expire_tokens(after_requests=3)
 
@@ -155,8 +174,12 @@ def sources_and(*keys: str) -> list[str]:
 
 def test_destination_already_in_studio_counts_as_done_and_is_updated(edx, contract, run_command):
     key = key_of(contract, "14.310x")
-    edx.add_run(key, "An old title", pacing_type="instructor_paced",
-                team=[{"user": SERVICE, "role": "instructor"}])
+    edx.add_run(
+        key,
+        "An old title",
+        pacing_type="instructor_paced",
+        team=[{"user": SERVICE, "role": "instructor"}],
+    )
 
     run_command("b2b_courseware", "add", str(contract.pk), "course-v1:MITxT+14.310x")
 
@@ -257,14 +280,18 @@ def test_timeouts_past_the_retries_fail_then_sync_edx_creates_it(edx, contract, 
     run = CourseRun.objects.get(courseware_id=key)
     assert edx_state(run) == (
         "failed",
-        f"Studio clone of {DATA_SOURCE} into {key}: no answer within 0.5 s; gave up after 3 attempts",
+        f"Studio clone of {DATA_SOURCE} into {key}: no answer within 0.5 s; "
+        "gave up after 3 attempts",
         1,
     )
 
     out = run_command("b2b_courseware", "sync-edx", str(contract.pk))
 
     assert edx_state(run) == ("created", "", 2)
-    assert f"Contract {contract.pk}: synced 1 runs and 0 enrollments with Open edX: 1 created, 0 failed." in out.stdout
+    assert out.stdout.endswith(
+        f"Contract {contract.pk}: synced 1 run and 0 enrollments with Open edX: 1 created, "
+        "0 failed.\n"
+    )
     assert [r[2] for r in edx.requests(prefix=CLONE)] == [None, None, None, 201]
 
 
@@ -284,15 +311,35 @@ def test_a_sync_claimed_by_another_delivery_is_left_to_it(edx, contract, run_com
     settings.OPENEDX_API_BASE_URL = ""
     run_command("b2b_courseware", "add", str(contract.pk), "course-v1:MITxT+14.310x")
     run = CourseRun.objects.get(courseware_id=key_of(contract, "14.310x"))
-    from openedx.services import _claim
-
-    assert _claim(CourseRun, run.pk) is not None  # another worker is at it
     settings.OPENEDX_API_BASE_URL = edx.url
+    # Another worker claimed it a minute ago and is still at it.
+    claimed = timezone.now() - dt.timedelta(minutes=1)
+    CourseRun.objects.filter(pk=run.pk).update(edx_status="pending", edx_last_attempt_on=claimed)
 
     result = course_run_sync(run.pk)
 
     assert (result.outcome, result.status) == ("in-progress", "pending")
+    assert result.detail == (
+        "another sync is at work on it (its claim lapses at "
+        f"{(claimed + dt.timedelta(minutes=15)).isoformat(timespec='seconds')})"
+    )
     assert edx.requests() == []
+
+
+def test_a_claim_older_than_the_lease_is_taken_over(edx, contract, run_command, settings):
+    settings.OPENEDX_API_BASE_URL = ""
+    run_command("b2b_courseware", "add", str(contract.pk), "course-v1:MITxT+14.310x")
+    run = CourseRun.objects.get(courseware_id=key_of(contract, "14.310x"))
+    settings.OPENEDX_API_BASE_URL = edx.url
+    # A worker died mid-sync 16 minutes ago.
+    CourseRun.objects.filter(pk=run.pk).update(
+        edx_status="pending", edx_last_attempt_on=timezone.now() - dt.timedelta(minutes=16)
+    )
+
+    result = course_run_sync(run.pk)
+
+    assert (result.outcome, result.status) == ("created", "created")
+    assert edx_state(run) == ("created", "", 1)
 
 
 def test_wrong_credentials_fail_without_retry(edx, contract, run_command, settings):
@@ -321,7 +368,9 @@ def test_a_token_refused_even_when_fresh_fails_after_one_refresh(
     try:
         settings.OPENEDX_STUDIO_API_BASE_URL = other.studio_url
         run_command("b2b_courseware", "add", str(contract.pk), "course-v1:MITxT+14.310x")
-        studio_log = [(r["method"], r["path"], r["status"]) for r in other.state.snapshot()["requests"]]
+        studio_log = [
+            (r["method"], r["path"], r["status"]) for r in other.state.snapshot()["requests"]
+        ]
     finally:
         other.stop()
     run = CourseRun.objects.get(courseware_id=key_of(contract, "14.310x"))
@@ -356,15 +405,17 @@ def test_edx_down_fails_after_the_retries(edx, contract, run_command, settings):
     )
 
 
-def test_not_configured_sends_nothing_and_says_so_once(standin, contract, run_command, caplog, monkeypatch):
+def test_not_configured_sends_nothing_and_says_so_once(
+    standin, contract, run_command, caplog, monkeypatch
+):
     monkeypatch.setattr(edx_api, "_off_logged", False)
     caplog.set_level(logging.INFO, logger="openedx")
 
     out = run_command("b2b_courseware", "add", str(contract.pk), "program-v1:MITx+DEDP")
 
-    assert set(CourseRun.objects.filter(b2b_contract=contract).values_list("edx_status", flat=True)) == {
-        EdxStatus.NOT_CONFIGURED
-    }
+    assert set(
+        CourseRun.objects.filter(b2b_contract=contract).values_list("edx_status", flat=True)
+    ) == {EdxStatus.NOT_CONFIGURED}
     assert out.stderr.count("Open edX is not configured") == 1
     off = [r.getMessage() for r in caplog.records if "Open edX integration off" in r.getMessage()]
     assert off == [
