@@ -288,11 +288,11 @@ class _Handler(BaseHTTPRequestHandler):
         if state.latency:
             standin.stopping.wait(state.latency)
         if fault is not None and fault.mode == "timeout":
-            self._record(method, path, None, "timeout")
+            self._record(method, path, body, None, "timeout")
             self._stall()
             return
         if fault is not None and fault.mode == "500":
-            self._record(method, path, 500, "500")
+            self._record(method, path, body, 500, "500")
             self._send(500, {"detail": "Internal Server Error (injected by the stand-in)."})
             return
         try:
@@ -300,10 +300,10 @@ class _Handler(BaseHTTPRequestHandler):
         except _Reply as reply:
             status, payload, headers = reply.status, reply.body, reply.headers
         if fault is not None:  # timeout-after: the work is done, the answer never comes
-            self._record(method, path, None, "timeout-after")
+            self._record(method, path, body, None, "timeout-after")
             self._stall()
             return
-        self._record(method, path, status, None)
+        self._record(method, path, body, status, None)
         self._send(status, payload, headers)
 
     def _take_fault(self, method: str, path: str) -> _Fault | None:
@@ -321,9 +321,31 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.standin.stopping.wait(self.server.standin.state.stall_seconds)
         self.close_connection = True
 
-    def _record(self, method: str, path: str, status: int | None, fault: str | None) -> None:
+    def _record(
+        self, method: str, path: str, body: bytes, status: int | None, fault: str | None
+    ) -> None:
+        """Log the request: what was sent (the JSON body, or the token form with the secret
+        masked), the ``Authorization`` scheme, and the answer's status (None: no answer)."""
         state = self.server.standin.state
-        entry = {"method": method, "path": path, "status": status, "fault": fault}
+        sent: Any = None
+        if path == "/oauth2/access_token":
+            sent = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+            if "client_secret" in sent:
+                sent["client_secret"] = "***"
+        elif body:
+            try:
+                sent = json.loads(body)
+            except ValueError:
+                sent = body.decode("utf-8", "replace")
+        scheme = self.headers.get("Authorization", "").partition(" ")[0] or None
+        entry = {
+            "method": method,
+            "path": path,
+            "status": status,
+            "fault": fault,
+            "auth": scheme,
+            "body": sent,
+        }
         with state.lock:
             state.log.append(entry)
         if self.server.standin.on_request:
@@ -792,6 +814,11 @@ class StandinControl:
 
     def reset(self) -> None:
         self._post("reset")
+
+    def log(self) -> list[dict[str, Any]]:
+        """The request log: ``method``, ``path``, ``status``, ``fault``, ``auth`` (the
+        ``Authorization`` scheme) and ``body`` (what was sent; the token secret masked)."""
+        return self.state()["requests"]
 
     def requests(self, *, prefix: str = "") -> list[tuple[str, str, int | None]]:
         """The request log as ``(method, path, status)``, optionally only paths under ``prefix``."""

@@ -107,6 +107,31 @@ def test_program_runs_are_cloned_and_updated_with_one_token(edx, contract, run_c
     )
 
 
+def test_the_clone_and_the_patch_send_exactly_this(edx, contract, run_command):
+    run_command("b2b_courseware", "add", str(contract.pk), "course-v1:MITxT+14.310x")
+
+    key = key_of(contract, "14.310x")
+    sent = [(r["method"], r["auth"], r["body"]) for r in edx.log()[1:]]
+    assert sent == [
+        ("GET", "JWT", None),
+        ("POST", "JWT", {"source_course_id": DATA_SOURCE, "destination_course_id": key}),
+        (
+            "PATCH",
+            "JWT",
+            {
+                "title": "Data Analysis for Social Scientists",
+                "pacing_type": "self_paced",
+                "schedule": {
+                    "start": "2026-02-01T00:00:00Z",
+                    "end": "2026-06-30T23:59:59Z",
+                    "enrollment_start": "2026-02-01T00:00:00Z",
+                    "enrollment_end": "2026-06-30T23:59:59Z",
+                },
+            },
+        ),
+    ]
+
+
 def test_the_token_is_reused_by_later_runs(edx, contract, run_command):
     run_command("b2b_courseware", "add", str(contract.pk), "course-v1:MITxT+14.310x")
     run_command("b2b_courseware", "add", str(contract.pk), "course-v1:MITxT+14.100x")

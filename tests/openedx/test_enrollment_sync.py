@@ -58,6 +58,13 @@ def test_a_learner_is_enrolled_in_the_lms_in_audit_mode(edx, run, enroll):
     # The run's token served the enrollment too.
     assert edx.requests(prefix="/api/enrollment/") == [("POST", ENROLL, 200)]
     assert edx.state()["tokens_issued"] == 1
+    assert edx.log()[-1]["body"] == {
+        "user": "ada",
+        "mode": "audit",
+        "is_active": True,
+        "course_details": {"course_id": run.courseware_id},
+        "force_enrollment": True,
+    }
 
 
 def test_enrollment_is_retried_after_a_server_error(edx, run, enroll):
