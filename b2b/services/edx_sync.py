@@ -13,6 +13,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
+
 from b2b.models import ContractPage
 from b2b.services.contracts import contract_get
 from courses.models import CourseRun, CourseRunEnrollment, EdxStatus
@@ -160,6 +162,29 @@ def runs_edx_hint(contract_id: int, courseware_ids: list[str]) -> str:
     if queued:
         parts.append(f"{queued} queued for the Celery worker")
     return f"Open edX: {', '.join(parts)}."
+
+
+def contracts_edx_summary(contract_ids: list[int]) -> str:
+    """One line on the contracts' runs in Open edX: how many are created there (and where), or
+    that edX is off."""
+    statuses = list(
+        CourseRun.objects.filter(b2b_contract_id__in=contract_ids)
+        .exclude(edx_source_key="")
+        .values_list("edx_status", flat=True)
+    )
+    if not edx_configured():
+        return (
+            f"Open edX: off (OPENEDX_* settings unset); the {_n(len(statuses), 'contract run')} "
+            "exist here only, with edx_status not-configured."
+        )
+    created = statuses.count(EdxStatus.CREATED)
+    line = (
+        f"Open edX: {created} of {_n(len(statuses), 'contract run')} created in Studio at "
+        f"{settings.OPENEDX_STUDIO_API_BASE_URL}"
+    )
+    if created < len(statuses):
+        line += " (`b2b_courseware sync-edx <contract id>` retries the others and says why)"
+    return line + "."
 
 
 def _sync(

@@ -13,7 +13,9 @@ from typing import Any
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from b2b.services.edx_sync import contracts_edx_summary
 from courses.models import Course, Program
+from openedx.api import edx_configured
 
 SSO_COURSE = "course-v1:MITxT+14.310x"
 SSO_PROGRAM = "program-v1:MITx+DEDP"
@@ -73,6 +75,8 @@ class Command(BaseCommand):
             f"SSO contract: ID {sso_id}. Typical contract: ID {typical_id}; its 200 enrollment "
             f"codes are in codes-{typical_id}.csv (each row has the Product URL to hand out)."
         )
+        if edx_configured():
+            self.stdout.write(contracts_edx_summary([sso_id, typical_id]))
 
     # -- helpers -----------------------------------------------------------------------------
 
