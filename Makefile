@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 MANAGE := $(PY) manage.py
 
-.PHONY: install setup demo run test bench lint worker clean
+.PHONY: install setup demo run test bench lint worker edx-standin clean
 
 # The virtualenv with uv in it; uv then installs exactly what uv.lock pins.
 $(UV):
@@ -50,6 +50,11 @@ lint: install
 
 worker: install
 	$(VENV)/bin/celery -A main worker --loglevel=info
+
+# A local Open edX (LMS token + enrollment, Studio course runs) to point OPENEDX_* at; see README.
+EDX_STANDIN_PORT ?= 8060
+edx-standin: install
+	$(MANAGE) openedx_standin --port $(EDX_STANDIN_PORT)
 
 clean:
 	rm -rf $(VENV) db.sqlite3 codes-*.csv
