@@ -270,11 +270,6 @@ class EdxClient:
             raise self._refused(what, response)
         return _json(response)
 
-    def token_fetch(self) -> str:
-        """A new access token now (what a 401 triggers); returns it."""
-        with self._lock:
-            return self._fetch_token()
-
     # -- plumbing ------------------------------------------------------------------------------
 
     def _course_run_url(self, key: str) -> str:

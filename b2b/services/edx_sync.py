@@ -142,7 +142,7 @@ def contract_edx_sync(contract_id: int, *, dry_run: bool = False) -> ContractEdx
     return result
 
 
-def runs_edx_hint(contract_id: int, courseware_ids: list[str]) -> str:
+def runs_edx_summary(contract_id: int, *, courseware_ids: list[str]) -> str:
     """One line on where new runs stand in Open edX (after ``add``): created, failed (with the
     command that retries them) or queued for a worker."""
     statuses = list(

@@ -11,7 +11,7 @@ from b2b.management.commands._codes import CodesOutputMixin
 from b2b.management.commands._options import positive_id
 from b2b.services.codes import CodesForeground
 from b2b.services.courseware import CoursewareChangeResult, courseware_add, courseware_remove
-from b2b.services.edx_sync import ITEM_KEYS, contract_edx_sync, runs_edx_hint
+from b2b.services.edx_sync import ITEM_KEYS, contract_edx_sync, runs_edx_summary
 from main.commands import DomainCommand, add_format_argument
 
 ITEM_COLUMNS = ("course", "outcome", "run", "detail")
@@ -88,7 +88,8 @@ class CoursewareCommandMixin(CodesOutputMixin):
                 )
             else:
                 keys = [i.run for i in result.items if i.outcome == "created" and i.run]
-                self.hint(runs_edx_hint(result.contract.pk, keys))  # type: ignore[attr-defined]
+                summary = runs_edx_summary(result.contract.pk, courseware_ids=keys)
+                self.hint(summary)  # type: ignore[attr-defined]
         if result.changed and not result.dry_run:
             self.codes_outcome(foreground, result.contract.pk)
         if result.failed:
