@@ -371,6 +371,11 @@ def catalog_load(path: Path | None = None) -> CatalogLoadResult:
             values["title"] = values["title"] or course.title
             values["is_source_run"] = run_fields is source_fields
             values["course"] = course
+            if CourseRun.objects.filter(courseware_id=courseware_id, is_b2b=True).exists():
+                # A run that is or was a contract run is the b2b app's now: its dates and
+                # enrollment window are left as the contract made them (SPEC §1, §2 remove).
+                result.runs.count("unchanged")
+                continue
             _, outcome = _upsert(CourseRun, {"courseware_id": courseware_id}, values)
             result.runs.count(outcome)
 

@@ -6,7 +6,10 @@ in process after commit, every integration off, ``SITE_BASE_URL`` the dev server
 ``ALLOWED_HOSTS`` are required and the process refuses to start without them.
 """
 
+import warnings
 from pathlib import Path
+from urllib.parse import urlsplit
+from zoneinfo import available_timezones
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -37,6 +40,11 @@ if not DEBUG:
         )
 
 SITE_BASE_URL = env.str("SITE_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+if urlsplit(SITE_BASE_URL).scheme not in ("http", "https") or not urlsplit(SITE_BASE_URL).netloc:
+    raise ImproperlyConfigured(
+        f"SITE_BASE_URL={SITE_BASE_URL!r} is not a web address: give the site's base URL, "
+        "for example https://learn.example.edu."
+    )
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[SITE_BASE_URL])
 
 INSTALLED_APPS = [
@@ -101,12 +109,28 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {
-    "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
-}
+try:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # an unknown scheme is reported below, in one line
+        DATABASES = {
+            "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+        }
+except (KeyError, ValueError) as exc:
+    DATABASES = {"default": {}}
+    _database_error: Exception | None = exc
+else:
+    _database_error = None
+if _database_error is not None or not DATABASES["default"].get("ENGINE"):
+    raise ImproperlyConfigured(
+        "DATABASE_URL is not a database URL: use postgres://USER@HOST:PORT/NAME or "
+        "sqlite:////absolute/path/db.sqlite3 (unset, the project uses db.sqlite3 in its folder)."
+    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Wait for a competing writer instead of failing at once with "database is locked".
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("timeout", 20)
+    # Take the write lock when a transaction begins, so a second writer waits for it (up to the
+    # timeout) instead of failing at once with "database is locked" when it tries to upgrade.
+    DATABASES["default"]["OPTIONS"].setdefault("transaction_mode", "IMMEDIATE")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "main.User"
@@ -120,6 +144,11 @@ AUTH_PASSWORD_VALIDATORS = [
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+if TIME_ZONE not in available_timezones():
+    raise ImproperlyConfigured(
+        f"TIME_ZONE={TIME_ZONE!r} is not a time zone name: use an IANA name such as UTC or "
+        "America/New_York."
+    )
 USE_I18N = True
 USE_TZ = True
 

@@ -99,7 +99,8 @@ def test_courseware_json(two_orgs, run_command):
         (["contracts", "--codes", "999"], "No contract with ID 999: `manage.py b2b_list contracts` lists them."),
         (["contracts", "--codes-out", "x.csv"], "--codes-out needs --codes ID (the contract whose codes to write)."),
         (["contracts", "--format", "xml"], "Error: argument --format: invalid choice: 'xml' (choose from 'table', 'json', 'csv')"),
-        (["contracts", "--org", "0"], "Error: argument --org/--organization: '0' is not an ID: IDs are whole numbers from 1."),
+        (["contracts", "--org", "0"], "Error: argument --org/--organization: '0' is not an ID: IDs are whole numbers from 1 to 2147483647."),
+        (["courseware", "--contract", "99999999999999999999"], "Error: argument --contract: '99999999999999999999' is not an ID: IDs are whole numbers from 1 to 2147483647."),
     ],
 )
 def test_listing_refusals(two_orgs, run_command, argv, message):

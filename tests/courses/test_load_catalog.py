@@ -1313,3 +1313,19 @@ def test_refuses_a_course_listed_twice_in_one_group(tmp_path, loaded):
     assert program_entry_error(tmp_path, loaded, entry) == (
         "program program-v1:TestX+P: course-v1:TestX+A1 is listed twice in one group."
     )
+
+
+def test_reloading_leaves_runs_that_became_contract_runs_alone(tmp_path):
+    import datetime as dt
+
+    path = write(tmp_path, custom_catalog(), "base.json")
+    load(str(path))
+    run = CourseRun.objects.get(courseware_id="course-v1:TestX+B1+1T2024")
+    closed = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+    CourseRun.objects.filter(pk=run.pk).update(is_b2b=True, enrollment_end=closed, live=False)
+
+    out = load(str(path))
+
+    run.refresh_from_db()
+    assert (run.is_b2b, run.enrollment_end, run.live) == (True, closed, False)
+    assert "course runs: 0 created, 0 updated, 5 unchanged\n" in out.stdout

@@ -44,14 +44,20 @@ def end_date_type(text: str) -> dt.date:
     return _argparse_type(lambda t: parse_date(t, option="--end"), "date")(text)
 
 
+#: The largest ID a database row can have here (a 32-bit integer column, as Wagtail's pages use).
+MAX_ID = 2_147_483_647
+
+
 def positive_id(text: str) -> int:
     """A database ID: a whole number ≥ 1."""
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not an ID: give a whole number such as 12.") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an ID: IDs are whole numbers from 1.")
+    if not 1 <= value <= MAX_ID:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ID: IDs are whole numbers from 1 to {MAX_ID}."
+        )
     return value
 
 
