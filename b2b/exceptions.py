@@ -33,6 +33,36 @@ class NoSourceRun(DomainError):
     code = "no-source-run"
 
 
+class AlreadyAttached(ConflictError):
+    """The learner already has a membership of the contract (one per learner per contract)."""
+
+    code = "already-attached"
+
+
+class PageInUse(ConflictError):
+    """An organization or contract page cannot be deleted, moved or copied as asked (SPEC §7)."""
+
+    code = "page-in-use"
+
+
+class OrganizationKeyFixed(ConflictError):
+    """The org key is part of the organization's contract run keys, so it cannot change."""
+
+    code = "org-key-fixed"
+
+
 def as_domain_error(exc: ValidationError) -> InvalidContractInput:
     """A Django ``ValidationError`` from the shared validators, as one readable refusal."""
     return InvalidContractInput(" ".join(exc.messages))
+
+
+class ContractInactive(ConflictError):
+    """The contract is deactivated or outside its dates: its codes cannot be used (SPEC §5)."""
+
+    code = "contract-inactive"
+
+
+class ContractFull(ConflictError):
+    """The contract's learner cap is reached: no new learner can be attached (SPEC §5)."""
+
+    code = "contract-full"

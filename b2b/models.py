@@ -15,16 +15,45 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
+from django.http import Http404
 from django.utils import timezone
+from wagtail.admin.panels import FieldPanel, MultiFieldPanel
 from wagtail.models import Page
 
+from b2b.panels import ContractCopyForm, ContractPageForm, ContractStatusPanel, OrganizationPageForm
 from b2b.validators import validate_max_learners, validate_org_key, validate_price
 from courses.models import Course, Program
 
 ZERO = Decimal("0.00")
 
 
-class OrganizationIndexPage(Page):
+class StaffOnlyPage(Page):
+    """A page that exists for staff in the Wagtail admin only: never served, never previewed."""
+
+    preview_modes: list[tuple[str, str]] = []
+
+    class Meta:
+        abstract = True
+
+    def serve(self, request, *args, **kwargs):  # type: ignore[no-untyped-def]
+        raise Http404("Organizations and contracts are managed in the admin, not served.")
+
+
+class RecordedPage(StaffOnlyPage):
+    """An organization or a contract: publishing records the change and follows it up."""
+
+    class Meta:
+        abstract = True
+
+    def publish(self, revision, user=None, **kwargs):  # type: ignore[no-untyped-def]
+        # Every publish (editor, bulk, schedule, workflow, commands) records what changed and,
+        # for a contract, queues its code adjustment (SPEC §7): see b2b.services.pages.
+        from b2b.services.pages import page_publish
+
+        return page_publish(self, revision, user=user, publish=super().publish, **kwargs)
+
+
+class OrganizationIndexPage(StaffOnlyPage):
     """The one "Organizations" page under Home; organizations are its children."""
 
     max_count = 1
@@ -35,7 +64,7 @@ class OrganizationIndexPage(Page):
         verbose_name = "organizations index"
 
 
-class OrganizationPage(Page):
+class OrganizationPage(RecordedPage):
     """A customer organization: metadata and grouping for its contracts and learners."""
 
     name = models.CharField(max_length=255, help_text="Unique, case-insensitive.")
@@ -56,6 +85,18 @@ class OrganizationPage(Page):
     parent_page_types = ["b2b.OrganizationIndexPage"]
     subpage_types = ["b2b.ContractPage"]
 
+    base_form_class = OrganizationPageForm
+    content_panels = [
+        FieldPanel("name"),
+        FieldPanel("org_key"),
+        FieldPanel("sso_organization_id"),
+        FieldPanel("description"),
+        FieldPanel("logo"),
+    ]
+    # The slug is made from the name once and kept (renaming keeps it); nothing else to promote.
+    promote_panels: list = []
+    settings_panels: list = []
+
     class Meta:
         verbose_name = "organization"
         constraints = [
@@ -67,7 +108,7 @@ class OrganizationPage(Page):
         return self.name
 
 
-class ContractPage(Page):
+class ContractPage(RecordedPage):
     """A contract between the platform and an organization (its parent page)."""
 
     class IntegrationType(models.TextChoices):
@@ -102,6 +143,30 @@ class ContractPage(Page):
 
     parent_page_types = ["b2b.OrganizationPage"]
     subpage_types: list[str] = []
+
+    base_form_class = ContractPageForm
+    copy_form_class = ContractCopyForm
+    content_panels = [
+        MultiFieldPanel(
+            [
+                FieldPanel("name"),
+                FieldPanel("description"),
+                FieldPanel("integration_type"),
+                FieldPanel("active"),
+            ],
+            heading="Basics",
+        ),
+        MultiFieldPanel(
+            [FieldPanel("max_learners"), FieldPanel("enrollment_fixed_price")],
+            heading="Learner provisioning",
+        ),
+        MultiFieldPanel(
+            [FieldPanel("contract_start"), FieldPanel("contract_end")], heading="Availability"
+        ),
+        ContractStatusPanel(heading="Courseware, learners and codes"),
+    ]
+    promote_panels: list = []
+    settings_panels: list = []
 
     class Meta:
         verbose_name = "contract"

@@ -1,9 +1,11 @@
 """Celery tasks of the b2b app: they take primitive IDs and call one service."""
 
 from celery import shared_task
-from django.db import OperationalError
+from django.db import OperationalError, transaction
 
+from b2b.services.audit import codes_adjusted_record
 from b2b.services.codes import codes_adjust
+from main.actors import Via, acting_as
 
 
 @shared_task(
@@ -15,6 +17,11 @@ from b2b.services.codes import codes_adjust
     acks_late=True,
 )
 def contract_codes_adjust(contract_id: int) -> str:
-    """Adjust a contract's enrollment codes (SPEC §4). Idempotent; retried on database errors
-    that pass (a lost connection, a lock timeout). Returns the summary line."""
-    return codes_adjust(contract_id).summary()
+    """Adjust a contract's enrollment codes (SPEC §4) and record what changed in its audit trail.
+    Idempotent; retried on database errors that pass (a lost connection, a lock timeout).
+    Returns the summary line."""
+    with acting_as(Via.TASK, name="task contract_codes_adjust"):
+        report = codes_adjust(contract_id)
+        with transaction.atomic():
+            codes_adjusted_record(report)
+    return report.summary()

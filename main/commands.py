@@ -17,6 +17,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from rich.console import Console
 from rich.table import Table
 
+from main.actors import Via, acting_as
 from main.exceptions import DomainError
 
 FORMATS = ("table", "json", "csv")
@@ -32,8 +33,11 @@ class DomainCommand(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         handler: Callable[..., None] = options.pop("handler")
+        # Every change this command makes is recorded as made by the command (see main.actors).
+        name = f"manage.py {self.__module__.rsplit('.', 1)[-1]} {options.get('subcommand') or ''}"
         try:
-            handler(**options)
+            with acting_as(Via.COMMAND, name=name.strip()):
+                handler(**options)
         except DomainError as exc:
             raise CommandError(exc.message, returncode=1) from exc
 

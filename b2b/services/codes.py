@@ -224,11 +224,12 @@ def codes_foreground(progress: CodesProgress | None = None) -> Iterator[CodesFor
 
 
 def codes_adjust_queue(contract: ContractPage) -> None:
-    """Queue ``codes_adjust`` for the contract once the current transaction commits."""
+    """Queue ``codes_adjust`` for the contract once the current transaction commits (once per
+    transaction, however many changes in it ask)."""
     from b2b.tasks import contract_codes_adjust  # the task module imports this one
-    from main.queue import enqueue_on_commit
+    from main.queue import enqueue_once_on_commit
 
-    enqueue_on_commit(contract_codes_adjust, contract.pk)
+    enqueue_once_on_commit(contract_codes_adjust, contract.pk)
 
 
 def codes_adjustment_hint(contract_id: int) -> str:

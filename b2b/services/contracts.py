@@ -12,6 +12,7 @@ from django.db import transaction
 
 from b2b.exceptions import ContractNotFound, InvalidContractInput, as_domain_error
 from b2b.models import ContractCodesLock, ContractPage, OrganizationPage
+from b2b.services.audit import audit_record, field_changes, values_of
 from b2b.services.codes import CodesReport, codes_adjust_queue, codes_plan
 from b2b.services.organizations import organization_resolve, unique_child_slug
 from b2b.validators import (
@@ -169,9 +170,20 @@ def contract_create(
         )
         org.add_child(instance=contract)
         contract.save_revision().publish()
-        ContractCodesLock.objects.create(contract=contract)
+        contract_created_record(contract)
         codes_adjust_queue(contract)
     return ContractCreateResult(contract=contract, organization=org, organization_created=org_created)
+
+
+def contract_created_record(contract: ContractPage, **extra: object) -> None:
+    """A new contract's code lock row and its audit entry (every field it was created with, plus
+    ``extra`` such as ``copied_from``). Every way of creating a contract calls it."""
+    ContractCodesLock.objects.get_or_create(contract=contract)
+    changes: dict[str, object] = field_changes({}, values_of(contract, CONTRACT_FIELDS))
+    changes["organization"] = {"before": None, "after": contract.organization.name}
+    for key, value in extra.items():
+        changes[key] = {"before": None, "after": value}
+    audit_record(contract, action="contract.create", changes=changes)
 
 
 def contract_modify(

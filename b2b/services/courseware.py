@@ -19,6 +19,7 @@ from opaque_keys.edx.locator import CourseLocator
 
 from b2b.exceptions import CoursewareNotFound, NoSourceRun, RunTaken
 from b2b.models import ContractCourseware, ContractPage
+from b2b.services.audit import audit_record
 from b2b.services.codes import (
     CodesReport,
     ProductCodes,
@@ -257,6 +258,7 @@ def courseware_add(
         result.changed = recorded or item.outcome not in ("skipped",)
         if result.changed:
             codes_adjust_queue(contract)
+            _audit(result)
     result.message = _add_message(result)
     return result
 
@@ -285,8 +287,27 @@ def _add_program(
     if result.changed:
         with transaction.atomic():
             codes_adjust_queue(contract)
+            _audit(result)
     result.message = _add_message(result, recorded=recorded)
     return result
+
+
+def _audit(result: CoursewareChangeResult, *, codes_deactivated: int = 0) -> None:
+    """The audit entry of a courseware change: what went on or off, its runs, codes deactivated."""
+    adding = result.action == "add"
+    moved = ("created", "reattached", "assigned") if adding else ("removed",)
+    changes: dict[str, object] = {
+        "courseware": {"before": None if adding else result.readable_id,
+                       "after": result.readable_id if adding else None},
+        "runs " + ("added" if adding else "removed"): [
+            item.run for item in result.items if item.outcome in moved
+        ],
+    }
+    if result.failed:
+        changes["courses failed"] = [item.course for item in result.failed]
+    if not adding:
+        changes["codes deactivated"] = codes_deactivated
+    audit_record(result.contract, action=f"courseware.{result.action}", changes=changes)
 
 
 def _add_message(result: CoursewareChangeResult, *, recorded: bool = False) -> str:
@@ -313,11 +334,12 @@ def _add_message(result: CoursewareChangeResult, *, recorded: bool = False) -> s
 # -- remove --------------------------------------------------------------------------------------
 
 
-def _detach_runs(runs: list[CourseRun]) -> None:
+def _detach_runs(runs: list[CourseRun]) -> int:
     """Runs leave their contract: closed for enrollment, products off sale, usable codes
-    deactivated. Runs, enrollments and redemptions stay; ``is_b2b`` stays set (SPEC §2)."""
+    deactivated. Runs, enrollments and redemptions stay; ``is_b2b`` stays set (SPEC §2).
+    Returns how many codes were deactivated."""
     if not runs:
-        return
+        return 0
     now = timezone.now()
     for run in runs:
         run.b2b_contract = None
@@ -325,7 +347,7 @@ def _detach_runs(runs: list[CourseRun]) -> None:
             run.enrollment_end = now
         run.save(update_fields=["b2b_contract", "enrollment_end", "updated_on"])
     product_ids = products_deactivate(runs)
-    codes_deactivate_for_products(product_ids)
+    return codes_deactivate_for_products(product_ids)
 
 
 def _courses_still_needed(contract: ContractPage, *, excluding: ContractCourseware) -> set[int]:
@@ -362,7 +384,7 @@ def courseware_remove(
             if run.b2b_contract_id != contract.pk:
                 result.message = f"Course run {run.courseware_id} is not on contract {contract.pk}: nothing to do."
                 return result
-            _detach_runs([run])
+            deactivated = _detach_runs([run])
             result.items.append(CourseOutcome(run.course.readable_id, "removed", run.courseware_id))
             if not contract.course_runs.filter(course=run.course).exists():
                 contract.courseware.filter(course=run.course).delete()
@@ -382,13 +404,14 @@ def courseware_remove(
             record.delete()
             runs = list(contract.course_runs.filter(course__in=courses).select_related("course"))
             leaving = [run for run in runs if run.course_id not in needed]
-            _detach_runs(leaving)
+            deactivated = _detach_runs(leaving)
             for run in runs:
                 outcome: Outcome = "removed" if run in leaving else "kept"
                 detail = "" if outcome == "removed" else "still on the contract directly or through another program"
                 result.items.append(CourseOutcome(run.course.readable_id, outcome, run.courseware_id, detail))
         result.changed = True
         codes_adjust_queue(contract)
+        _audit(result, codes_deactivated=deactivated)
     kept = result.count("kept")
     result.message = (
         f"Removed {result.readable_id} from contract {contract.pk}: {result.count('removed')} "

@@ -17,7 +17,17 @@ from b2b.exceptions import (
     as_domain_error,
 )
 from b2b.models import OrganizationIndexPage, OrganizationPage
+from b2b.services.audit import audit_record, field_changes, values_of
 from b2b.validators import validate_org_key
+
+# Audit name -> model attribute: what an organization's audit entries compare.
+ORGANIZATION_FIELDS = {
+    "name": "name",
+    "org_key": "org_key",
+    "sso_organization_id": "sso_organization_id",
+    "description": "description",
+    "logo": "logo_id",
+}
 
 
 def organization_index_ensure(*, home: Page) -> tuple[OrganizationIndexPage, bool]:
@@ -130,7 +140,17 @@ def organization_create(
         )
         index.add_child(instance=organization)
         organization.save_revision().publish()
+        organization_created_record(organization)
     return organization
+
+
+def organization_created_record(organization: OrganizationPage) -> None:
+    """The audit entry of a new organization: every field it was created with."""
+    audit_record(
+        organization,
+        action="organization.create",
+        changes=field_changes({}, values_of(organization, ORGANIZATION_FIELDS)),
+    )
 
 
 def organization_resolve(

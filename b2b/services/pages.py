@@ -1,0 +1,286 @@
+"""Organizations and contracts as Wagtail pages: what editors may do to them, and what follows.
+
+The Wagtail admin (``b2b.wagtail_hooks``, the page forms) and the pages' own publish path call
+these; the rules are SPEC §1 and §7:
+
+- an org key is fixed once the organization has contract runs (their keys embed it);
+- a contract stays under the organization it was made for (its runs' keys embed both);
+- an organization with contracts, or a contract with runs, learners or redeemed codes, is not
+  deleted (deactivate it instead);
+- publishing a contract queues the enrollment-code adjustment on commit, as ``contract_modify``
+  does (except for a pure deactivation); saving a draft changes nothing live;
+- every create, change and delete is recorded in the audit trail.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+from wagtail.models import Page
+
+from b2b.exceptions import OrganizationConflict, OrganizationKeyFixed, PageInUse
+from b2b.models import ContractMembership, ContractPage, OrganizationIndexPage, OrganizationPage
+from b2b.services.audit import audit_record, field_changes, plain, values_of
+from b2b.services.codes import codes_adjust_queue
+from b2b.services.contracts import CONTRACT_FIELDS, contract_created_record
+from b2b.services.organizations import ORGANIZATION_FIELDS, organization_created_record
+from courses.models import CourseRun
+from ecommerce.models import DiscountRedemption
+from main.actors import Actor, actor_current
+
+
+def _as_user(user: Any) -> Actor | None:
+    """The current actor, as ``user`` when Wagtail names the user who publishes."""
+    if user is None:
+        return None
+    current = actor_current()
+    return Actor(via=current.via, user=user, name=current.name)
+
+
+# -- organizations ---------------------------------------------------------------------------
+
+
+def organization_runs(organization: OrganizationPage) -> Any:
+    """The contract runs whose keys embed the organization's key: runs on its contracts, and
+    runs once made for it and since removed from their contract (``UAI_<org key>``)."""
+    prefix = f"course-v1:UAI_{organization.org_key}+"
+    return CourseRun.objects.filter(
+        Q(b2b_contract__organization_id=organization.pk)
+        | Q(is_b2b=True, courseware_id__istartswith=prefix)
+    )
+
+
+def organization_name_check(name: str, *, organization: OrganizationPage) -> None:
+    """Names are unique, case-insensitive (SPEC §1): ``OrganizationConflict`` naming the other."""
+    clash = (
+        OrganizationPage.objects.filter(name__iexact=name.strip())
+        .exclude(pk=organization.pk)
+        .first()
+    )
+    if clash is not None:
+        raise OrganizationConflict(
+            f"An organization named {clash.name!r} already exists (ID {clash.pk}): give this one "
+            "a different name."
+        )
+
+
+def organization_key_check(org_key: str, *, organization: OrganizationPage) -> None:
+    """An org key is unique (case-insensitive) and, once the organization has contract runs,
+    fixed: ``OrganizationConflict`` / ``OrganizationKeyFixed``. (Its format is checked by the
+    shared validator ``validate_org_key``.)"""
+    clash = (
+        OrganizationPage.objects.filter(org_key__iexact=org_key).exclude(pk=organization.pk).first()
+    )
+    if clash is not None:
+        raise OrganizationConflict(
+            f"Org key {org_key!r} is already used by {clash.name!r} (ID {clash.pk}): "
+            "choose another."
+        )
+    if organization.pk is None:
+        return
+    current = OrganizationPage.objects.get(pk=organization.pk)
+    if current.org_key != org_key and organization_runs(current).exists():
+        raise OrganizationKeyFixed(
+            f"The org key {current.org_key!r} cannot change: the organization has contract runs "
+            f"whose keys embed it (course-v1:UAI_{current.org_key}+...). Keep it."
+        )
+
+
+def organization_sso_check(
+    sso_organization_id: uuid.UUID | None, *, organization: OrganizationPage
+) -> None:
+    """An SSO organization ID belongs to one organization at most: ``OrganizationConflict``."""
+    if sso_organization_id is None:
+        return
+    clash = (
+        OrganizationPage.objects.filter(sso_organization_id=sso_organization_id)
+        .exclude(pk=organization.pk)
+        .first()
+    )
+    if clash is not None:
+        raise OrganizationConflict(
+            f"SSO organization ID {sso_organization_id} is already used by {clash.name!r} "
+            f"(ID {clash.pk}): check the ID in Keycloak."
+        )
+
+
+# -- deleting, moving, copying ---------------------------------------------------------------
+
+
+def contract_delete_check(contract: ContractPage) -> None:
+    """A contract with runs, learners or redeemed codes is kept: ``PageInUse`` says why."""
+    runs = CourseRun.objects.filter(b2b_contract=contract).count()
+    learners = ContractMembership.objects.filter(contract=contract).count()
+    redeemed = (
+        DiscountRedemption.objects.filter(
+            redeemed_discount__product_links__product__course_run__b2b_contract=contract
+        )
+        .values("redeemed_discount")
+        .distinct()
+        .count()
+    )
+    reasons = [
+        f"{count} {noun}"
+        for count, noun in (
+            (runs, "course runs"),
+            (learners, "learners"),
+            (redeemed, "redeemed codes"),
+        )
+        if count
+    ]
+    if reasons:
+        raise PageInUse(
+            f"Contract {contract.name!r} cannot be deleted: it has {', '.join(reasons)}. "
+            "Deactivate it instead (untick Active and publish)."
+        )
+
+
+def page_delete_check(page: Page) -> None:
+    """Whether ``page`` (and the pages under it) may be deleted; ``PageInUse`` when not.
+
+    A contract: see ``contract_delete_check``. Any other page: refused when contracts sit under
+    it (an organization with contracts; the Organizations index or Home above them).
+    """
+    page = page.specific
+    if isinstance(page, ContractPage):
+        contract_delete_check(page)
+        return
+    contracts = ContractPage.objects.descendant_of(page).count()
+    if contracts:
+        what = "Organization" if isinstance(page, OrganizationPage) else "This page"
+        raise PageInUse(
+            f"{what} {page.title!r} cannot be deleted: it has {contracts} contract"
+            f"{'s' if contracts != 1 else ''} under it. Deactivate the contracts instead."
+        )
+    if isinstance(page, OrganizationIndexPage) and page.get_children().exists():
+        raise PageInUse(
+            "The Organizations page cannot be deleted while it has organizations under it."
+        )
+
+
+def page_move_check(page: Page, destination: Page) -> None:
+    """Contracts stay with their organization, organizations under the Organizations page: the
+    run keys embed both. ``PageInUse`` for a move elsewhere."""
+    page = page.specific
+    if isinstance(page, ContractPage) and destination.pk != page.organization_id:
+        raise PageInUse(
+            f"Contract {page.name!r} cannot move to another organization: its organization is "
+            "part of its run keys and its codes. Create a new contract under the other "
+            "organization (Copy makes one with the same terms) and deactivate this one."
+        )
+    if (
+        isinstance(page, OrganizationPage | OrganizationIndexPage)
+        and destination.pk != page.get_parent().pk
+    ):
+        raise PageInUse(
+            f"{page.title!r} stays where it is: organizations live under Organizations."
+        )
+
+
+def organization_copy_refuse(organization: OrganizationPage) -> None:
+    """Organizations are not copied (name, org key and SSO ID are unique): ``PageInUse``."""
+    raise PageInUse(
+        f"Organization {organization.name!r} cannot be copied: names, org keys and SSO IDs are "
+        "unique. Add a new organization under Organizations instead."
+    )
+
+
+def contract_copy(
+    source: ContractPage, *, organization: OrganizationPage, name: str, slug: str = ""
+) -> ContractPage:
+    """A new contract with ``source``'s terms (type, dates, cap, price, description) under
+    ``organization``, named ``name``: inactive, published, with no learners, runs, products or
+    codes (courseware is added afresh). Activating it later queues its codes."""
+    with transaction.atomic():
+        copy = ContractPage(
+            title=name.strip(),
+            name=name.strip(),
+            slug=slug,
+            description=source.description,
+            integration_type=source.integration_type,
+            contract_start=source.contract_start,
+            contract_end=source.contract_end,
+            max_learners=source.max_learners,
+            enrollment_fixed_price=source.enrollment_fixed_price,
+            active=False,
+            live=True,
+        )
+        organization.add_child(instance=copy)
+        copy.save_revision().publish()
+        contract_created_record(copy, copied_from=source.pk)
+    return copy
+
+
+# -- creating, publishing, deleting: the audit trail and the codes ---------------------------
+
+
+def page_created_record(page: Page) -> None:
+    """After an editor creates an organization or a contract (draft or published)."""
+    page = page.specific
+    if isinstance(page, ContractPage):
+        contract_created_record(page)
+    elif isinstance(page, OrganizationPage):
+        organization_created_record(page)
+
+
+def page_deleted_record(page: Page, *, page_id: int) -> None:
+    """After an organization or a contract page is deleted: its last values, in the trail."""
+    page = page.specific
+    if isinstance(page, ContractPage):
+        fields, action = CONTRACT_FIELDS, "contract.delete"
+    elif isinstance(page, OrganizationPage):
+        fields, action = ORGANIZATION_FIELDS, "organization.delete"
+    else:
+        return
+    audit_record(
+        page, action=action, changes=field_changes(values_of(page, fields), {}), page_id=page_id
+    )
+
+
+def _live_values(model: type[Page], pk: int, fields: dict[str, str]) -> dict[str, Any]:
+    row = model.objects.filter(pk=pk).values(*fields.values()).first()
+    return {name: plain(row[attr]) for name, attr in fields.items()} if row else {}
+
+
+def page_publish(
+    page: OrganizationPage | ContractPage,
+    revision: Any,
+    *,
+    publish: Callable[..., Any],
+    user: Any = None,
+    **kwargs: Any,
+) -> Any:
+    """Publish a revision of an organization or a contract (every path: the editor, bulk
+    publish, scheduled publishing, a workflow, the commands' ``save_revision().publish()``).
+
+    ``publish`` is Wagtail's own publish. Around it, in one transaction: the live values before
+    and after are compared and the changes recorded; a contract's code adjustment is queued on
+    commit unless the only change is a deactivation (as ``contract_modify``); an organization
+    whose key would change although it has contract runs is refused (``OrganizationKeyFixed``,
+    nothing published). Returns what Wagtail's publish returns.
+    """
+    is_contract = isinstance(page, ContractPage)
+    fields = CONTRACT_FIELDS if is_contract else ORGANIZATION_FIELDS
+    model = ContractPage if is_contract else OrganizationPage
+    with transaction.atomic():
+        before = _live_values(model, page.pk, fields)
+        result = publish(revision, user=user, **kwargs)
+        after = _live_values(model, page.pk, fields)
+        changes = field_changes(before, after) if before else {}
+        if not is_contract and "org_key" in changes:
+            current = OrganizationPage(pk=page.pk, org_key=before["org_key"])
+            if organization_runs(current).exists():
+                raise OrganizationKeyFixed(
+                    f"The org key {before['org_key']!r} cannot change: the organization has "
+                    "contract runs whose keys embed it."
+                )
+        if changes:
+            kind = "contract" if is_contract else "organization"
+            audit_record(page, action=f"{kind}.change", changes=changes, actor=_as_user(user))
+        if is_contract and not (changes.keys() == {"active"} and after["active"] is False):
+            codes_adjust_queue(page)
+    return result

@@ -1,0 +1,148 @@
+"""Wagtail admin hooks for organizations and contracts (SPEC §7).
+
+Each hook asks one service in ``b2b.services.pages`` and turns a refusal into a message on the
+page the editor came from: deleting what is in use, moving a contract to another organization,
+copying an organization. Copying a contract makes a fresh, inactive contract. Creating and
+deleting are recorded in the audit trail; publishing is recorded by the pages' publish path.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from wagtail import hooks
+from wagtail.admin import messages
+from wagtail.admin.utils import get_valid_next_url_from_request
+from wagtail.models import Page
+
+from b2b.models import ContractPage, OrganizationIndexPage, OrganizationPage
+from b2b.panels import ContractCopyForm
+from b2b.services.audit import AUDIT_ACTIONS, PREFIX, changes_text
+from b2b.services.pages import (
+    contract_copy,
+    organization_copy_refuse,
+    page_created_record,
+    page_delete_check,
+    page_deleted_record,
+    page_move_check,
+)
+from main.exceptions import DomainError
+
+B2B_PAGES = (OrganizationIndexPage, OrganizationPage, ContractPage)
+
+
+def _refuse(request: HttpRequest, exc: DomainError, page: Page) -> HttpResponse:
+    messages.error(request, exc.message)
+    back = get_valid_next_url_from_request(request)
+    parent = page.get_parent()
+    return redirect(
+        back or reverse("wagtailadmin_explore", args=[parent.pk if parent else page.pk])
+    )
+
+
+@hooks.register("register_log_actions")
+def register_b2b_log_actions(actions: Any) -> None:
+    """Our audit actions, shown in each page's History and the site history report."""
+    for action, label in AUDIT_ACTIONS.items():
+
+        @actions.register_action(PREFIX + action)
+        class _Formatter:
+            def __init__(self, label: str = label) -> None:
+                self.label = label
+
+            def format_message(self, log_entry: Any) -> str:
+                data = log_entry.data or {}
+                via, changes = data.get("via", ""), changes_text(data.get("changes", {}))
+                return f"{self.label} (via {via}){': ' + changes if changes else ''}"
+
+            def format_comment(self, log_entry: Any) -> str:
+                return ""
+
+
+@hooks.register("before_delete_page")
+def refuse_deleting_pages_in_use(request: HttpRequest, page: Page) -> HttpResponse | None:
+    try:
+        page_delete_check(page)
+    except DomainError as exc:
+        return _refuse(request, exc, page)
+    request._b2b_deleting = page.pk  # type: ignore[attr-defined]
+    return None
+
+
+@hooks.register("after_delete_page")
+def record_deleted_page(request: HttpRequest, page: Page) -> None:
+    page_id = getattr(request, "_b2b_deleting", None) or page.pk
+    page_deleted_record(page, page_id=page_id)
+
+
+@hooks.register("before_move_page")
+def refuse_moving_contracts(
+    request: HttpRequest, page: Page, destination: Page
+) -> HttpResponse | None:
+    try:
+        page_move_check(page, destination)
+    except DomainError as exc:
+        return _refuse(request, exc, page)
+    return None
+
+
+@hooks.register("before_bulk_action")
+def refuse_bulk_changes(
+    request: HttpRequest, action_type: str, objects: list[Any], action: Any
+) -> HttpResponse | None:
+    if action_type not in ("delete", "move"):
+        return None
+    for page in objects:
+        if not isinstance(page, Page) or not issubclass(page.specific_class, B2B_PAGES):
+            continue
+        try:
+            if action_type == "delete":
+                page_delete_check(page)
+            else:
+                raise DomainError(
+                    f"{page.title!r} cannot be moved with a bulk action: organizations and "
+                    "contracts stay where they are."
+                )
+        except DomainError as exc:
+            return _refuse(request, exc, page)
+    return None
+
+
+@hooks.register("before_copy_page")
+def copy_contracts_fresh(request: HttpRequest, page: Page) -> HttpResponse | None:
+    """Organizations are not copied; a contract copy is a new, inactive contract (no learners,
+    runs, products or codes), made by ``contract_copy`` rather than Wagtail's deep copy."""
+    specific = page.specific
+    if isinstance(specific, OrganizationPage):
+        try:
+            organization_copy_refuse(specific)
+        except DomainError as exc:
+            return _refuse(request, exc, page)
+    if not isinstance(specific, ContractPage) or request.method != "POST":
+        return None
+    form = ContractCopyForm(request.POST, page=page, user=request.user)
+    if not form.is_valid():
+        return None  # Wagtail's view shows the form again, with its errors
+    parent = form.cleaned_data["new_parent_page"].specific
+    if not isinstance(parent, OrganizationPage):
+        return None
+    copy = contract_copy(
+        specific,
+        organization=parent,
+        name=form.cleaned_data["new_title"],
+        slug=form.cleaned_data["new_slug"],
+    )
+    messages.success(
+        request,
+        f"Contract {copy.name!r} created from {specific.name!r}: it is inactive, with no "
+        "learners, runs or codes. Add courseware, then activate it.",
+    )
+    return redirect("wagtailadmin_pages:edit", copy.pk)
+
+
+@hooks.register("after_create_page")
+def record_created_page(request: HttpRequest, page: Page) -> None:
+    page_created_record(page)
