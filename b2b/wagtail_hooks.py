@@ -28,6 +28,9 @@ from b2b.services.pages import (
     page_delete_check,
     page_deleted_record,
     page_move_check,
+    page_publish_begin,
+    page_publish_end,
+    page_unpublished_edit_record,
 )
 from main.exceptions import DomainError
 
@@ -68,14 +71,10 @@ def refuse_deleting_pages_in_use(request: HttpRequest, page: Page) -> HttpRespon
         page_delete_check(page)
     except DomainError as exc:
         return _refuse(request, exc, page)
-    request._b2b_deleting = page.pk  # type: ignore[attr-defined]
+    if request.method == "POST":
+        # Wagtail's delete view runs in one transaction: the entry goes if the page stays.
+        page_deleted_record(page, page_id=page.pk)
     return None
-
-
-@hooks.register("after_delete_page")
-def record_deleted_page(request: HttpRequest, page: Page) -> None:
-    page_id = getattr(request, "_b2b_deleting", None) or page.pk
-    page_deleted_record(page, page_id=page_id)
 
 
 @hooks.register("before_move_page")
@@ -141,6 +140,53 @@ def copy_contracts_fresh(request: HttpRequest, page: Page) -> HttpResponse | Non
         "learners, runs or codes. Add courseware, then activate it.",
     )
     return redirect("wagtailadmin_pages:edit", copy.pk)
+
+
+@hooks.register("before_edit_page")
+def keep_the_organizations_page(request: HttpRequest, page: Page) -> HttpResponse | None:
+    """The Organizations page is set up by ``configure_wagtail``: only superusers edit it.
+    A page never published is edited in place: remember its values to record the changes."""
+    specific = page.specific_deferred
+    if isinstance(specific, OrganizationIndexPage) and not request.user.is_superuser:
+        messages.error(
+            request,
+            "The Organizations page is set up by configure_wagtail: add and edit organizations "
+            "under it instead.",
+        )
+        return redirect("wagtailadmin_explore", page.pk)
+    if request.method == "POST" and not page.live and isinstance(specific, OrganizationPage | ContractPage):
+        request._b2b_before_edit = page_publish_begin(specific)  # type: ignore[attr-defined]
+    return None
+
+
+@hooks.register("after_edit_page")
+def record_unpublished_edit(request: HttpRequest, page: Page) -> None:
+    before = getattr(request, "_b2b_before_edit", None)
+    if before is not None:
+        page_unpublished_edit_record(page.specific, before, user=request.user)
+
+
+def _edit_view(request: HttpRequest) -> bool:
+    # Wagtail's edit view publishes with its own action, not the page's ``publish``: the other
+    # publishing paths (create view, bulk, schedule, workflow) go through the page's publish.
+    match = request.resolver_match
+    return match is not None and match.view_name == "wagtailadmin_pages:edit"
+
+
+@hooks.register("before_publish_page")
+def remember_live_values(request: HttpRequest, page: Page) -> None:
+    if _edit_view(request) and isinstance(page, OrganizationPage | ContractPage):
+        request._b2b_before_publish = page_publish_begin(page)  # type: ignore[attr-defined]
+
+
+@hooks.register("after_publish_page")
+def record_published_changes(request: HttpRequest, page: Page) -> None:
+    before = getattr(request, "_b2b_before_publish", None)
+    if before is not None and isinstance(page, OrganizationPage | ContractPage):
+        try:
+            page_publish_end(page, before, user=request.user)
+        except DomainError as exc:  # the form checked this moments ago: a race, said plainly
+            messages.error(request, exc.message)
 
 
 @hooks.register("after_create_page")

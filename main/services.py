@@ -18,12 +18,14 @@ class SiteConfiguration:
 
 @transaction.atomic
 def site_configure() -> SiteConfiguration:
-    """Make sure the page tree is root → Home (the default site) → Organizations. Idempotent.
+    """Make sure the page tree is root → Home (the default site) → Organizations, and the
+    "B2B staff" group has exactly its permissions on it (``b2b.services.staff``). Idempotent.
 
     Creates whatever is missing (also after ``manage.py flush``, which empties the tree), removes
     Wagtail's placeholder welcome page once Home replaces it, and returns what it did.
     """
     from b2b.services.organizations import organization_index_ensure  # b2b hangs from Home
+    from b2b.services.staff import staff_group_ensure
 
     actions: list[str] = []
     language = get_supported_content_language_variant(settings.LANGUAGE_CODE)
@@ -67,4 +69,5 @@ def site_configure() -> SiteConfiguration:
     index, created = organization_index_ensure(home=home)
     if created:
         actions.append(f"Created the Organizations index under Home (id {index.pk}).")
+    actions.extend(staff_group_ensure(index=index).actions)
     return SiteConfiguration(home=home, actions=actions)

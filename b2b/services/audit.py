@@ -179,3 +179,17 @@ def codes_adjusted_record(report: Any) -> PageLogEntry | None:
         "usable": report.total("usable_after"),
     }
     return audit_record(contract, action="codes.adjust", changes=changes)
+
+
+def contract_history(contract_id: int) -> list[HistoryEntry]:
+    """A contract's audit trail, oldest first (``b2b_list history``). A deleted contract's trail
+    is kept; an ID that never was a contract raises ``ContractNotFound``."""
+    from b2b.exceptions import ContractNotFound
+    from b2b.models import ContractPage
+
+    entries = [e for e in audit_history(contract_id) if not e.action.startswith("organization.")]
+    if not entries and not ContractPage.objects.filter(pk=contract_id).exists():
+        raise ContractNotFound(
+            f"No contract with ID {contract_id}: `manage.py b2b_list contracts` lists them."
+        )
+    return entries

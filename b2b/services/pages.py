@@ -123,15 +123,8 @@ def contract_delete_check(contract: ContractPage) -> None:
         .distinct()
         .count()
     )
-    reasons = [
-        f"{count} {noun}"
-        for count, noun in (
-            (runs, "course runs"),
-            (learners, "learners"),
-            (redeemed, "redeemed codes"),
-        )
-        if count
-    ]
+    nouns = ((runs, "course run"), (learners, "learner"), (redeemed, "redeemed code"))
+    reasons = [f"{count} {noun}{'s' if count != 1 else ''}" for count, noun in nouns if count]
     if reasons:
         raise PageInUse(
             f"Contract {contract.name!r} cannot be deleted: it has {', '.join(reasons)}. "
@@ -228,7 +221,8 @@ def page_created_record(page: Page) -> None:
 
 
 def page_deleted_record(page: Page, *, page_id: int) -> None:
-    """After an organization or a contract page is deleted: its last values, in the trail."""
+    """An organization or a contract page is being deleted: its last values, in the trail.
+    Call it in the deleting transaction, before the page goes."""
     page = page.specific
     if isinstance(page, ContractPage):
         fields, action = CONTRACT_FIELDS, "contract.delete"
@@ -246,6 +240,47 @@ def _live_values(model: type[Page], pk: int, fields: dict[str, str]) -> dict[str
     return {name: plain(row[attr]) for name, attr in fields.items()} if row else {}
 
 
+def page_publish_begin(page: OrganizationPage | ContractPage) -> dict[str, Any]:
+    """The page's live values before a publish (what ``page_publish_end`` compares with)."""
+    if isinstance(page, ContractPage):
+        return _live_values(ContractPage, page.pk, CONTRACT_FIELDS)
+    return _live_values(OrganizationPage, page.pk, ORGANIZATION_FIELDS)
+
+
+def page_publish_end(
+    page: OrganizationPage | ContractPage, before: dict[str, Any], *, user: Any = None
+) -> None:
+    """After a revision of an organization or a contract was published: record what changed
+    and, for a contract, queue its code adjustment on commit unless the only change is a
+    deactivation (as ``contract_modify``). An organization whose key changed although it has
+    contract runs is refused (``OrganizationKeyFixed``): call it in the publishing transaction."""
+    is_contract = isinstance(page, ContractPage)
+    after = page_publish_begin(page)
+    changes = field_changes(before, after) if before else {}
+    if not is_contract and "org_key" in changes:
+        if organization_runs(OrganizationPage(pk=page.pk, org_key=before["org_key"])).exists():
+            raise OrganizationKeyFixed(
+                f"The org key {before['org_key']!r} cannot change: the organization has "
+                "contract runs whose keys embed it."
+            )
+    if changes:
+        kind = "contract" if is_contract else "organization"
+        audit_record(page, action=f"{kind}.change", changes=changes, actor=_as_user(user))
+    if is_contract and not (changes.keys() == {"active"} and after["active"] is False):
+        codes_adjust_queue(page)
+
+
+def page_unpublished_edit_record(
+    page: OrganizationPage | ContractPage, before: dict[str, Any], *, user: Any = None
+) -> None:
+    """A page never published is edited in place (Wagtail writes a draft's values to its row):
+    record what changed. Nothing is queued: the codes follow on publish."""
+    changes = field_changes(before, page_publish_begin(page)) if before else {}
+    if changes:
+        kind = "contract" if isinstance(page, ContractPage) else "organization"
+        audit_record(page, action=f"{kind}.change", changes=changes, actor=_as_user(user))
+
+
 def page_publish(
     page: OrganizationPage | ContractPage,
     revision: Any,
@@ -254,33 +289,15 @@ def page_publish(
     user: Any = None,
     **kwargs: Any,
 ) -> Any:
-    """Publish a revision of an organization or a contract (every path: the editor, bulk
-    publish, scheduled publishing, a workflow, the commands' ``save_revision().publish()``).
+    """Publish a revision of an organization or a contract through the page's ``publish``
+    (Wagtail's create view, bulk publish, scheduled publishing, workflows, the commands'
+    ``save_revision().publish()``; the edit view calls the same two steps from its hooks).
 
-    ``publish`` is Wagtail's own publish. Around it, in one transaction: the live values before
-    and after are compared and the changes recorded; a contract's code adjustment is queued on
-    commit unless the only change is a deactivation (as ``contract_modify``); an organization
-    whose key would change although it has contract runs is refused (``OrganizationKeyFixed``,
-    nothing published). Returns what Wagtail's publish returns.
+    ``publish`` is Wagtail's own; around it, in one transaction, ``page_publish_begin`` and
+    ``page_publish_end``. Returns what Wagtail's publish returns.
     """
-    is_contract = isinstance(page, ContractPage)
-    fields = CONTRACT_FIELDS if is_contract else ORGANIZATION_FIELDS
-    model = ContractPage if is_contract else OrganizationPage
     with transaction.atomic():
-        before = _live_values(model, page.pk, fields)
+        before = page_publish_begin(page)
         result = publish(revision, user=user, **kwargs)
-        after = _live_values(model, page.pk, fields)
-        changes = field_changes(before, after) if before else {}
-        if not is_contract and "org_key" in changes:
-            current = OrganizationPage(pk=page.pk, org_key=before["org_key"])
-            if organization_runs(current).exists():
-                raise OrganizationKeyFixed(
-                    f"The org key {before['org_key']!r} cannot change: the organization has "
-                    "contract runs whose keys embed it."
-                )
-        if changes:
-            kind = "contract" if is_contract else "organization"
-            audit_record(page, action=f"{kind}.change", changes=changes, actor=_as_user(user))
-        if is_contract and not (changes.keys() == {"active"} and after["active"] is False):
-            codes_adjust_queue(page)
+        page_publish_end(page, before, user=user)
     return result

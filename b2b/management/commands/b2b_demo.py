@@ -14,12 +14,19 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from b2b.services.edx_sync import contracts_edx_summary
+from b2b.services.staff import staff_member_ensure
 from courses.models import Course, Program
 from openedx.api import edx_configured
 
 SSO_COURSE = "course-v1:MITxT+14.310x"
 SSO_PROGRAM = "program-v1:MITx+DEDP"
 TYPICAL_COURSE = "course-v1:MITxT+14.100x"
+
+# The demo's staff login (a member of "B2B staff", not a superuser) and learners to provision.
+STAFF_USERNAME = "staff"
+STAFF_EMAIL = "staff@example.com"
+STAFF_PASSWORD = "b2b-staff-demo"
+DEMO_LEARNERS = (("ada", "Ada Lovelace"), ("grace", "Grace Hopper"), ("alan", "Alan Turing"))
 
 
 class Command(BaseCommand):
@@ -77,6 +84,35 @@ class Command(BaseCommand):
         )
         if edx_configured():
             self.stdout.write(contracts_edx_summary([sso_id, typical_id]))
+        self.staff_surfaces(typical_id)
+
+    def staff_surfaces(self, typical_id: int) -> None:
+        """A staff login and a few learners, and where to use them."""
+        from django.conf import settings
+        from django.contrib.auth import get_user_model
+
+        staff_member_ensure(
+            username=STAFF_USERNAME, email=STAFF_EMAIL, password=STAFF_PASSWORD, name="B2B Staff"
+        )
+        users = get_user_model().objects
+        for username, name in DEMO_LEARNERS:
+            learner, created = users.get_or_create(
+                username=username, defaults={"email": f"{username}@example.edu", "name": name}
+            )
+            if created:
+                learner.set_unusable_password()
+                learner.save(update_fields=["password"])
+        base = settings.SITE_BASE_URL
+        self.heading("Staff surfaces (start the site with `make run`)")
+        self.stdout.write(
+            f"Staff login: {STAFF_USERNAME} / {STAFF_PASSWORD} (group “B2B staff”, not a superuser)\n"
+            f"Wagtail admin: {base}/cms/ — Pages → Home → Organizations: organizations and "
+            "contracts (basics, learner provisioning, availability; courseware, learners and "
+            "codes shown read-only)\n"
+            f"Django Admin:  {base}/admin/ — B2b → Contracts (read-only, "
+            f"{base}/admin/b2b/contractpage/{typical_id}/change/), Users → a learner "
+            f"({', '.join(u for u, _ in DEMO_LEARNERS)}) → “add a contract membership”"
+        )
 
     # -- helpers -----------------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""``manage.py b2b_list organizations | contracts | courseware``: list the B2B data."""
+"""``manage.py b2b_list organizations | contracts | courseware | learners | history``: list the B2B
+data."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 from django.core.management.base import CommandError, CommandParser
 
 from b2b.management.commands._options import positive_id
+from b2b.services.audit import HISTORY_KEYS, changes_text, contract_history
 from b2b.services.codes import codes_csv_write
 from b2b.services.contracts import contract_get
 from b2b.services.listing import (
@@ -18,6 +20,7 @@ from b2b.services.listing import (
     courseware_list,
     organizations_list,
 )
+from b2b.services.memberships import LEARNER_KEYS, learners_list
 from main.commands import DomainCommand, add_format_argument
 
 CONTRACT_TABLE = ("id", "name", "organization", "integration_type", "active", "start", "end",
@@ -54,6 +57,23 @@ class Command(DomainCommand):
         add_format_argument(courseware)
         courseware.set_defaults(handler=self.courseware)
 
+        learners = sub.add_parser(
+            "learners", help="List a contract's attached learners: email, name, source, since."
+        )
+        learners.add_argument("--contract", dest="contract_id", type=positive_id, required=True,
+                              help="The contract's ID.")
+        add_format_argument(learners)
+        learners.set_defaults(handler=self.learners)
+
+        history = sub.add_parser(
+            "history",
+            help="A contract's audit trail: when, who, through which surface, what changed.",
+        )
+        history.add_argument("--contract", dest="contract_id", type=positive_id, required=True,
+                             help="The contract's ID (a deleted contract's ID works too).")
+        add_format_argument(history, choices=("table", "json"))
+        history.set_defaults(handler=self.history)
+
     def organizations(self, *, organization_id: int | None, format: str, **_: Any) -> None:
         rows = organizations_list(organization_id=organization_id)
         self.emit_rows(rows, fmt=format, columns=ORGANIZATION_KEYS, title="Organizations")
@@ -89,3 +109,15 @@ class Command(DomainCommand):
         rows = courseware_list(contract_id)
         self.emit_rows(rows, fmt=format, columns=COURSEWARE_KEYS,
                        title=f"Courseware of contract {contract_id}")
+
+    def learners(self, *, contract_id: int, format: str, **_: Any) -> None:
+        rows = learners_list(contract_id)
+        self.emit_rows(rows, fmt=format, columns=LEARNER_KEYS,
+                       title=f"Learners of contract {contract_id}")
+
+    def history(self, *, contract_id: int, format: str, **_: Any) -> None:
+        rows = [entry.as_row() for entry in contract_history(contract_id)]
+        if format == "table":
+            rows = [{**row, "changes": changes_text(row["changes"])} for row in rows]
+        self.emit_rows(rows, fmt=format, columns=HISTORY_KEYS,
+                       title=f"History of contract {contract_id}")

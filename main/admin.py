@@ -1,0 +1,53 @@
+"""The User admin: users with their display name; staff who are not superusers manage learners
+only (they cannot change staff accounts or anyone's permissions)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.http import HttpRequest
+
+from main.models import User
+
+PRIVILEGE_FIELDS = ("is_staff", "is_superuser", "groups", "user_permissions")
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    fieldsets = (
+        (None, {"fields": ("username", "password")}),
+        ("Personal info", {"fields": ("name", "first_name", "last_name", "email")}),
+        ("Permissions", {"fields": ("is_active", *PRIVILEGE_FIELDS)}),
+        ("Important dates", {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = (
+        (
+            None,
+            {
+                "classes": ("wide",),
+                "fields": ("username", "email", "name", "password1", "password2"),
+            },
+        ),
+    )
+    list_display = ("username", "email", "name", "is_staff", "is_active")
+    search_fields = ("username", "email", "name", "first_name", "last_name")
+    ordering = ("username",)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = tuple(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            fields += (*PRIVILEGE_FIELDS, "last_login", "date_joined")
+        return fields
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # A staff member who is not a superuser may change learners, not other staff accounts.
+        if (
+            obj is not None
+            and not request.user.is_superuser
+            and (obj.is_staff or obj.is_superuser)
+            and obj.pk != request.user.pk
+        ):
+            return False
+        return super().has_change_permission(request, obj)

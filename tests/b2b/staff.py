@@ -1,0 +1,116 @@
+"""Helpers for the staff-surface tests: staff accounts, Wagtail form posts, bulk data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
+
+from b2b.models import ContractMembership, ContractPage
+from b2b.services.staff import STAFF_GROUP
+from ecommerce.models import Discount, DiscountProduct
+
+PASSWORD = "staff-password"
+
+
+def staff_member(username: str = "staffer", *, in_group: bool = True) -> Any:
+    """A staff account (``is_staff``), in the "B2B staff" group unless ``in_group`` is false."""
+    from django.contrib.auth.models import Group
+
+    user = get_user_model().objects.create_user(
+        username=username, email=f"{username}@example.com", password=PASSWORD, is_staff=True
+    )
+    if in_group:
+        user.groups.add(Group.objects.get(name=STAFF_GROUP))
+    return user
+
+
+CONTRACT_FORM = {
+    "name": "",
+    "description": "",
+    "integration_type": "non-sso",
+    "active": "on",
+    "max_learners": "",
+    "enrollment_fixed_price": "",
+    "contract_start": "",
+    "contract_end": "",
+}
+
+
+def contract_form(**values: Any) -> dict[str, Any]:
+    """The Wagtail contract form's fields, as the browser posts them (``active=""`` unticks)."""
+    data = {**CONTRACT_FORM, **{k: "" if v is None else str(v) for k, v in values.items()}}
+    if data.get("active") in ("", "False"):
+        data.pop("active")
+    return data
+
+
+def contract_edit_form(contract: ContractPage, **values: Any) -> dict[str, Any]:
+    """The edit form as it comes filled in for ``contract``, with ``values`` changed."""
+    current = {
+        "name": contract.name,
+        "description": contract.description,
+        "integration_type": contract.integration_type,
+        "active": "on" if contract.active else "",
+        "max_learners": contract.max_learners,
+        "enrollment_fixed_price": contract.enrollment_fixed_price,
+        "contract_start": contract.contract_start,
+        "contract_end": contract.contract_end,
+    }
+    return contract_form(**{**current, **values})
+
+
+def organization_form(**values: Any) -> dict[str, Any]:
+    data = {"name": "", "org_key": "", "sso_organization_id": "", "description": "", "logo": ""}
+    data.update({k: "" if v is None else str(v) for k, v in values.items()})
+    return data
+
+
+def learners_bulk(contract: ContractPage, count: int, *, source: str = "code") -> list[Any]:
+    """``count`` learners attached to ``contract``, made in bulk with unusable passwords."""
+    User = get_user_model()
+    unusable = make_password(None)
+    start = User.objects.count()
+    users = User.objects.bulk_create(
+        [
+            User(
+                username=f"bulk{start + i}",
+                email=f"bulk{start + i}@example.edu",
+                name=f"Bulk Learner {start + i}",
+                password=unusable,
+            )
+            for i in range(count)
+        ],
+        batch_size=1000,
+    )
+    ContractMembership.objects.bulk_create(
+        [ContractMembership(user=u, contract=contract, source=source) for u in users],
+        batch_size=1000,
+    )
+    return users
+
+
+def codes_bulk(product: Any, count: int, *, active: bool = True) -> list[Discount]:
+    """``count`` one-time enrollment codes for ``product``, made in bulk."""
+    import uuid
+
+    codes = Discount.objects.bulk_create(
+        [
+            Discount(
+                discount_code=str(uuid.uuid4()),
+                amount="0.00",
+                discount_type=Discount.DiscountType.FIXED_PRICE,
+                redemption_type=Discount.RedemptionType.ONE_TIME,
+                payment_type=Discount.PaymentType.SALES,
+                is_bulk=True,
+                is_active=active,
+            )
+            for _ in range(count)
+        ],
+        batch_size=1000,
+    )
+    DiscountProduct.objects.bulk_create(
+        [DiscountProduct(discount=c, product=product) for c in codes], batch_size=1000
+    )
+    return codes
