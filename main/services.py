@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db import transaction
 from wagtail.coreutils import get_supported_content_language_variant
-from wagtail.models import Locale, Page, Site
+from wagtail.models import Collection, Locale, Page, Site
 
 from main.models import HomePage
 
@@ -65,6 +65,10 @@ def site_configure() -> SiteConfiguration:
         site.root_page = home
         site.save(update_fields=["root_page"])
         actions.append("Pointed the default site at the Home page.")
+
+    if Collection.get_first_root_node() is None:  # images (organization logos) live in it
+        Collection.add_root(name="Root")
+        actions.append("Created the root collection of images and documents.")
 
     index, created = organization_index_ensure(home=home)
     if created:

@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Q
 
 from b2b.models import ContractMembership, ContractPage
+from b2b.services.codes import usable_codes
 from b2b.services.listing import courseware_list
 from ecommerce.models import Discount, DiscountRedemption
 
@@ -57,23 +58,16 @@ def contract_codes(contract_id: int) -> Any:
 
 
 def code_counts(contract_id: int) -> CodeCounts:
-    """The contract's codes counted by state, in one query."""
-    redeemed = Exists(DiscountRedemption.objects.filter(redeemed_discount=OuterRef("pk")))
-    counts = (
-        contract_codes(contract_id)
-        .alias(redeemed=redeemed)
-        .aggregate(
-            total=Count("pk"),
-            usable=Count(
-                "pk",
-                filter=Q(is_active=True)
-                & (Q(redemption_type=Discount.RedemptionType.UNLIMITED) | Q(redeemed=False)),
-            ),
-            redeemed=Count("pk", filter=Q(redeemed=True)),
-            deactivated=Count("pk", filter=Q(is_active=False)),
-        )
+    """The contract's codes counted by state, in three queries."""
+    codes = contract_codes(contract_id)
+    counts = codes.aggregate(total=Count("pk"), deactivated=Count("pk", filter=Q(is_active=False)))
+    redeemed = (
+        DiscountRedemption.objects.filter(redeemed_discount__in=codes.values("pk"))
+        .values("redeemed_discount")
+        .distinct()
+        .count()
     )
-    return CodeCounts(**counts)
+    return CodeCounts(usable=usable_codes(codes).count(), redeemed=redeemed, **counts)
 
 
 def contract_overview(contract: ContractPage) -> ContractOverview:

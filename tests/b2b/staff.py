@@ -114,3 +114,59 @@ def codes_bulk(product: Any, count: int, *, active: bool = True) -> list[Discoun
         [DiscountProduct(discount=c, product=product) for c in codes], batch_size=1000
     )
     return codes
+
+
+def form_fields(html: str, form_id: str) -> dict[str, Any]:
+    """What a browser would post for the form ``form_id`` as the page shows it: inputs with
+    their values (ticked checkboxes only), selected options (lists for multiple selects),
+    textareas. Submit buttons are left out."""
+    from html.parser import HTMLParser
+
+    class Parser(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inside = False
+            self.data: dict[str, Any] = {}
+            self.select: tuple[str, bool] | None = None
+            self.textarea: str | None = None
+
+        def handle_starttag(self, tag: str, attrs: list) -> None:
+            a = dict(attrs)
+            if tag == "form":
+                self.inside = a.get("id") == form_id
+            if not self.inside:
+                return
+            name = a.get("name")
+            if tag == "input" and name and a.get("type") not in ("submit", "button", "file"):
+                if a.get("type") in ("checkbox", "radio") and "checked" not in a:
+                    return
+                self.data[name] = a.get("value", "on" if a.get("type") == "checkbox" else "")
+            elif tag == "select" and name:
+                self.select = (name, "multiple" in a)
+                if "multiple" in a:
+                    self.data[name] = []
+            elif tag == "option" and self.select and "selected" in a:
+                name, multiple = self.select
+                if multiple:
+                    self.data[name].append(a.get("value", ""))
+                else:
+                    self.data[name] = a.get("value", "")
+            elif tag == "textarea" and name:
+                self.textarea = name
+                self.data[name] = ""
+
+        def handle_endtag(self, tag: str) -> None:
+            if tag == "form":
+                self.inside = False
+            elif tag == "select":
+                self.select = None
+            elif tag == "textarea":
+                self.textarea = None
+
+        def handle_data(self, data: str) -> None:
+            if self.textarea:
+                self.data[self.textarea] += data
+
+    parser = Parser()
+    parser.feed(html)
+    return {k: v for k, v in parser.data.items() if v is not None}

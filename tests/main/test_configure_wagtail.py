@@ -65,6 +65,8 @@ def test_configure_replaces_the_wagtail_welcome_page():
         f"Created the Home page (id {home.pk}).\n"
         "Removed Wagtail's placeholder welcome page.\n"
         f"Created the Organizations index under Home (id {index.pk}).\n"
+        "Created the “B2B staff” group: 4 page permissions on Organizations, 2 on images, 13 "
+        "model permissions.\n"
     )
     assert out.stderr == ""
     assert not Page.objects.filter(pk=welcome.pk).exists()
@@ -108,7 +110,11 @@ def test_configure_recreates_a_deleted_organizations_index():
     out = configure()
 
     _, index = assert_configured_tree()
-    assert out.stdout == f"Created the Organizations index under Home (id {index.pk}).\n"
+    assert out.stdout == (
+        f"Created the Organizations index under Home (id {index.pk}).\n"
+        "Reset the permissions of the “B2B staff” group: 4 page permissions on Organizations, "
+        "2 on images, 13 model permissions.\n"
+    )
 
 
 @pytest.mark.django_db
@@ -143,7 +149,10 @@ def test_configure_after_flush_builds_the_whole_tree():
         "Created the root of the page tree.\n"
         f"Created the Home page (id {home.pk}).\n"
         "Created the default site.\n"
+        "Created the root collection of images and documents.\n"
         f"Created the Organizations index under Home (id {index.pk}).\n"
+        "Created the “B2B staff” group: 4 page permissions on Organizations, 2 on images, 13 "
+        "model permissions.\n"
     )
     assert list(Locale.objects.values_list("language_code", flat=True)) == ["en"]
     assert {page.locale.language_code for page in Page.objects.all()} == {"en"}
@@ -157,3 +166,37 @@ def test_configure_after_flush_builds_the_whole_tree():
     before = tree_state()
     assert configure().stdout == "Wagtail is already configured: nothing to do.\n"
     assert tree_state() == before
+
+
+@pytest.mark.django_db
+def test_configure_gives_the_b2b_staff_group_exactly_its_permissions():
+    from django.contrib.auth.models import Group, Permission
+    from wagtail.models import GroupCollectionPermission, GroupPagePermission
+
+    configure()
+    group = Group.objects.get(name="B2B staff")
+    group.permissions.add(Permission.objects.get(codename="delete_user"))  # drifted
+
+    out = configure()
+
+    assert out.stdout == (
+        "Reset the permissions of the “B2B staff” group: 4 page permissions on Organizations, "
+        "2 on images, 13 model permissions.\n"
+    )
+    index = OrganizationIndexPage.objects.get()
+    assert sorted(
+        GroupPagePermission.objects.filter(group=group).values_list("page_id", "permission__codename")
+    ) == [(index.pk, "add_page"), (index.pk, "change_page"), (index.pk, "delete_page"),
+          (index.pk, "publish_page")]
+    assert sorted(
+        GroupCollectionPermission.objects.filter(group=group).values_list("permission__codename", flat=True)
+    ) == ["add_image", "choose_image"]
+    assert sorted(
+        f"{app}.{code}" for app, code in group.permissions.values_list("content_type__app_label", "codename")
+    ) == [
+        "b2b.add_contractmembership", "b2b.delete_contractmembership",
+        "b2b.view_contractmembership", "b2b.view_contractpage", "b2b.view_organizationpage",
+        "courses.change_courserun", "courses.view_course", "courses.view_courserun",
+        "courses.view_program", "ecommerce.view_discount", "main.change_user", "main.view_user",
+        "wagtailadmin.access_admin",
+    ]

@@ -1,0 +1,293 @@
+"""The Django Admin's B2B pages (SPEC §7): view-only organizations and contracts, the User page's
+contract memberships, read-only enrollment codes, catalog upkeep; bounded queries."""
+
+from __future__ import annotations
+
+import html
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.messages import get_messages
+
+from b2b.models import ContractMembership, ContractPage
+from b2b.services.audit import audit_history
+from courses.models import CourseRun
+from ecommerce.models import Discount, DiscountRedemption, Order, Product
+from tests.b2b.helpers import make_contract
+from tests.b2b.staff import (
+    PASSWORD,
+    codes_bulk,
+    form_fields,
+    learners_bulk,
+    staff_member,
+)
+from tests.factories import UserFactory
+
+User = get_user_model()
+
+
+def messages_of(response) -> list[str]:
+    return [html.unescape(str(m)) for m in get_messages(response.wsgi_request)]
+
+
+@pytest.fixture
+def contract(run_command, wagtail_site):
+    return make_contract(run_command, "UX Contract", "non-sso", "--max-learners", "3")
+
+
+@pytest.fixture
+def superuser_client(client, admin_user):
+    client.force_login(admin_user)
+    return client
+
+
+# -- view only -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("model", ["organizationpage", "contractpage", "contractmembership"])
+def test_organizations_contracts_and_memberships_are_view_only_even_for_superusers(
+    superuser_client, contract, model
+):
+    obj = {"organizationpage": contract.organization, "contractpage": contract}.get(model)
+    if obj is None:
+        obj = ContractMembership.objects.create(
+            user=UserFactory(), contract=contract, source="manual"
+        )
+    base = f"/admin/b2b/{model}/"
+    listing = superuser_client.get(base)
+    assert listing.status_code == 200
+    assert f'href="{base}add/"' not in listing.content.decode()
+    assert superuser_client.get(f"{base}add/").status_code == 403
+    detail = superuser_client.get(f"{base}{obj.pk}/change/")
+    assert detail.status_code == 200
+    assert 'name="_save"' not in detail.content.decode()
+    before = ContractPage.objects.values().get(pk=contract.pk)
+    assert superuser_client.post(f"{base}{obj.pk}/change/", {"name": "Changed"}).status_code == 403
+    assert superuser_client.post(f"{base}{obj.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert ContractPage.objects.values().get(pk=contract.pk) == before
+
+
+def test_contract_list_filters_and_search(superuser_client, run_command, contract):
+    sso = make_contract(run_command, "Other SSO", "sso", org="Other U", key="OU")
+    run_command("b2b_contract", "modify", str(sso.pk), "--inactive")
+
+    def names(query: str) -> list[str]:
+        response = superuser_client.get(f"/admin/b2b/contractpage/?{query}")
+        return [c.name for c in response.context["cl"].result_list]
+
+    assert names("") == ["Other SSO", "UX Contract"]
+    assert names("integration_type__exact=sso") == ["Other SSO"]
+    assert names("active__exact=1") == ["UX Contract"]
+    assert names(f"organization__id__exact={contract.organization_id}") == ["UX Contract"]
+    assert names("q=other+u") == ["Other SSO"]
+    assert names("q=UX") == ["UX Contract"]
+
+
+def test_contract_detail_shows_learners_codes_courseware_and_history(
+    superuser_client, contract, catalog, run_command
+):
+    run_command("b2b_courseware", "add", str(contract.pk), catalog.data.readable_id)
+    learners_bulk(contract, 2)
+    page = superuser_client.get(f"/admin/b2b/contractpage/{contract.pk}/change/").content.decode()
+    assert '<span data-b2b="learners">2 of 3 learners</span>' in page
+    assert '<span data-b2b="codes">3 usable, 0 redeemed, 0 deactivated</span>' in page
+    assert CourseRun.objects.get(b2b_contract=contract).courseware_id in page
+    assert "courseware.add" in page and "codes.adjust" in page
+
+
+# -- bounded queries -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def big_contract(contract, catalog, run_command):
+    """A contract with 2,000 learners and 5,000 codes (plus the 3 the adjustment made)."""
+    run_command("b2b_contract", "modify", str(contract.pk), "--max-learners", "5000")
+    run_command("b2b_courseware", "add", str(contract.pk), catalog.data.readable_id)
+    product = Product.objects.get(course_run__b2b_contract=contract)
+    codes_bulk(product, 5000 - Discount.objects.count())
+    learners = learners_bulk(contract, 2000)
+    order = Order.objects.create(purchaser=learners[0], state="fulfilled")
+    code = Discount.objects.order_by("pk").first()
+    DiscountRedemption.objects.create(
+        redeemed_discount=code, redeemed_by=learners[0], redeemed_order=order, is_one_time=True
+    )
+    assert (ContractMembership.objects.count(), Discount.objects.count()) == (2000, 5000)
+    return contract
+
+
+@pytest.mark.parametrize(
+    ("url", "limit"),
+    [
+        ("/admin/b2b/contractpage/", 12),
+        ("/admin/b2b/contractpage/{contract}/change/", 20),
+        ("/admin/b2b/organizationpage/", 12),
+        ("/admin/b2b/organizationpage/{org}/change/", 16),
+        ("/admin/b2b/contractmembership/?contract__id__exact={contract}", 14),
+        ("/admin/ecommerce/discount/?contract={contract}&state=usable", 14),
+        ("/admin/ecommerce/discount/?q={code}", 14),
+        ("/admin/main/user/{learner}/change/", 22),
+        ("/admin/main/user/", 12),
+    ],
+)
+def test_admin_pages_run_a_bounded_number_of_queries(
+    superuser_client, big_contract, url, limit, django_assert_max_num_queries
+):
+    membership = ContractMembership.objects.order_by("pk").first()
+    url = url.format(
+        contract=big_contract.pk,
+        org=big_contract.organization_id,
+        learner=membership.user_id,
+        code=Discount.objects.order_by("pk").first().discount_code,
+    )
+    with django_assert_max_num_queries(limit):
+        response = superuser_client.get(url)
+    assert response.status_code == 200
+
+
+def test_contract_detail_counts_the_big_contract(superuser_client, big_contract):
+    page = superuser_client.get(f"/admin/b2b/contractpage/{big_contract.pk}/change/").content.decode()
+    assert '<span data-b2b="learners">2000 of 5000 learners</span>' in page
+    import re
+    assert re.findall(r'<span data-b2b="codes">[^<]*</span>', page) == [
+        '<span data-b2b="codes">4999 usable, 1 redeemed, 0 deactivated</span>'
+    ]
+
+
+# -- the User page: contract memberships --------------------------------------------------------
+
+
+def user_form(client, user) -> dict:
+    response = client.get(f"/admin/main/user/{user.pk}/change/")
+    assert response.status_code == 200
+    return form_fields(response.content.decode(), "user_form")
+
+
+def add_membership(client, user, contract) -> object:
+    data = user_form(client, user)
+    data["contract_memberships-2-0-contract"] = str(contract.pk)
+    return client.post(f"/admin/main/user/{user.pk}/change/", data)
+
+
+def test_staff_attach_a_learner_through_the_inline(client, contract, django_capture_on_commit_callbacks):
+    member = staff_member()
+    learner = UserFactory()
+    client.login(username=member.username, password=PASSWORD)
+    response = add_membership(client, learner, contract)
+    assert response.status_code == 302
+    membership = ContractMembership.objects.get()
+    assert (membership.user, membership.contract, membership.source) == (learner, contract, "manual")
+    entry = audit_history(contract.pk)[-1]
+    assert (entry.action, entry.via, entry.actor, entry.changes) == (
+        "membership.add", "admin", member.email,
+        {"learner": {"before": None, "after": learner.email},
+         "source": {"before": None, "after": "manual"},
+         "learners": {"before": 0, "after": 1}},
+    )
+    page = client.get(f"/admin/main/user/{learner.pk}/change/").content.decode()
+    assert "UX Contract (ID" in page and "University X" in page and "1 of 3" in page
+
+
+def test_a_full_contract_refuses_with_a_message(superuser_client, contract):
+    learners_bulk(contract, 3)
+    learner = UserFactory()
+    response = add_membership(superuser_client, learner, contract)
+    assert response.status_code == 200
+    errors = response.context["inline_admin_formsets"][1].formset.errors
+    assert errors[0]["contract"] == [
+        f"Contract {contract.pk} ('UX Contract') is full: 3 of its 3 learners are attached. "
+        "Raise its learner cap or detach a learner first."
+    ]
+    assert not ContractMembership.objects.filter(user=learner).exists()
+
+
+def test_an_inactive_contract_is_refused(superuser_client, contract, run_command):
+    run_command("b2b_contract", "modify", str(contract.pk), "--inactive")
+    learner = UserFactory()
+    response = add_membership(superuser_client, learner, contract)
+    errors = response.context["inline_admin_formsets"][1].formset.errors
+    assert errors[0]["contract"] == [
+        f"Contract {contract.pk} ('UX Contract') is inactive, so no learner can be attached to "
+        f"it: activate it first (in Wagtail, or `b2b_contract modify {contract.pk} --active`)."
+    ]
+    assert ContractMembership.objects.count() == 0
+
+
+def test_the_autocomplete_offers_active_contracts_by_name(superuser_client, contract, run_command):
+    inactive = make_contract(run_command, "UX Old", "non-sso")
+    run_command("b2b_contract", "modify", str(inactive.pk), "--inactive")
+    response = superuser_client.get(
+        "/admin/autocomplete/",
+        {"app_label": "b2b", "model_name": "contractmembership", "field_name": "contract",
+         "term": "ux"},
+    )
+    assert response.json()["results"] == [{"id": str(contract.pk), "text": "UX Contract"}]
+
+
+def test_staff_remove_a_membership(superuser_client, contract, admin_user):
+    learner = UserFactory()
+    membership = ContractMembership.objects.create(user=learner, contract=contract, source="sso")
+    data = user_form(superuser_client, learner)
+    data["contract_memberships-0-DELETE"] = "on"
+    assert data["contract_memberships-0-id"] == str(membership.pk)
+    response = superuser_client.post(f"/admin/main/user/{learner.pk}/change/", data)
+    assert response.status_code == 302
+    assert ContractMembership.objects.count() == 0
+    entry = audit_history(contract.pk)[-1]
+    assert (entry.action, entry.actor, entry.changes["source"]) == (
+        "membership.remove", admin_user.email, {"before": "sso", "after": None},
+    )
+
+
+def test_staff_who_are_not_superusers_cannot_change_staff_accounts(client, wagtail_site):
+    member = staff_member()
+    other = staff_member("colleague")
+    client.login(username=member.username, password=PASSWORD)
+    data = user_form(client, other)  # shown read-only
+    assert "is_superuser" not in data
+    data["email"] = "changed@example.com"
+    assert client.post(f"/admin/main/user/{other.pk}/change/", data).status_code == 403
+    other.refresh_from_db()
+    assert other.email == "colleague@example.com"
+
+
+# -- enrollment codes and the catalog ------------------------------------------------------------
+
+
+def test_codes_are_read_only_and_searchable(superuser_client, contract, catalog, run_command):
+    run_command("b2b_courseware", "add", str(contract.pk), catalog.data.readable_id)
+    codes = list(Discount.objects.order_by("pk"))
+    Discount.objects.filter(pk=codes[0].pk).update(is_active=False)
+    base = "/admin/ecommerce/discount/"
+    found = superuser_client.get(base, {"q": f"  {codes[1].discount_code.upper()} "})
+    assert [c.pk for c in found.context["cl"].result_list] == [codes[1].pk]
+    deactivated = superuser_client.get(base, {"state": "deactivated", "contract": contract.pk})
+    assert [c.pk for c in deactivated.context["cl"].result_list] == [codes[0].pk]
+    usable = superuser_client.get(base, {"state": "usable", "contract": contract.pk})
+    assert sorted(c.pk for c in usable.context["cl"].result_list) == [codes[1].pk, codes[2].pk]
+    assert superuser_client.get(f"{base}add/").status_code == 403
+    assert superuser_client.post(f"{base}{codes[1].pk}/change/", {"amount": "1"}).status_code == 403
+
+
+def test_staff_flag_a_source_run_and_a_second_one_is_refused(client, catalog, wagtail_site):
+    member = staff_member()
+    client.login(username=member.username, password=PASSWORD)
+    run = CourseRun.objects.create(course=catalog.no_source, courseware_id="course-v1:MITxT+JPAL102x+SOURCE",
+                                   run_tag="SOURCE", title="Randomized Evaluations")
+    url = f"/admin/courses/courserun/{run.pk}/change/"
+    data = form_fields(client.get(url).content.decode(), "courserun_form")
+    data["is_source_run"] = "on"
+    assert client.post(url, data).status_code == 302
+    run.refresh_from_db()
+    assert run.is_source_run is True
+
+    second = CourseRun.objects.create(course=catalog.no_source, courseware_id="course-v1:MITxT+JPAL102x+1T2026",
+                                      run_tag="1T2026", title="Randomized Evaluations")
+    url = f"/admin/courses/courserun/{second.pk}/change/"
+    data = form_fields(client.get(url).content.decode(), "courserun_form")
+    data["is_source_run"] = "on"
+    response = client.post(url, data)
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["is_source_run"] == [
+        "course-v1:MITxT+JPAL102x already has a source run (course-v1:MITxT+JPAL102x+SOURCE): "
+        "untick it there first (a course has one source run)."
+    ]
