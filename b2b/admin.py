@@ -493,6 +493,6 @@ class B2BUserAdmin(UserAdmin):
                 formset.new_objects.append(result.membership)
                 messages.success(
                     request,
-                    f"{user} is now attached to {contract.name!r} (manual).",
+                    f"Attached {user} to {contract.name!r} (source: manual).",
                 )
         return None
