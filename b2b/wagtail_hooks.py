@@ -154,7 +154,11 @@ def keep_the_organizations_page(request: HttpRequest, page: Page) -> HttpRespons
             "under it instead.",
         )
         return redirect("wagtailadmin_explore", page.pk)
-    if request.method == "POST" and not page.live and isinstance(specific, OrganizationPage | ContractPage):
+    if (
+        request.method == "POST"
+        and not page.live
+        and isinstance(specific, OrganizationPage | ContractPage)
+    ):
         request._b2b_before_edit = page_publish_begin(specific)  # type: ignore[attr-defined]
     return None
 

@@ -25,8 +25,17 @@ class CourseRunForm(forms.ModelForm):
     class Meta:
         model = CourseRun
         fields = (
-            "course", "courseware_id", "run_tag", "title", "start_date", "end_date",
-            "enrollment_start", "enrollment_end", "live", "is_self_paced", "is_source_run",
+            "course",
+            "courseware_id",
+            "run_tag",
+            "title",
+            "start_date",
+            "end_date",
+            "enrollment_start",
+            "enrollment_end",
+            "live",
+            "is_self_paced",
+            "is_source_run",
         )
 
     def clean(self) -> dict[str, Any]:

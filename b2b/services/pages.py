@@ -257,12 +257,12 @@ def page_publish_end(
     is_contract = isinstance(page, ContractPage)
     after = page_publish_begin(page)
     changes = field_changes(before, after) if before else {}
-    if not is_contract and "org_key" in changes:
-        if organization_runs(OrganizationPage(pk=page.pk, org_key=before["org_key"])).exists():
-            raise OrganizationKeyFixed(
-                f"The org key {before['org_key']!r} cannot change: the organization has "
-                "contract runs whose keys embed it."
-            )
+    old_key = OrganizationPage(pk=page.pk, org_key=before.get("org_key", ""))
+    if not is_contract and "org_key" in changes and organization_runs(old_key).exists():
+        raise OrganizationKeyFixed(
+            f"The org key {old_key.org_key!r} cannot change: the organization has contract runs "
+            "whose keys embed it."
+        )
     if changes:
         kind = "contract" if is_contract else "organization"
         audit_record(page, action=f"{kind}.change", changes=changes, actor=_as_user(user))

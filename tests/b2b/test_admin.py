@@ -145,9 +145,12 @@ def test_admin_pages_run_a_bounded_number_of_queries(
 
 
 def test_contract_detail_counts_the_big_contract(superuser_client, big_contract):
-    page = superuser_client.get(f"/admin/b2b/contractpage/{big_contract.pk}/change/").content.decode()
+    page = superuser_client.get(
+        f"/admin/b2b/contractpage/{big_contract.pk}/change/"
+    ).content.decode()
     assert '<span data-b2b="learners">2000 of 5000 learners</span>' in page
     import re
+
     assert re.findall(r'<span data-b2b="codes">[^<]*</span>', page) == [
         '<span data-b2b="codes">4999 usable, 1 redeemed, 0 deactivated</span>'
     ]
@@ -168,20 +171,30 @@ def add_membership(client, user, contract) -> object:
     return client.post(f"/admin/main/user/{user.pk}/change/", data)
 
 
-def test_staff_attach_a_learner_through_the_inline(client, contract, django_capture_on_commit_callbacks):
+def test_staff_attach_a_learner_through_the_inline(
+    client, contract, django_capture_on_commit_callbacks
+):
     member = staff_member()
     learner = UserFactory()
     client.login(username=member.username, password=PASSWORD)
     response = add_membership(client, learner, contract)
     assert response.status_code == 302
     membership = ContractMembership.objects.get()
-    assert (membership.user, membership.contract, membership.source) == (learner, contract, "manual")
+    assert (membership.user, membership.contract, membership.source) == (
+        learner,
+        contract,
+        "manual",
+    )
     entry = audit_history(contract.pk)[-1]
     assert (entry.action, entry.via, entry.actor, entry.changes) == (
-        "membership.add", "admin", member.email,
-        {"learner": {"before": None, "after": learner.email},
-         "source": {"before": None, "after": "manual"},
-         "learners": {"before": 0, "after": 1}},
+        "membership.add",
+        "admin",
+        member.email,
+        {
+            "learner": {"before": None, "after": learner.email},
+            "source": {"before": None, "after": "manual"},
+            "learners": {"before": 0, "after": 1},
+        },
     )
     page = client.get(f"/admin/main/user/{learner.pk}/change/").content.decode()
     assert "UX Contract (ID" in page and "University X" in page and "1 of 3" in page
@@ -217,8 +230,12 @@ def test_the_autocomplete_offers_active_contracts_by_name(superuser_client, cont
     run_command("b2b_contract", "modify", str(inactive.pk), "--inactive")
     response = superuser_client.get(
         "/admin/autocomplete/",
-        {"app_label": "b2b", "model_name": "contractmembership", "field_name": "contract",
-         "term": "ux"},
+        {
+            "app_label": "b2b",
+            "model_name": "contractmembership",
+            "field_name": "contract",
+            "term": "ux",
+        },
     )
     assert response.json()["results"] == [{"id": str(contract.pk), "text": "UX Contract"}]
 
@@ -234,7 +251,9 @@ def test_staff_remove_a_membership(superuser_client, contract, admin_user):
     assert ContractMembership.objects.count() == 0
     entry = audit_history(contract.pk)[-1]
     assert (entry.action, entry.actor, entry.changes["source"]) == (
-        "membership.remove", admin_user.email, {"before": "sso", "after": None},
+        "membership.remove",
+        admin_user.email,
+        {"before": "sso", "after": None},
     )
 
 
@@ -271,8 +290,12 @@ def test_codes_are_read_only_and_searchable(superuser_client, contract, catalog,
 def test_staff_flag_a_source_run_and_a_second_one_is_refused(client, catalog, wagtail_site):
     member = staff_member()
     client.login(username=member.username, password=PASSWORD)
-    run = CourseRun.objects.create(course=catalog.no_source, courseware_id="course-v1:MITxT+JPAL102x+SOURCE",
-                                   run_tag="SOURCE", title="Randomized Evaluations")
+    run = CourseRun.objects.create(
+        course=catalog.no_source,
+        courseware_id="course-v1:MITxT+JPAL102x+SOURCE",
+        run_tag="SOURCE",
+        title="Randomized Evaluations",
+    )
     url = f"/admin/courses/courserun/{run.pk}/change/"
     data = form_fields(client.get(url).content.decode(), "courserun_form")
     data["is_source_run"] = "on"
@@ -280,8 +303,12 @@ def test_staff_flag_a_source_run_and_a_second_one_is_refused(client, catalog, wa
     run.refresh_from_db()
     assert run.is_source_run is True
 
-    second = CourseRun.objects.create(course=catalog.no_source, courseware_id="course-v1:MITxT+JPAL102x+1T2026",
-                                      run_tag="1T2026", title="Randomized Evaluations")
+    second = CourseRun.objects.create(
+        course=catalog.no_source,
+        courseware_id="course-v1:MITxT+JPAL102x+1T2026",
+        run_tag="1T2026",
+        title="Randomized Evaluations",
+    )
     url = f"/admin/courses/courserun/{second.pk}/change/"
     data = form_fields(client.get(url).content.decode(), "courserun_form")
     data["is_source_run"] = "on"

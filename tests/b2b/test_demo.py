@@ -54,6 +54,16 @@ def test_demo_runs_both_walkthroughs(tmp_path, monkeypatch, settings):
     text = out.getvalue()
     assert "$ manage.py b2b_list contracts --codes" in text
     assert f"Wrote 200 codes to codes-{typical.pk}.csv" in text
+    # the staff login it prints works, and is a B2B staff member, not a superuser
+    from django.contrib.auth import authenticate
+
+    assert "Staff login: staff / b2b-staff-demo" in text
+    assert "Wagtail admin: http://127.0.0.1:8000/cms/" in text
+    assert f"http://127.0.0.1:8000/admin/b2b/contractpage/{typical.pk}/change/" in text
+    staff = authenticate(username="staff", password="b2b-staff-demo")
+    assert (staff.is_staff, staff.is_superuser, list(staff.groups.values_list("name", flat=True))) == (
+        True, False, ["B2B staff"],
+    )
 
 
 @pytest.mark.django_db

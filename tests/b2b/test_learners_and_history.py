@@ -29,10 +29,18 @@ def test_learners_lists_email_name_source_and_since(contract, run_command):
 
     out = run_command("b2b_list", "learners", "--contract", str(contract.pk), "--format", "json")
     assert json.loads(out.stdout) == [
-        {"email": "ada@example.edu", "name": "Ada Lovelace", "source": "manual",
-         "since": first.created_on.isoformat()},
-        {"email": "alan@example.edu", "name": "Alan Turing", "source": "code",
-         "since": second.created_on.isoformat()},
+        {
+            "email": "ada@example.edu",
+            "name": "Ada Lovelace",
+            "source": "manual",
+            "since": first.created_on.isoformat(),
+        },
+        {
+            "email": "alan@example.edu",
+            "name": "Alan Turing",
+            "source": "code",
+            "since": second.created_on.isoformat(),
+        },
     ]
     csv_out = run_command("b2b_list", "learners", "--contract", str(contract.pk), "--format", "csv")
     assert csv_out.stdout.splitlines() == [
@@ -48,7 +56,8 @@ def test_learners_of_an_unknown_contract_is_refused(wagtail_site):
     with pytest.raises(CommandError) as refusal:
         call_command("b2b_list", "learners", "--contract", "4242")
     assert (str(refusal.value), refusal.value.returncode) == (
-        "No contract with ID 4242: `manage.py b2b_list contracts` lists them.", 1,
+        "No contract with ID 4242: `manage.py b2b_list contracts` lists them.",
+        1,
     )
 
 
@@ -77,8 +86,13 @@ def test_history_shows_every_change_from_the_commands(contract, catalog, run_com
         "runs added": [run],
     }
     assert rows[3]["changes"] == {
-        "created": 3, "deactivated": 0, "made unlimited": 0, "deleted": 0, "re-priced": 0,
-        "products re-priced": 0, "usable": 3,
+        "created": 3,
+        "deactivated": 0,
+        "made unlimited": 0,
+        "deleted": 0,
+        "re-priced": 0,
+        "products re-priced": 0,
+        "usable": 3,
     }
     assert rows[4]["changes"] == {
         "courseware": {"before": catalog.data.readable_id, "after": None},
@@ -92,11 +106,15 @@ def test_history_shows_every_change_from_the_commands(contract, catalog, run_com
 def test_history_of_an_unknown_id_is_refused(wagtail_site):
     with pytest.raises(CommandError) as refusal:
         call_command("b2b_list", "history", "--contract", "4242")
-    assert str(refusal.value) == "No contract with ID 4242: `manage.py b2b_list contracts` lists them."
+    assert (
+        str(refusal.value) == "No contract with ID 4242: `manage.py b2b_list contracts` lists them."
+    )
 
 
 def test_entries_outside_any_interface_name_the_process(contract):
-    entry = audit_record(contract, action="contract.change", changes={"x": {"before": 1, "after": 2}})
+    entry = audit_record(
+        contract, action="contract.change", changes={"x": {"before": 1, "after": 2}}
+    )
     assert entry.data["via"] == "process"
     assert entry.user_id is None
     with pytest.raises(ValueError):

@@ -1,4 +1,4 @@
-"""``membership_add`` / ``membership_remove``: the one rule for attaching learners (SPEC §1, §5–§7)."""
+"""``membership_add`` / ``membership_remove``: the one rule for attaching learners (SPEC §5–§7)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,9 @@ def test_add_attaches_and_records_who_and_how(contract):
         result = membership_add(learner, contract_id=contract.pk, source="code")
     assert result.created is True
     assert (result.membership.user, result.membership.contract, result.membership.source) == (
-        learner, contract, "code",
+        learner,
+        contract,
+        "code",
     )
     entry = audit_history(contract.pk)[-1]
     assert (entry.action, entry.via, entry.actor) == ("membership.add", "checkout", learner.email)
@@ -45,7 +47,9 @@ def test_adding_an_attached_learner_keeps_their_membership(contract):
     entries = len(audit_history(contract.pk))
     again = membership_add(learner, contract_id=contract.pk, source="manual")
     assert (again.created, again.membership.pk, again.membership.source) == (
-        False, first.membership.pk, "sso",
+        False,
+        first.membership.pk,
+        "sso",
     )
     assert len(audit_history(contract.pk)) == entries
 
@@ -66,11 +70,16 @@ def test_seats_held_by_pending_orders_count_against_the_cap(contract):
     learners_bulk(contract, 1)
     with pytest.raises(ContractFull) as refusal:
         membership_add(UserFactory(), contract_id=contract.pk, source="code", seats_held=1)
-    assert "1 of its 2 learners are attached and 1 held by orders awaiting payment" in refusal.value.message
+    assert (
+        "1 of its 2 learners are attached and 1 held by orders awaiting payment"
+        in refusal.value.message
+    )
 
 
 def test_inactive_and_ended_contracts_refuse(contract, run_command):
-    run_command("b2b_contract", "modify", str(contract.pk), "--start", "2020-01-01", "--end", "2020-12-31")
+    run_command(
+        "b2b_contract", "modify", str(contract.pk), "--start", "2020-01-01", "--end", "2020-12-31"
+    )
     with pytest.raises(ContractInactive) as ended:
         membership_add(UserFactory(), contract_id=contract.pk, source="manual")
     assert "ended on 2020-12-31" in ended.value.message
@@ -97,7 +106,9 @@ def test_remove_detaches_and_records(contract):
     assert ContractMembership.objects.count() == 0
     entry = audit_history(contract.pk)[-1]
     assert (entry.action, entry.via, entry.changes["learners"]) == (
-        "membership.remove", "sso", {"before": 1, "after": 0},
+        "membership.remove",
+        "sso",
+        {"before": 1, "after": 0},
     )
 
 
@@ -134,4 +145,3 @@ def test_the_cap_holds_when_many_learners_arrive_at_once(wagtail_site, run_comma
     assert ContractMembership.objects.filter(contract=contract).count() == 3
     adds = [e for e in audit_history(contract.pk) if e.action == "membership.add"]
     assert sorted(e.changes["learners"]["after"] for e in adds) == [1, 2, 3]
-

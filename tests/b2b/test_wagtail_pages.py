@@ -33,7 +33,9 @@ CODES_TASK = "b2b.tasks.contract_codes_adjust"
 
 def queued(callbacks) -> list:
     """The code adjustments queued on commit (contract IDs), among all on-commit callbacks."""
-    return [cb.queue_key[1][0] for cb in callbacks if getattr(cb, "queue_key", (None,))[0] == CODES_TASK]
+    return [
+        cb.queue_key[1][0] for cb in callbacks if getattr(cb, "queue_key", (None,))[0] == CODES_TASK
+    ]
 
 
 def messages_of(response) -> list[str]:
@@ -68,35 +70,57 @@ def test_editor_creates_an_organization_and_a_capped_contract(
     index = OrganizationIndexPage.objects.get()
     response = editor.post(
         add_url("organizationpage", index),
-        {**organization_form(name="Acme University", org_key="ACME", description="Our client"),
-         "action-publish": "1"},
+        {
+            **organization_form(name="Acme University", org_key="ACME", description="Our client"),
+            "action-publish": "1",
+        },
     )
     assert response.status_code == 302
     org = OrganizationPage.objects.get()
     assert (org.name, org.title, org.org_key, org.slug, org.live) == (
-        "Acme University", "Acme University", "ACME", "acme-university", True,
+        "Acme University",
+        "Acme University",
+        "ACME",
+        "acme-university",
+        True,
     )
 
     with django_capture_on_commit_callbacks() as callbacks:
         response = editor.post(
             add_url("contractpage", org),
-            {**contract_form(name="Acme 2026", max_learners=50, enrollment_fixed_price="25.00",
-                             contract_start="2026-01-01", contract_end="2026-12-31"),
-             "action-publish": "1"},
+            {
+                **contract_form(
+                    name="Acme 2026",
+                    max_learners=50,
+                    enrollment_fixed_price="25.00",
+                    contract_start="2026-01-01",
+                    contract_end="2026-12-31",
+                ),
+                "action-publish": "1",
+            },
         )
     assert response.status_code == 302
     contract = ContractPage.objects.get()
     assert (contract.organization_id, contract.name, contract.title, contract.slug) == (
-        org.pk, "Acme 2026", "Acme 2026", "acme-2026",
+        org.pk,
+        "Acme 2026",
+        "Acme 2026",
+        "acme-2026",
     )
     assert (contract.max_learners, str(contract.enrollment_fixed_price), contract.active) == (
-        50, "25.00", True,
+        50,
+        "25.00",
+        True,
     )
     assert contract.live and contract.live_revision_id is not None
     assert queued(callbacks) == [contract.pk]
     assert ContractCodesLock.objects.filter(contract=contract).exists()
     (created,) = audit_history(contract.pk)
-    assert (created.action, created.via, created.actor) == ("contract.create", "wagtail", admin_user.email)
+    assert (created.action, created.via, created.actor) == (
+        "contract.create",
+        "wagtail",
+        admin_user.email,
+    )
     assert created.changes["max_learners"] == {"before": None, "after": 50}
     assert created.changes["organization"] == {"before": None, "after": "Acme University"}
     assert [e.action for e in audit_history(org.pk)] == ["organization.create"]
@@ -115,15 +139,18 @@ def test_saving_a_draft_changes_nothing_live_and_queues_nothing(
     assert [e.action for e in audit_history(contract.pk)] == ["contract.create"]
 
     with django_capture_on_commit_callbacks() as callbacks:
-        response = editor.post(url, {**contract_edit_form(contract, max_learners=150),
-                                     "action-publish": "1"})
+        response = editor.post(
+            url, {**contract_edit_form(contract, max_learners=150), "action-publish": "1"}
+        )
     assert response.status_code == 302
     contract.refresh_from_db()
     assert (contract.max_learners, contract.has_unpublished_changes) == (150, False)
     assert queued(callbacks) == [contract.pk]
     change = audit_history(contract.pk)[-1]
     assert (change.action, change.via, change.changes) == (
-        "contract.change", "wagtail", {"max_learners": {"before": 200, "after": 150}},
+        "contract.change",
+        "wagtail",
+        {"max_learners": {"before": 200, "after": 150}},
     )
 
 
@@ -131,8 +158,10 @@ def test_publishing_a_pure_deactivation_queues_no_code_adjustment(
     editor, contract, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks() as callbacks:
-        editor.post(f"/cms/pages/{contract.pk}/edit/",
-                    {**contract_edit_form(contract, active=""), "action-publish": "1"})
+        editor.post(
+            f"/cms/pages/{contract.pk}/edit/",
+            {**contract_edit_form(contract, active=""), "action-publish": "1"},
+        )
     contract.refresh_from_db()
     assert contract.active is False
     assert queued(callbacks) == []
@@ -143,18 +172,31 @@ def test_a_commands_change_is_a_published_revision_recorded_once(
     run_command, contract, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks() as callbacks:
-        from django.core.management import call_command
         import io
 
-        call_command("b2b_contract", "modify", str(contract.pk), "--price", "10",
-                     stdout=io.StringIO(), stderr=io.StringIO())
+        from django.core.management import call_command
+
+        call_command(
+            "b2b_contract",
+            "modify",
+            str(contract.pk),
+            "--price",
+            "10",
+            stdout=io.StringIO(),
+            stderr=io.StringIO(),
+        )
     contract.refresh_from_db()
     revision = contract.live_revision.as_object()
-    assert (str(contract.enrollment_fixed_price), str(revision.enrollment_fixed_price)) == ("10.00", "10.00")
+    assert (str(contract.enrollment_fixed_price), str(revision.enrollment_fixed_price)) == (
+        "10.00",
+        "10.00",
+    )
     assert queued(callbacks) == [contract.pk]  # the publish and the command asked: once
     change = audit_history(contract.pk)[-1]
     assert (change.action, change.via, change.actor, change.changes) == (
-        "contract.change", "command", "manage.py b2b_contract modify",
+        "contract.change",
+        "command",
+        "manage.py b2b_contract modify",
         {"price": {"before": None, "after": "10.00"}},
     )
 
@@ -162,21 +204,38 @@ def test_a_commands_change_is_a_published_revision_recorded_once(
 @pytest.mark.parametrize(
     ("values", "field", "message"),
     [
-        ({"max_learners": 0}, "max_learners",
-         "The learner cap must be a whole number of at least 1 (got 0); use --no-learner-cap for "
-         "an uncapped contract."),
-        ({"max_learners": -5}, "max_learners",
-         "The learner cap must be a whole number of at least 1 (got -5); use --no-learner-cap "
-         "for an uncapped contract."),
-        ({"enrollment_fixed_price": "100000"}, "enrollment_fixed_price",
-         "The price 100000 is out of range: use an amount from 0.00 to 99999.99 (or --no-price "
-         "for a free contract)."),
-        ({"enrollment_fixed_price": "1.234"}, "enrollment_fixed_price",
-         "The price 1.234 has more than two decimal places: give it in cents at most, for "
-         "example 49.99."),
-        ({"contract_start": "2026-05-01", "contract_end": "2026-04-30"}, "contract_end",
-         "The contract would end (2026-04-30) before it starts (2026-05-01): give a start date on "
-         "or before the end date."),
+        (
+            {"max_learners": 0},
+            "max_learners",
+            "The learner cap must be a whole number of at least 1 (got 0); use --no-learner-cap "
+            "for "
+            "an uncapped contract.",
+        ),
+        (
+            {"max_learners": -5},
+            "max_learners",
+            "The learner cap must be a whole number of at least 1 (got -5); use --no-learner-cap "
+            "for an uncapped contract.",
+        ),
+        (
+            {"enrollment_fixed_price": "100000"},
+            "enrollment_fixed_price",
+            "The price 100000 is out of range: use an amount from 0.00 to 99999.99 (or --no-price "
+            "for a free contract).",
+        ),
+        (
+            {"enrollment_fixed_price": "1.234"},
+            "enrollment_fixed_price",
+            "The price 1.234 has more than two decimal places: give it in cents at most, for "
+            "example 49.99.",
+        ),
+        (
+            {"contract_start": "2026-05-01", "contract_end": "2026-04-30"},
+            "contract_end",
+            "The contract would end (2026-04-30) before it starts (2026-05-01): give a start date "
+            "on "
+            "or before the end date.",
+        ),
         ({"name": "  "}, "name", "This field is required."),
     ],
 )
@@ -192,21 +251,32 @@ def test_invalid_contract_fields_show_on_the_form(editor, contract, values, fiel
 @pytest.mark.parametrize(
     ("values", "field", "message"),
     [
-        ({"org_key": "bad key!"}, "org_key",
-         "Org key 'bad key!' is not valid: use 1 to 30 letters, digits or underscores (for "
-         "example UniversityX or MIT_OL)."),
-        ({"org_key": "ux"}, "org_key",
-         "Org key 'ux' is already used by 'University X' (ID {org}): choose another."),
-        ({"name": "university x"}, "name",
-         "An organization named 'University X' already exists (ID {org}): give this one a "
-         "different name."),
+        (
+            {"org_key": "bad key!"},
+            "org_key",
+            "Org key 'bad key!' is not valid: use 1 to 30 letters, digits or underscores (for "
+            "example UniversityX or MIT_OL).",
+        ),
+        (
+            {"org_key": "ux"},
+            "org_key",
+            "Org key 'ux' is already used by 'University X' (ID {org}): choose another.",
+        ),
+        (
+            {"name": "university x"},
+            "name",
+            "An organization named 'University X' already exists (ID {org}): give this one a "
+            "different name.",
+        ),
     ],
 )
 def test_invalid_organization_fields_show_on_the_form(editor, contract, values, field, message):
     org = contract.organization
     data = organization_form(**{"name": "New Org", "org_key": "NEW", **values})
-    response = editor.post(add_url("organizationpage", OrganizationIndexPage.objects.get()),
-                           {**data, "action-publish": "1"})
+    response = editor.post(
+        add_url("organizationpage", OrganizationIndexPage.objects.get()),
+        {**data, "action-publish": "1"},
+    )
     assert response.status_code == 200
     assert field_errors(response, field) == [message.format(org=org.pk)]
     assert OrganizationPage.objects.count() == 1
@@ -225,8 +295,9 @@ def test_the_org_key_is_fixed_once_the_organization_has_contract_runs(
     assert audit_history(org.pk)[-1].changes == {"org_key": {"before": "UX", "after": "UX2"}}
     # with a run whose key embeds it, it may not
     run_command("b2b_courseware", "add", str(contract.pk), catalog.data.readable_id)
-    response = editor.post(url, {**organization_form(name=org.name, org_key="UX3"),
-                                 "action-publish": "1"})
+    response = editor.post(
+        url, {**organization_form(name=org.name, org_key="UX3"), "action-publish": "1"}
+    )
     assert response.status_code == 200
     assert field_errors(response, "org_key") == [
         "The org key 'UX2' cannot change: the organization has contract runs whose keys embed "
@@ -238,22 +309,29 @@ def test_the_org_key_is_fixed_once_the_organization_has_contract_runs(
 
 def test_renaming_keeps_the_slug_and_equal_names_get_distinct_slugs(editor, contract):
     org = contract.organization
-    editor.post(f"/cms/pages/{contract.pk}/edit/",
-                {**contract_edit_form(contract, name="Renamed"), "action-publish": "1"})
+    editor.post(
+        f"/cms/pages/{contract.pk}/edit/",
+        {**contract_edit_form(contract, name="Renamed"), "action-publish": "1"},
+    )
     contract.refresh_from_db()
     assert (contract.name, contract.title, contract.slug) == ("Renamed", "Renamed", "ux-contract")
     for _ in range(2):
-        editor.post(add_url("contractpage", org),
-                    {**contract_form(name="Same Name"), "action-publish": "1"})
+        editor.post(
+            add_url("contractpage", org), {**contract_form(name="Same Name"), "action-publish": "1"}
+        )
     assert sorted(ContractPage.objects.filter(name="Same Name").values_list("slug", flat=True)) == [
-        "same-name", "same-name-2",
+        "same-name",
+        "same-name-2",
     ]
 
 
 def test_page_types_go_only_where_they_belong(contract):
     index, org = OrganizationIndexPage.objects.get(), contract.organization
     home = HomePage.objects.get()
-    assert (OrganizationPage.can_create_at(index), OrganizationPage.can_create_at(home)) == (True, False)
+    assert (OrganizationPage.can_create_at(index), OrganizationPage.can_create_at(home)) == (
+        True,
+        False,
+    )
     assert (ContractPage.can_create_at(org), ContractPage.can_create_at(index)) == (True, False)
     assert ContractPage.can_create_at(contract) is False
     assert OrganizationIndexPage.can_create_at(home) is False  # there is one already
@@ -267,7 +345,10 @@ def test_a_contract_page_under_the_index_is_refused(editor, contract):
 
 def test_pages_are_not_served_publicly(client, contract):
     assert client.get("/organizations/").status_code == 404
-    assert client.get(f"/organizations/{contract.organization.slug}/{contract.slug}/").status_code == 404
+    assert (
+        client.get(f"/organizations/{contract.organization.slug}/{contract.slug}/").status_code
+        == 404
+    )
 
 
 # -- moving, deleting, copying ---------------------------------------------------------------------
@@ -283,7 +364,8 @@ def test_moving_a_contract_to_another_organization_is_refused(editor, run_comman
     )
     contract.refresh_from_db()
     assert (contract.get_parent().pk, contract.organization_id) == (
-        contract.organization.pk, contract.organization.pk,
+        contract.organization.pk,
+        contract.organization.pk,
     )
 
 
@@ -320,7 +402,9 @@ def test_deleting_an_unused_contract_is_recorded(editor, contract, admin_user):
     assert not ContractPage.objects.filter(pk=contract.pk).exists()
     deleted = audit_history(contract.pk)[-1]
     assert (deleted.action, deleted.actor, deleted.changes["max_learners"]) == (
-        "contract.delete", admin_user.email, {"before": 200, "after": None},
+        "contract.delete",
+        admin_user.email,
+        {"before": 200, "after": None},
     )
 
 
@@ -330,12 +414,28 @@ def test_copying_a_contract_makes_a_fresh_inactive_one(editor, contract, catalog
     org = contract.organization
     response = editor.post(
         f"/cms/pages/{contract.pk}/copy/",
-        {"new_title": "UX Contract 2027", "new_slug": "ux-contract-2027", "new_parent_page": org.pk},
+        {
+            "new_title": "UX Contract 2027",
+            "new_slug": "ux-contract-2027",
+            "new_parent_page": org.pk,
+        },
     )
     copy = ContractPage.objects.exclude(pk=contract.pk).get()
     assert response.status_code == 302 and response["Location"] == f"/cms/pages/{copy.pk}/edit/"
-    assert (copy.name, copy.title, copy.slug, copy.active, copy.max_learners, copy.organization_id) == (
-        "UX Contract 2027", "UX Contract 2027", "ux-contract-2027", False, 200, org.pk,
+    assert (
+        copy.name,
+        copy.title,
+        copy.slug,
+        copy.active,
+        copy.max_learners,
+        copy.organization_id,
+    ) == (
+        "UX Contract 2027",
+        "UX Contract 2027",
+        "ux-contract-2027",
+        False,
+        200,
+        org.pk,
     )
     assert ContractMembership.objects.filter(contract=copy).count() == 0
     assert CourseRun.objects.filter(b2b_contract=copy).count() == 0
@@ -353,7 +453,9 @@ def test_copying_an_organization_is_refused(editor, contract):
 # -- the read-only status panel ------------------------------------------------------------------
 
 
-def test_the_contract_editor_shows_courseware_learners_and_codes(editor, contract, catalog, run_command):
+def test_the_contract_editor_shows_courseware_learners_and_codes(
+    editor, contract, catalog, run_command
+):
     run_command("b2b_courseware", "add", str(contract.pk), catalog.data.readable_id)
     learners_bulk(contract, 3)
     html = editor.get(f"/cms/pages/{contract.pk}/edit/").content.decode()
@@ -365,15 +467,17 @@ def test_the_contract_editor_shows_courseware_learners_and_codes(editor, contrac
     assert run.courseware_id in html and "not-configured" in html
 
 
-# -- the "B2B staff" group ---------------------------------------------------------------------------
+# -- the "B2B staff" group -----------------------------------------------------------------------
 
 
 def test_a_member_of_b2b_staff_manages_contracts_and_nothing_else(client, contract):
     member = staff_member()
     assert client.login(username=member.username, password=PASSWORD)
     org = contract.organization
-    response = client.post(add_url("contractpage", org),
-                           {**contract_form(name="By Staff", max_learners=5), "action-publish": "1"})
+    response = client.post(
+        add_url("contractpage", org),
+        {**contract_form(name="By Staff", max_learners=5), "action-publish": "1"},
+    )
     assert response.status_code == 302
     made = ContractPage.objects.get(name="By Staff")
     assert made.live and audit_history(made.pk)[0].actor == member.email
@@ -382,8 +486,13 @@ def test_a_member_of_b2b_staff_manages_contracts_and_nothing_else(client, contra
     # not Home, not the Organizations page itself
     home = HomePage.objects.get()
     assert client.get(f"/cms/pages/{home.pk}/edit/").status_code == 302
-    assert client.post(f"/cms/pages/{home.pk}/edit/", {"title": "Hacked", "slug": "home",
-                                                     "action-publish": "1"}).status_code == 302
+    assert (
+        client.post(
+            f"/cms/pages/{home.pk}/edit/",
+            {"title": "Hacked", "slug": "home", "action-publish": "1"},
+        ).status_code
+        == 302
+    )
     home.refresh_from_db()
     assert home.title == "Home"
     index = OrganizationIndexPage.objects.get()
@@ -394,7 +503,9 @@ def test_staff_outside_the_group_cannot(client, contract):
     outsider = staff_member("outsider", in_group=False)
     assert client.login(username=outsider.username, password=PASSWORD)
     assert client.get("/cms/").status_code == 302  # no admin access: sent to log in
-    response = client.post(add_url("contractpage", contract.organization),
-                           {**contract_form(name="Nope"), "action-publish": "1"})
+    response = client.post(
+        add_url("contractpage", contract.organization),
+        {**contract_form(name="Nope"), "action-publish": "1"},
+    )
     assert response.status_code == 302
     assert not ContractPage.objects.filter(name="Nope").exists()

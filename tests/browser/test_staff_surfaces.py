@@ -76,8 +76,14 @@ def test_staff_create_an_organization_and_a_capped_contract_in_wagtail(site, pag
     assert (contract.organization_id, contract.max_learners, contract.live) == (org.pk, 3, True)
 
     # courseware added from the command line: its codes appear in the editor
-    call_command("b2b_courseware", "add", str(contract.pk), COURSE,
-                 stdout=io.StringIO(), stderr=io.StringIO())
+    call_command(
+        "b2b_courseware",
+        "add",
+        str(contract.pk),
+        COURSE,
+        stdout=io.StringIO(),
+        stderr=io.StringIO(),
+    )
     page.goto(f"{site}/cms/pages/{contract.pk}/edit/")
     assert page.inner_text("[data-b2b=codes-usable]") == "3"
     assert page.inner_text("[data-b2b=learners]") == "0 of 3 learners"
@@ -85,9 +91,20 @@ def test_staff_create_an_organization_and_a_capped_contract_in_wagtail(site, pag
 
 
 def test_staff_provision_a_learner_in_the_django_admin_and_cannot_delete_the_contract(site, page):
-    call_command("b2b_contract", "create", "Acme University", "Acme 2026", "non-sso",
-                 "--create", "--org-key", "ACME", "--max-learners", "3",
-                 stdout=io.StringIO(), stderr=io.StringIO())
+    call_command(
+        "b2b_contract",
+        "create",
+        "Acme University",
+        "Acme 2026",
+        "non-sso",
+        "--create",
+        "--org-key",
+        "ACME",
+        "--max-learners",
+        "3",
+        stdout=io.StringIO(),
+        stderr=io.StringIO(),
+    )
     contract = ContractPage.objects.get()
     learner = UserFactory(username="ada", email="ada@example.edu", name="Ada Lovelace")
     member = staff_member()
@@ -103,10 +120,14 @@ def test_staff_provision_a_learner_in_the_django_admin_and_cannot_delete_the_con
     page.locator(".select2-search__field").fill("Acme")
     page.locator(".select2-results__option", has_text="Acme 2026").click()
     page.click("input[name=_continue]")
-    assert "Attached ada@example.edu to 'Acme 2026' (source: manual)." in page.inner_text(".messagelist")
+    assert "Attached ada@example.edu to 'Acme 2026' (source: manual)." in page.inner_text(
+        ".messagelist"
+    )
     membership = ContractMembership.objects.get()
     assert (membership.user_id, membership.contract_id, membership.source) == (
-        learner.pk, contract.pk, "manual",
+        learner.pk,
+        contract.pk,
+        "manual",
     )
     row = page.locator("#contract_memberships-group tbody tr").first.inner_text()
     assert "Acme 2026" in row and "Acme University" in row and "manual" in row and "1 of 3" in row
