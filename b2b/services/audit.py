@@ -149,7 +149,8 @@ def changes_text(changes: Mapping[str, Any]) -> str:
         return "—" if value is None or value == "" else str(value)
 
     parts = []
-    for key, value in changes.items():
+    # Sorted: PostgreSQL's jsonb keeps no key order, and the line must read the same anywhere.
+    for key, value in sorted(changes.items()):
         if isinstance(value, dict) and ("before" in value or "after" in value):
             parts.append(f"{key}: {show(value.get('before'))} → {show(value.get('after'))}")
         else:
