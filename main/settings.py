@@ -188,6 +188,10 @@ CELERY_TIMEZONE = TIME_ZONE
 WAGTAIL_SITE_NAME = "B2B contracts"
 WAGTAILADMIN_BASE_URL = SITE_BASE_URL
 WAGTAILDOCS_EXTENSIONS = ["csv", "docx", "pdf", "pptx", "txt", "xlsx"]
+# No autosave: a contract page's draft is saved when staff press Save draft or Publish. (A page
+# never published keeps its draft in its own row, which is what commands and checkout read: an
+# autosave would put a half-typed contract in force.)
+WAGTAIL_AUTOSAVE_INTERVAL = 0
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],

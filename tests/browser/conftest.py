@@ -1,16 +1,22 @@
 """A real browser for the staff-surface tests: Playwright driving Debian's chromium, headless.
 
 Chromium comes from Debian (``apt-get install chromium``; ``.ci/run`` installs it), never from
-``playwright install``. The site runs in pytest-django's live server, on a free port unless
-``DJANGO_LIVE_TEST_SERVER_ADDRESS`` names one.
+``playwright install``. The site runs in a live server on a free port that serves one request
+at a time: on SQLite the test database is in memory and the server shares the test's
+connection, which two requests at once (the editor's session pings and a form post) would trip
+over.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import threading
 
 import pytest
+from django.contrib.staticfiles.handlers import StaticFilesHandler
+from django.db import connections
+from django.test.testcases import LiveServerThread
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -47,3 +53,38 @@ def page(browser):
     tab = context.new_page()
     yield tab
     context.close()
+
+
+class OneAtATime:
+    """The site's WSGI application, running one request at a time (connections stay open)."""
+
+    def __init__(self, app):  # type: ignore[no-untyped-def]
+        self.app = StaticFilesHandler(app)  # static files from the apps, as runserver serves them
+        self.lock = threading.Lock()
+
+    def __call__(self, environ, start_response):  # type: ignore[no-untyped-def]
+        with self.lock:
+            return self.app(environ, start_response)
+
+
+@pytest.fixture
+def live_site(transactional_db, settings):
+    """The site's base URL, served by a live server thread for this test."""
+    settings.WAGTAIL_EDITING_SESSION_PING_INTERVAL = 3_600_000  # no pings mid-test
+    shared = {
+        conn.alias: conn
+        for conn in connections.all()
+        if conn.vendor == "sqlite" and conn.is_in_memory_db()
+    }
+    for conn in shared.values():
+        conn.inc_thread_sharing()
+    thread = LiveServerThread("127.0.0.1", OneAtATime, connections_override=shared)
+    thread.daemon = True
+    thread.start()
+    thread.is_ready.wait()
+    if thread.error:
+        raise thread.error
+    yield f"http://127.0.0.1:{thread.port}"
+    thread.terminate()
+    for conn in shared.values():
+        conn.dec_thread_sharing()

@@ -22,8 +22,8 @@ COURSE = "course-v1:MITxT+14.100x"
 def publish(page) -> None:
     """The editor's footer: open the "More actions" menu, press Publish."""
     page.locator("footer [data-w-dropdown-target=toggle]").click()
-    page.locator("footer button[name=action-publish]").click()
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.locator("footer button[name=action-publish]").click()
 
 
 def wagtail_login(page, base: str, username: str) -> None:
@@ -35,10 +35,10 @@ def wagtail_login(page, base: str, username: str) -> None:
 
 
 @pytest.fixture
-def site(live_server):
+def site(live_site):
     site_configure()
     course_with_source(COURSE, "Microeconomics")
-    return live_server.url
+    return live_site
 
 
 def test_staff_create_an_organization_and_a_capped_contract_in_wagtail(site, page):
@@ -119,7 +119,8 @@ def test_staff_provision_a_learner_in_the_django_admin_and_cannot_delete_the_con
     page.locator(".select2-selection").last.click()
     page.locator(".select2-search__field").fill("Acme")
     page.locator(".select2-results__option", has_text="Acme 2026").click()
-    page.click("input[name=_continue]")
+    with page.expect_navigation():
+        page.click("input[name=_continue]")
     assert "Attached ada@example.edu to 'Acme 2026' (source: manual)." in page.inner_text(
         ".messagelist"
     )
