@@ -77,6 +77,8 @@ class Command(BaseCommand):
         self.step("b2b_list", "courseware", "--contract", str(typical_id))
         self.step("b2b_list", "contracts", "--codes", str(typical_id))
 
+        self.staff_surfaces(typical_id)
+
         self.heading("Done")
         self.stdout.write(
             f"SSO contract: ID {sso_id}. Typical contract: ID {typical_id}; its 200 enrollment "
@@ -84,7 +86,6 @@ class Command(BaseCommand):
         )
         if edx_configured():
             self.stdout.write(contracts_edx_summary([sso_id, typical_id]))
-        self.staff_surfaces(typical_id)
 
     def staff_surfaces(self, typical_id: int) -> None:
         """A staff login and a few learners, and where to use them."""
