@@ -69,6 +69,9 @@ INSTALLED_APPS = [
     "modelcluster",
     "taggit",
     "rest_framework",
+    "drf_spectacular",
+    "mitol.common",
+    "mitol.payment_gateway",
     "main",
     "courses",
     "ecommerce",
@@ -196,7 +199,40 @@ WAGTAIL_AUTOSAVE_INTERVAL = 0
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
+SPECTACULAR_SETTINGS = {
+    "TITLE": "B2B contracts API",
+    "DESCRIPTION": (
+        "The learner's basket, checkout, orders and enrollments, and the public catalog. "
+        "Session authentication: unsafe methods need the CSRF token (X-CSRFToken header). "
+        'Refusals are 4xx responses {"code": "<stable code>", "message": "<what to do>"}.'
+    ),
+    "VERSION": "v0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "PREPROCESSING_HOOKS": ["main.api.api_paths_only"],
+}
+
+# Payments (SPEC §5, §8): CyberSource Secure Acceptance, signed with mitol-django-payment-gateway.
+# Off unless the access key, the profile ID and the security key are all set; a priced checkout
+# then refuses with ``payments-not-configured`` and nothing is consumed.
+ECOMMERCE_DEFAULT_PAYMENT_GATEWAY = "CyberSource"
+MITOL_PAYMENT_GATEWAY_CYBERSOURCE_ACCESS_KEY = env.str(
+    "MITOL_PAYMENT_GATEWAY_CYBERSOURCE_ACCESS_KEY", default=""
+)
+MITOL_PAYMENT_GATEWAY_CYBERSOURCE_PROFILE_ID = env.str(
+    "MITOL_PAYMENT_GATEWAY_CYBERSOURCE_PROFILE_ID", default=""
+)
+MITOL_PAYMENT_GATEWAY_CYBERSOURCE_SECURITY_KEY = env.str(
+    "MITOL_PAYMENT_GATEWAY_CYBERSOURCE_SECURITY_KEY", default=""
+)
+MITOL_PAYMENT_GATEWAY_CYBERSOURCE_SECURE_ACCEPTANCE_URL = env.str(
+    "MITOL_PAYMENT_GATEWAY_CYBERSOURCE_SECURE_ACCEPTANCE_URL",
+    default="https://testsecureacceptance.cybersource.com/pay",
+)
+# Orders are known to the gateway as "<prefix>-<order id>"; give each deployment its own prefix
+# when several share one CyberSource profile.
+ORDER_REFERENCE_PREFIX = env.str("ORDER_REFERENCE_PREFIX", default="b2b")
 
 # Open edX (SPEC §8): off unless all four are set.
 OPENEDX_API_BASE_URL = env.str("OPENEDX_API_BASE_URL", default="").rstrip("/")
