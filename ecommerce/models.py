@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 
 from courses.models import CourseRun
 
@@ -81,6 +82,9 @@ class Discount(models.Model):
     class Meta:
         constraints = [
             models.CheckConstraint(condition=Q(amount__gte=0), name="discount_amount_not_negative"),
+            # Codes are applied case-insensitively (SPEC §5): two codes differing only in case
+            # would be ambiguous. The index behind it serves the lookup by ``Lower(code)``.
+            models.UniqueConstraint(Lower("discount_code"), name="discount_code_ci_unique"),
         ]
 
     def __str__(self) -> str:
@@ -100,7 +104,12 @@ class DiscountProduct(models.Model):
 
 
 class Order(models.Model):
-    """A learner's purchase. ``total_price_paid`` is what they paid (Decimal, 2 places)."""
+    """A learner's purchase. ``total_price_paid`` is what they pay (Decimal, 2 places).
+
+    ``pending`` while the payment gateway has it; ``fulfilled`` once paid (or at once for a zero
+    total); ``declined`` / ``canceled`` when the payment did not happen (its codes are freed).
+    ``reference_number`` is what the payment gateway knows the order by.
+    """
 
     class State(models.TextChoices):
         PENDING = "pending"
@@ -117,6 +126,14 @@ class Order(models.Model):
     reference_number = models.CharField(max_length=255, blank=True, default="")
     created_on = models.DateTimeField(auto_now_add=True)
     updated_on = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            # Pending orders are few and looked up at every checkout (reuse, seats held).
+            models.Index(
+                fields=["purchaser"], condition=Q(state="pending"), name="order_pending_by_purchaser"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Order {self.pk} ({self.state})"
@@ -160,3 +177,68 @@ class DiscountRedemption(models.Model):
                 fields=["redeemed_discount", "redeemed_by"], name="redemption_one_per_user_code"
             ),
         ]
+
+
+class Basket(models.Model):
+    """A learner's basket: at most one product (the Product URL empties it first, SPEC §5)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="basket"
+    )
+    created_on = models.DateTimeField(auto_now_add=True)
+    updated_on = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Basket of {self.user}"
+
+
+class BasketItem(models.Model):
+    """The product in a basket."""
+
+    basket = models.ForeignKey(Basket, on_delete=models.CASCADE, related_name="items")
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    quantity = models.PositiveIntegerField(default=1)
+    created_on = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["basket"], name="basketitem_one_per_basket"),
+        ]
+
+
+class BasketDiscount(models.Model):
+    """The code applied to a basket. Gone with the code if the code is deleted (SPEC §4.3)."""
+
+    basket = models.ForeignKey(Basket, on_delete=models.CASCADE, related_name="discounts")
+    discount = models.ForeignKey(Discount, on_delete=models.CASCADE, related_name="+")
+    applied_on = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["basket"], name="basketdiscount_one_per_basket"),
+        ]
+
+
+class Transaction(models.Model):
+    """What the payment gateway said about an order (the signed callback's fields, as sent)."""
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="transactions")
+    transaction_id = models.CharField(max_length=255, blank=True, default="")
+    decision = models.CharField(max_length=20)
+    amount = models.DecimalField(**MONEY, null=True, blank=True)
+    data = models.JSONField(default=dict)
+    created_on = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            # The browser's receipt post and the gateway's back-office post carry the same
+            # transaction: it is recorded once.
+            models.UniqueConstraint(
+                fields=["transaction_id"],
+                condition=~Q(transaction_id=""),
+                name="transaction_unique_gateway_id",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.decision} {self.transaction_id} for order {self.order_id}"
