@@ -14,8 +14,9 @@ from django.db import transaction
 from django.utils.dateparse import parse_datetime
 from django.utils.timezone import is_naive, make_aware
 
+from courses.exceptions import RunNotFound
 from courses.keys import PROGRAM_ID_PATTERN, InvalidCoursewareId, parse_courseware_id, parse_run_key
-from courses.models import Course, CourseRun, Program, ProgramRequirement
+from courses.models import Course, CourseRun, CourseRunEnrollment, Program, ProgramRequirement
 from main.exceptions import DomainError, NotFoundError
 
 log = logging.getLogger(__name__)
@@ -446,3 +447,26 @@ def program_courses(program: Program) -> list[Course]:
 
     walk(program)
     return courses
+
+
+# -- enrollments ---------------------------------------------------------------------------------
+
+
+def run_get(courseware_id: str) -> CourseRun:
+    """The run with this courseware ID, or ``RunNotFound``."""
+    run = CourseRun.objects.select_related("course").filter(courseware_id=courseware_id).first()
+    if run is None:
+        raise RunNotFound(
+            f"No course run '{courseware_id}': give a courseware ID such as "
+            "course-v1:MITxT+14.310x+1T2026 (the catalog API lists them)."
+        )
+    return run
+
+
+def enrollments_list(user: Any) -> list[CourseRunEnrollment]:
+    """The learner's active enrollments, newest first, with run, course and contract loaded."""
+    return list(
+        CourseRunEnrollment.objects.filter(user=user, active=True)
+        .select_related("run__course", "run__b2b_contract__organization")
+        .order_by("-created_on", "-pk")
+    )

@@ -1,4 +1,4 @@
-"""Product services: what the cart sells for a course run."""
+"""Ecommerce services: products (here), the basket, checkout and payments (their modules)."""
 
 from __future__ import annotations
 

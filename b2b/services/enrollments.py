@@ -1,0 +1,66 @@
+"""Enrollment asked for by a learner (the enroll API, the dashboard's Enroll button).
+
+A contract run is entered only by the contract's rules (``b2b.services.redemption``): without a
+code, only by a learner attached to a free SSO contract. A run of the public catalog is open to
+anyone while it is live and within its enrollment dates, unless it is sold as a product (then the
+cart is the way in).
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from b2b.services.redemption import contract_enroll
+from courses.exceptions import AlreadyEnrolled, RunNotEnrollable
+from courses.models import CourseRun, CourseRunEnrollment
+from openedx.api import enrollment_edx_queue
+
+
+def enrollment_request(user: AbstractBaseUser, *, run: CourseRun) -> CourseRunEnrollment:
+    """Enroll ``user`` in ``run`` without an order; returns the (new or reactivated) enrollment.
+
+    Contract runs: ``contract_enroll`` (``code-required`` unless attached to a free SSO contract,
+    ``contract-inactive``, ``already-enrolled``). A run that was a contract run and has left its
+    contract: ``run-not-enrollable``. Public runs: ``run-not-enrollable`` when not live, a source
+    run, sold as a product or outside the enrollment dates; ``already-enrolled``. The edX
+    enrollment is queued on commit.
+    """
+    if run.is_b2b:
+        if run.b2b_contract_id is None:
+            raise RunNotEnrollable(f"{run.courseware_id} is no longer offered.")
+        return contract_enroll(user, run=run)
+    now = timezone.now()
+    if not (run.live and run.course.live) or run.is_source_run:
+        raise RunNotEnrollable(f"{run.courseware_id} is not open for enrollment.")
+    if run.products.filter(is_active=True).exists():
+        raise RunNotEnrollable(
+            f"{run.courseware_id} is sold as a product: add it to your cart to enroll."
+        )
+    if (run.enrollment_start and now < run.enrollment_start) or (
+        run.enrollment_end and now > run.enrollment_end
+    ):
+        raise RunNotEnrollable(
+            f"Enrollment in {run.courseware_id} is closed at this time (see its enrollment dates)."
+        )
+    try:
+        with transaction.atomic():
+            enrollment = (
+                CourseRunEnrollment.objects.select_for_update().filter(user=user, run=run).first()
+            )
+            if enrollment is not None and enrollment.active:
+                raise AlreadyEnrolled(
+                    f"You are already enrolled in {run.title} ({run.courseware_id})."
+                )
+            if enrollment is None:
+                enrollment = CourseRunEnrollment.objects.create(user=user, run=run)
+            else:
+                enrollment.active = True
+                enrollment.save(update_fields=["active", "updated_on"])
+            enrollment_edx_queue(enrollment)
+    except IntegrityError:  # a concurrent request enrolled the same learner first
+        raise AlreadyEnrolled(
+            f"You are already enrolled in {run.title} ({run.courseware_id})."
+        ) from None
+    return enrollment

@@ -1,0 +1,320 @@
+"""Getting into a contract run: seat, code, enrollment and membership, decided together (SPEC §5).
+
+This is the one place where a learner enters a contract run. Checkout calls it for a contract
+product, the payment callback calls it to complete a paid order, and ``contract_enroll`` lets a
+learner attached to a free SSO contract enroll without a code. Nothing else creates an enrollment
+in a contract run or redeems an enrollment code.
+
+The rules, checked in this order (each refusal has a stable ``code``):
+
+1. A code is required (``code-required``), except for a learner attached to the contract when the
+   contract is SSO and free.
+2. The code is linked to the product (``code-not-for-product``) and active (``code-deactivated``).
+3. The contract is active and within its dates, and so is the code (``contract-inactive``).
+4. The learner is not already enrolled in the run (``already-enrolled``): no second code is spent.
+5. The code is unused: a one-time code by anyone, any code by this learner (``code-used``).
+6. A learner not yet attached takes a seat: attached learners (memberships) plus learners holding
+   a seat with an order waiting for its payment stay within ``max_learners`` (``contract-full``).
+   An attached learner takes no new seat.
+
+Exactly once under concurrency (ARCHITECTURE, rule 3): the deciding functions lock the contract
+row, then the code row (``SELECT ... FOR UPDATE``), and read everything they decide on in
+statements issued after the locks are granted, so each sees what the previous holder committed.
+Unique constraints back them: one redemption per one-time code, one per learner per code, one
+enrollment per learner per run, one membership per learner per contract. Lock order everywhere:
+basket, order, contract, code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from b2b.exceptions import ContractFull, ContractInactive
+from b2b.models import ContractMembership, ContractPage
+from courses.exceptions import AlreadyEnrolled
+from courses.models import CourseRun, CourseRunEnrollment
+from ecommerce.exceptions import CodeRequired, InvalidCode, ProductUnavailable
+from ecommerce.models import Discount, DiscountRedemption, Order, Product
+from ecommerce.services.discounts import (
+    discount_check_active,
+    discount_check_for_product,
+    discount_check_unused,
+    discount_in_dates,
+    redemption_record,
+)
+from openedx.api import enrollment_edx_queue
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ContractCodeCheck:
+    """What the cart needs to know about a contract product in a basket.
+
+    ``needs_code`` is false for a learner attached to a free SSO contract.
+    """
+
+    contract: ContractPage
+    needs_code: bool
+
+
+@dataclass
+class ContractSeat:
+    """The outcome of a decision: the seat's membership, and what was created for it.
+
+    ``enrollment`` is None while an order waits for its payment; ``redemption`` is None when no
+    code was needed; ``membership_created`` tells whether the learner was attached just now.
+    """
+
+    contract: ContractPage
+    membership: ContractMembership | None
+    membership_created: bool
+    enrollment: CourseRunEnrollment | None
+    redemption: DiscountRedemption | None
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+
+def product_contract(product: Product) -> ContractPage | None:
+    """The contract whose run the product sells, or None for a product outside any contract.
+
+    Raises ``ProductUnavailable`` for a product off sale, or for the product of a run that was a
+    contract run and has left its contract (it can never be sold outside the rules).
+    """
+    run = product.course_run
+    if not product.is_active or (run.is_b2b and run.b2b_contract_id is None):
+        raise ProductUnavailable(
+            f"{product.description} is no longer on sale: ask the organization that gave you "
+            "the link for a new one."
+        )
+    if not run.is_b2b:
+        return None
+    return ContractPage.objects.select_related("organization").get(pk=run.b2b_contract_id)
+
+
+def contract_code_check(
+    user: AbstractBaseUser, *, product: Product, discount: Discount | None
+) -> ContractCodeCheck:
+    """Check, without locking, whether ``user`` could check out ``product`` with ``discount``.
+
+    The cart calls it when a code is applied and to decide whether to offer checkout; checkout
+    decides again under locks (``contract_checkout``). Raises the refusal that applies (rules in
+    the module docstring) or ``ProductUnavailable``; ``product`` must be a contract product.
+    """
+    contract = product_contract(product)
+    if contract is None:
+        raise ValueError(f"product {product.pk} is not a contract product")
+    membership = _decide(user, contract=contract, run=product.course_run, product=product,
+                         code=discount, order=None, now=timezone.now())
+    return ContractCodeCheck(
+        contract=contract, needs_code=not _code_free(contract, membership is not None)
+    )
+
+
+def contract_needs_code(user: AbstractBaseUser, *, contract: ContractPage) -> bool:
+    """Whether ``user`` needs a code for this contract's runs (not for free SSO members)."""
+    member = ContractMembership.objects.filter(user=user, contract=contract).exists()
+    return not _code_free(contract, member)
+
+
+# -- deciding (under locks) -------------------------------------------------------------------
+
+
+def contract_checkout(
+    user: AbstractBaseUser,
+    *,
+    product: Product,
+    discount: Discount | None,
+    order: Order,
+    complete: bool,
+) -> ContractSeat:
+    """Decide a checkout of a contract product, in the caller's transaction (SPEC §5).
+
+    Locks the contract row, then the code row; applies the rules of the module docstring; then
+    records the redemption of the code on ``order``. With ``complete`` (a zero total) the learner
+    is also enrolled in the run and attached to the contract (membership source ``code``); without
+    it (a pending, priced order) the code and the seat are held by the order until the payment
+    callback completes it (``contract_order_complete``) or releases it.
+
+    ``order`` must already have its line for ``product``. Raises a refusal and changes nothing;
+    the caller's transaction then rolls back whatever it wrote.
+    """
+    with transaction.atomic(savepoint=False):
+        run = product.course_run
+        contract = _lock_contract(run.b2b_contract_id)
+        code = _lock_code(discount.pk) if discount is not None else None
+        member = _decide(user, contract=contract, run=run, product=product, code=code,
+                         order=order, now=timezone.now())
+        redemption = (
+            redemption_record(code, user=user, order_id=order.pk) if code is not None else None
+        )
+        seat = ContractSeat(contract, member, False, None, redemption)
+        if complete:
+            _admit(user, seat, run)
+        return seat
+
+
+def contract_order_complete(order: Order) -> list[ContractSeat]:
+    """Complete a paid order's contract lines: enroll the purchaser and attach them (SPEC §5).
+
+    Called by the payment callback in its transaction. The seat and the code were held by the
+    order since checkout, so the cap is not checked again: the learner has paid for that seat.
+    An enrollment that already exists is kept (and reactivated). Returns one seat per contract
+    line, in line order.
+    """
+    seats: list[ContractSeat] = []
+    with transaction.atomic(savepoint=False):
+        user = order.purchaser
+        lines = order.lines.select_related("product__course_run").order_by("pk")
+        for line in lines:
+            run = line.product.course_run
+            if not run.is_b2b or run.b2b_contract_id is None:
+                continue
+            contract = _lock_contract(run.b2b_contract_id)
+            member = ContractMembership.objects.filter(user=user, contract=contract).first()
+            redemption = order.discount_redemptions.filter(
+                redeemed_discount__product_links__product=line.product
+            ).first()
+            seat = ContractSeat(contract, member, False, None, redemption)
+            _admit(user, seat, run)
+            seats.append(seat)
+    return seats
+
+
+def contract_enroll(user: AbstractBaseUser, *, run: CourseRun) -> CourseRunEnrollment:
+    """Enroll ``user`` in a contract run without a code: only a learner attached to the run's
+    contract when it is a free SSO contract may (SPEC §5). Everyone else: ``code-required``
+    (the way in is the Product URL and a code).
+
+    Locks the contract row; refuses ``contract-inactive`` and ``already-enrolled`` too. No order
+    and no redemption are made. Raises ``ValueError`` for a run outside any contract.
+    """
+    if not run.is_b2b or run.b2b_contract_id is None:
+        raise ValueError(f"run {run.courseware_id} is not a contract run")
+    with transaction.atomic():
+        contract = _lock_contract(run.b2b_contract_id)
+        member = _decide(user, contract=contract, run=run, product=None, code=None, order=None,
+                         now=timezone.now())
+        seat = ContractSeat(contract, member, False, None, None)
+        _admit(user, seat, run)
+    assert seat.enrollment is not None
+    return seat.enrollment
+
+
+# -- internals ---------------------------------------------------------------------------------
+
+
+def _lock_contract(contract_id: int | None) -> ContractPage:
+    # ``of=("self",)`` locks the contract's own row, not Wagtail's page row it inherits from.
+    contract = (
+        ContractPage.objects.select_for_update(of=("self",)).filter(pk=contract_id).first()
+    )
+    if contract is None:
+        raise ProductUnavailable("This course is no longer offered under a contract.")
+    return contract
+
+
+def _lock_code(discount_id: int) -> Discount:
+    code = Discount.objects.select_for_update().filter(pk=discount_id).first()
+    if code is None:  # deleted by the code adjustment since it was applied
+        raise InvalidCode("This enrollment code no longer exists: ask for a new one.")
+    return code
+
+
+def _code_free(contract: ContractPage, member: bool) -> bool:
+    return member and contract.is_sso and contract.is_free
+
+
+def _decide(
+    user: AbstractBaseUser,
+    *,
+    contract: ContractPage,
+    run: CourseRun,
+    product: Product | None,
+    code: Discount | None,
+    order: Order | None,
+    now: dt.datetime,
+) -> ContractMembership | None:
+    """Apply the rules in order; return the learner's membership (None: not attached)."""
+    membership = ContractMembership.objects.filter(user=user, contract=contract).first()
+    if code is None:
+        if not _code_free(contract, membership is not None):
+            raise CodeRequired(
+                "This course is offered through your organization: enter the enrollment code "
+                "you were given to enroll."
+            )
+    else:
+        if product is not None:
+            discount_check_for_product(code, product)
+        discount_check_active(code)
+    if not contract.is_in_force(now) or (code is not None and not discount_in_dates(code, now)):
+        raise ContractInactive(
+            f"Enrollment under the contract “{contract.name}” is closed (it is inactive or "
+            "outside its dates): contact the organization that gave you the code."
+        )
+    enrollment = CourseRunEnrollment.objects.filter(user=user, run=run, active=True).first()
+    if enrollment is not None:
+        raise AlreadyEnrolled(
+            f"You are already enrolled in {run.title} ({run.courseware_id}): your code stays "
+            "unused. Find the course on your dashboard."
+        )
+    if code is not None:
+        discount_check_unused(code, user)
+    if membership is None and contract.max_learners is not None:
+        _check_seat(user, contract, order)
+    return membership
+
+
+def _pending_orders(contract: ContractPage):  # type: ignore[no-untyped-def]
+    return Order.objects.filter(
+        state=Order.State.PENDING, lines__product__course_run__b2b_contract=contract
+    )
+
+
+def _check_seat(user: AbstractBaseUser, contract: ContractPage, order: Order | None) -> None:
+    """A learner not attached takes a seat unless an order of theirs waiting for its payment
+    already holds one. Seats taken: memberships + other learners' held seats."""
+    holding = _pending_orders(contract).filter(purchaser=user)
+    if order is not None:
+        holding = holding.exclude(pk=order.pk)
+    if holding.exists():
+        return
+    members = ContractMembership.objects.filter(contract=contract)
+    held = (
+        _pending_orders(contract)
+        .exclude(purchaser=user)
+        .exclude(purchaser__in=members.values("user_id"))
+        .values("purchaser")
+        .distinct()
+        .count()
+    )
+    assert contract.max_learners is not None
+    if members.count() + held >= contract.max_learners:
+        raise ContractFull(
+            f"The contract “{contract.name}” has no seats left (its {contract.max_learners} "
+            "learners are attached): your code stays unused. Contact your organization."
+        )
+
+
+def _admit(user: AbstractBaseUser, seat: ContractSeat, run: CourseRun) -> None:
+    """Enroll in the run (or reactivate), attach to the contract if not attached, queue edX."""
+    enrollment = CourseRunEnrollment.objects.filter(user=user, run=run).first()
+    if enrollment is None:
+        enrollment = CourseRunEnrollment.objects.create(user=user, run=run)
+    elif not enrollment.active:
+        enrollment.active = True
+        enrollment.save(update_fields=["active", "updated_on"])
+    seat.enrollment = enrollment
+    if seat.membership is None:
+        seat.membership = ContractMembership.objects.create(
+            user=user, contract=seat.contract, source=ContractMembership.Source.CODE
+        )
+        seat.membership_created = True
+    enrollment_edx_queue(enrollment)

@@ -1,0 +1,313 @@
+"""Checkout, orders and the payment callback (SPEC §5).
+
+``basket_checkout`` turns the learner's basket into an order, in one transaction:
+
+- a zero total completes at once: the order is fulfilled, the learner enrolled (and, for a
+  contract product, attached to the contract and the code redeemed), the basket emptied;
+- a priced total makes a pending order, which holds the code (and the contract seat) until the
+  gateway's signed callback (``payment_response_apply``) fulfils it, or declines or cancels it
+  and frees them; checking out again while it waits reuses it;
+- with payments not configured, a priced checkout refuses with ``payments-not-configured`` and
+  writes nothing.
+
+Contract products are decided by ``b2b.services.redemption.contract_checkout`` (seat, code,
+enrollment and membership together, under the contract and code row locks). Lock order: basket,
+order, contract, code.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from b2b.services.redemption import contract_checkout, contract_order_complete, product_contract
+from courses.exceptions import AlreadyEnrolled, RunNotEnrollable
+from courses.models import CourseRunEnrollment
+from ecommerce.exceptions import BasketEmpty, CodeUsed, OrderNotFound
+from ecommerce.models import (
+    Basket,
+    BasketDiscount,
+    BasketItem,
+    Discount,
+    DiscountRedemption,
+    Line,
+    Order,
+    Product,
+    Transaction,
+)
+from ecommerce.services.basket import basket_contents, payments_refusal
+from ecommerce.services.discounts import (
+    ZERO,
+    discount_check_generic,
+    discounted_price,
+    redemption_record,
+)
+from ecommerce.services.payments import (
+    ACCEPT,
+    CANCEL,
+    REVIEW,
+    PaymentForm,
+    order_payment_form,
+    order_reference,
+    payment_response_read,
+    payments_configured,
+)
+from main.exceptions import ConflictError
+from openedx.api import enrollment_edx_queue
+
+log = logging.getLogger(__name__)
+
+FULFILLED, PENDING = Order.State.FULFILLED, Order.State.PENDING
+
+
+@dataclass
+class CheckoutResult:
+    """The order a checkout made (or reused), and for a pending one the form to pay it."""
+
+    order: Order
+    payment: PaymentForm | None
+    reused: bool = False
+
+    @property
+    def status(self) -> str:
+        return self.order.state
+
+
+def basket_checkout(user: AbstractBaseUser, *, ip_address: str = "") -> CheckoutResult:
+    """Check out the learner's basket (SPEC §5); see the module docstring for what happens.
+
+    Refusals (nothing is written): ``basket-empty``, ``product-unavailable``,
+    ``payments-not-configured``, and every refusal of the code and contract rules
+    (``code-required``, ``code-not-for-product``, ``code-deactivated``, ``contract-inactive``,
+    ``already-enrolled``, ``code-used``, ``contract-full``). A concurrent checkout that loses a
+    race on a unique constraint is refused the same way (``code-used``, ``already-enrolled``).
+    """
+    try:
+        with transaction.atomic():
+            return _checkout(user, ip_address)
+    except IntegrityError as exc:
+        raise _refusal_for(exc) from exc
+
+
+def _checkout(user: AbstractBaseUser, ip_address: str) -> CheckoutResult:
+    basket = Basket.objects.select_for_update().filter(user=user).first()
+    product, discount = basket_contents(basket)
+    if basket is None or product is None:
+        raise BasketEmpty(
+            "Your basket is empty: open the product link you were given to add the course."
+        )
+    contract = product_contract(product)
+    total = discounted_price(product.price, discount)
+    if total > ZERO and not payments_configured():
+        raise payments_refusal()
+
+    pending = _pending_order_for(user, product)
+    if pending is not None:
+        held = list(pending.discount_redemptions.values_list("redeemed_discount_id", flat=True))
+        if held == ([discount.pk] if discount else []) and pending.total_price_paid == total:
+            return CheckoutResult(
+                pending, order_payment_form(pending, ip_address=ip_address), reused=True
+            )
+        _release(pending, Order.State.CANCELED)  # the learner changed the code: free the old one
+
+    order = Order.objects.create(purchaser=user, state=PENDING, total_price_paid=total)
+    Line.objects.create(
+        order=order, product=product, quantity=1, unit_price=product.price, discounted_price=total
+    )
+    complete = total == ZERO
+    if contract is not None:
+        contract_checkout(user, product=product, discount=discount, order=order, complete=complete)
+    else:
+        _checkout_public(user, product=product, discount=discount, order=order, complete=complete)
+
+    if complete:
+        order.state = FULFILLED
+        order.save(update_fields=["state", "updated_on"])
+        _empty(basket, product)
+        return CheckoutResult(order, None)
+    order.reference_number = order_reference(order.pk)
+    order.save(update_fields=["reference_number", "updated_on"])
+    return CheckoutResult(order, order_payment_form(order, ip_address=ip_address))
+
+
+def _pending_order_for(user: AbstractBaseUser, product: Product) -> Order | None:
+    return (
+        Order.objects.filter(purchaser=user, state=PENDING, lines__product=product)
+        .order_by("-pk")
+        .first()
+    )
+
+
+def _checkout_public(
+    user: AbstractBaseUser,
+    *,
+    product: Product,
+    discount: Discount | None,
+    order: Order,
+    complete: bool,
+) -> None:
+    """A product outside any contract: the code's own rules, then the enrollment if complete."""
+    run = product.course_run
+    if CourseRunEnrollment.objects.filter(user=user, run=run, active=True).exists():
+        raise AlreadyEnrolled(f"You are already enrolled in {run.title} ({run.courseware_id}).")
+    if discount is not None:
+        code = Discount.objects.select_for_update().get(pk=discount.pk)
+        discount_check_generic(code, product=product, user=user, at=timezone.now())
+        redemption_record(code, user=user, order_id=order.pk)
+    if complete:
+        _enroll_public(user, product)
+
+
+def _enroll_public(user: AbstractBaseUser, product: Product) -> CourseRunEnrollment:
+    run = product.course_run
+    if run.is_b2b:  # never: contract products go through the contract rules
+        raise RunNotEnrollable(f"{run.courseware_id} is a contract run.")
+    enrollment = CourseRunEnrollment.objects.filter(user=user, run=run).first()
+    if enrollment is None:
+        enrollment = CourseRunEnrollment.objects.create(user=user, run=run)
+    elif not enrollment.active:
+        enrollment.active = True
+        enrollment.save(update_fields=["active", "updated_on"])
+    enrollment_edx_queue(enrollment)
+    return enrollment
+
+
+def _empty(basket: Basket, product: Product) -> None:
+    """Take the bought product (and its code) out of the basket; anything else stays."""
+    if BasketItem.objects.filter(basket=basket, product=product).delete()[0]:
+        BasketDiscount.objects.filter(basket=basket).delete()
+
+
+def _release(order: Order, state: str) -> int:
+    """End a pending order without payment: free its codes (and so its seat). Returns how many
+    codes were freed; an order no longer pending is left alone (0)."""
+    if not Order.objects.filter(pk=order.pk, state=PENDING).update(
+        state=state, updated_on=timezone.now()
+    ):
+        return 0
+    order.state = state
+    return DiscountRedemption.objects.filter(redeemed_order=order).delete()[0]
+
+
+def _refusal_for(exc: IntegrityError) -> ConflictError:
+    text = str(exc)
+    if "discountredemption" in text or "redemption_one_per" in text:
+        return CodeUsed("This enrollment code has just been used by someone else.")
+    if "courserunenrollment" in text or "enrollment_one_per_user_run" in text:
+        return AlreadyEnrolled("You are already enrolled in this course run.")
+    log.warning("Checkout lost a race: %s", text)
+    return ConflictError(
+        "Your enrollment changed while you were checking out: reload the cart and try again.",
+        code="checkout-conflict",
+    )
+
+
+# -- orders ----------------------------------------------------------------------------------
+
+
+def order_get(user: AbstractBaseUser, order_id: int) -> Order:
+    """One of the learner's orders; ``OrderNotFound`` for anyone else's (no existence leak)."""
+    order = Order.objects.filter(pk=order_id, purchaser=user).first()
+    if order is None:
+        raise OrderNotFound(f"You have no order {order_id}.")
+    return order
+
+
+# -- the payment callback ----------------------------------------------------------------------
+
+
+@dataclass
+class PaymentOutcome:
+    """What a gateway response did: the order (its new state), the decision, and whether the
+    order changed (a repeated post changes nothing)."""
+
+    order: Order
+    decision: str
+    changed: bool
+
+
+def payment_response_apply(fields: Mapping[str, str]) -> PaymentOutcome:
+    """Apply a signed Secure Acceptance response to its order, exactly once (SPEC §5).
+
+    ``ACCEPT`` with the order's amount: the order is fulfilled (learner enrolled, attached, code
+    redeemed for good) and the bought product leaves the basket. ``DECLINE`` / ``ERROR``: the
+    order is declined; ``CANCEL``: canceled; both free the code and the seat. ``REVIEW``: the
+    order stays pending (the gateway posts the final decision later). The response is recorded
+    as a ``Transaction`` once per gateway transaction ID. A response for an order no longer
+    pending changes nothing (an accepted payment for an order that was canceled is logged as an
+    error for an operator to refund). Raises ``InvalidPaymentResponse`` for an unsigned or
+    altered response and ``OrderNotFound`` for an unknown order.
+    """
+    response = payment_response_read(fields)
+    purchaser_id = (
+        Order.objects.filter(pk=response.order_id).values_list("purchaser_id", flat=True).first()
+    )
+    if purchaser_id is None:
+        raise OrderNotFound(f"The payment response names order {response.order_id}, unknown here.")
+    with transaction.atomic():
+        basket = Basket.objects.select_for_update().filter(user_id=purchaser_id).first()
+        order = Order.objects.select_for_update().select_related("purchaser").get(
+            pk=response.order_id
+        )
+        _record(order, response.decision, response.transaction_id, response.amount,
+                response.fields)
+        changed = False
+        if order.state != PENDING:
+            if response.decision == ACCEPT and order.state != FULFILLED:
+                log.error(
+                    "Payment %s accepted for order %s, which is %s: refund it.",
+                    response.transaction_id, order.pk, order.state,
+                )
+        elif response.decision == ACCEPT:
+            if response.amount != order.total_price_paid:
+                log.error(
+                    "Payment %s for order %s is %s, the order is %s: left pending for review.",
+                    response.transaction_id, order.pk, response.amount, order.total_price_paid,
+                )
+            else:
+                changed = _fulfil_paid(order, basket)
+        elif response.decision == REVIEW:
+            log.info("Payment for order %s is under review: the order stays pending.", order.pk)
+        else:
+            state = Order.State.CANCELED if response.decision == CANCEL else Order.State.DECLINED
+            freed = _release(order, state)
+            changed = True
+            log.info("Order %s %s by the gateway; %s code(s) freed.", order.pk, state, freed)
+    return PaymentOutcome(order=order, decision=response.decision, changed=changed)
+
+
+def _fulfil_paid(order: Order, basket: Basket | None) -> bool:
+    lines = list(order.lines.select_related("product__course_run").order_by("pk"))
+    if any(line.product.course_run.is_b2b for line in lines):
+        contract_order_complete(order)
+    for line in lines:
+        if not line.product.course_run.is_b2b:
+            _enroll_public(order.purchaser, line.product)
+    order.state = FULFILLED
+    order.save(update_fields=["state", "updated_on"])
+    if basket is not None:
+        for line in lines:
+            _empty(basket, line.product)
+    return True
+
+
+def _record(
+    order: Order,
+    decision: str,
+    transaction_id: str,
+    amount: Decimal | None,
+    fields: Mapping[str, str],
+) -> None:
+    if transaction_id and Transaction.objects.filter(transaction_id=transaction_id).exists():
+        return
+    Transaction.objects.create(
+        order=order, transaction_id=transaction_id, decision=decision, amount=amount,
+        data=dict(fields),
+    )
+

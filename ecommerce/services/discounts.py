@@ -1,0 +1,135 @@
+"""Discount codes as the cart sees them: finding one by its text, what it does to a price, and the
+rules every code obeys whatever it is for (SPEC §5).
+
+Enrollment codes (codes of contract products) obey these and the contract's rules on top; those
+are decided in ``b2b.services.redemption``, the one place where seats and codes meet.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db.models.functions import Lower
+
+from ecommerce.exceptions import CodeDeactivated, CodeExpired, CodeNotForProduct, CodeUsed, InvalidCode
+from ecommerce.models import Discount, DiscountProduct, DiscountRedemption, Product
+
+CENTS = Decimal("0.01")
+ZERO = Decimal("0.00")
+#: The longest text accepted as a code (``Discount.discount_code`` holds 100 characters).
+MAX_CODE_LENGTH = 100
+
+
+def code_normalize(text: str | None) -> str:
+    """A code as typed, made comparable: surrounding spaces trimmed, lower case (SPEC §5)."""
+    return (text or "").strip().lower()
+
+
+def discount_find(text: str | None) -> Discount:
+    """The code with this text, compared case-insensitively with spaces trimmed (SPEC §5).
+
+    One indexed query (the ``discount_code_ci_unique`` index). Raises ``InvalidCode`` for an
+    empty text or one that names no code.
+    """
+    code = code_normalize(text)
+    if not code:
+        raise InvalidCode("Enter the enrollment code you were given.")
+    if len(code) > MAX_CODE_LENGTH:
+        raise InvalidCode("That is not an enrollment code: check it and type it again.")
+    discount = Discount.objects.alias(code_ci=Lower("discount_code")).filter(code_ci=code).first()
+    if discount is None:
+        raise InvalidCode(
+            f"“{code}” is not a valid enrollment code: check it against the one you were given."
+        )
+    return discount
+
+
+def discounted_price(price: Decimal, discount: Discount | None) -> Decimal:
+    """What one unit costs with the code: never below 0.00, rounded half up to cents.
+
+    fixed-price: the code's amount; dollars-off: price − amount; percent-off: price × (100 −
+    amount) / 100. No code: the price.
+    """
+    if discount is None:
+        result = price
+    elif discount.discount_type == Discount.DiscountType.FIXED_PRICE:
+        result = discount.amount
+    elif discount.discount_type == Discount.DiscountType.DOLLARS_OFF:
+        result = price - discount.amount
+    else:
+        result = price * (Decimal(100) - discount.amount) / Decimal(100)
+    return max(ZERO, Decimal(result)).quantize(CENTS, rounding=ROUND_HALF_UP)
+
+
+def discount_in_dates(discount: Discount, at: dt.datetime) -> bool:
+    """``at`` is within the code's activation and expiration dates (either may be open)."""
+    return (discount.activation_date is None or discount.activation_date <= at) and (
+        discount.expiration_date is None or at <= discount.expiration_date
+    )
+
+
+def discount_is_for(discount: Discount, product: Product) -> bool:
+    """The code is linked to the product (one query)."""
+    return DiscountProduct.objects.filter(discount=discount, product=product).exists()
+
+
+def discount_check_for_product(discount: Discount, product: Product) -> None:
+    """Refuse a code linked to another product (``code-not-for-product``)."""
+    if not discount_is_for(discount, product):
+        raise CodeNotForProduct(
+            "This enrollment code is for another course: open the link that came with it, or "
+            "check that you typed the code for this course."
+        )
+
+
+def discount_check_active(discount: Discount) -> None:
+    """Refuse a deactivated code (``code-deactivated``)."""
+    if not discount.is_active:
+        raise CodeDeactivated(
+            "This enrollment code has been deactivated: ask the organization that gave it to you "
+            "for a new one."
+        )
+
+
+def discount_check_unused(discount: Discount, user: AbstractBaseUser) -> None:
+    """Refuse a code this learner already used, or a one-time code anyone used (``code-used``).
+
+    Two indexed queries at most. Under the code's row lock this is exact; the unique constraints
+    on redemptions back it anyway.
+    """
+    redemptions = DiscountRedemption.objects.filter(redeemed_discount=discount)
+    if discount.redemption_type == Discount.RedemptionType.ONE_TIME:
+        used = redemptions.exists()
+    else:
+        used = redemptions.filter(redeemed_by=user).exists()
+    if used:
+        raise CodeUsed(
+            "This enrollment code has already been used: each code admits one learner. Ask the "
+            "organization that gave it to you for another."
+        )
+
+
+def discount_check_generic(
+    discount: Discount, *, product: Product, user: AbstractBaseUser, at: dt.datetime
+) -> None:
+    """The rules of a code for a product outside any contract: linked, active, in its dates,
+    unused. Raises the first refusal that applies."""
+    discount_check_for_product(discount, product)
+    discount_check_active(discount)
+    if not discount_in_dates(discount, at):
+        raise CodeExpired("This code is not valid at this time: check the dates it came with.")
+    discount_check_unused(discount, user)
+
+
+def redemption_record(
+    discount: Discount, *, user: AbstractBaseUser, order_id: int
+) -> DiscountRedemption:
+    """Record the code as used on an order (held while the order waits for its payment)."""
+    return DiscountRedemption.objects.create(
+        redeemed_discount=discount,
+        redeemed_by=user,
+        redeemed_order_id=order_id,
+        is_one_time=discount.redemption_type == Discount.RedemptionType.ONE_TIME,
+    )
