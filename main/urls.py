@@ -5,9 +5,12 @@ from django.conf.urls.static import static
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
 from wagtail import urls as wagtail_urls
 from wagtail.admin import urls as wagtailadmin_urls
 from wagtail.documents import urls as wagtaildocs_urls
+
+from main.api import MeView
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -16,6 +19,10 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("courses.urls")),
+    path("", include("ecommerce.urls")),
+    path("", include("b2b.urls")),
+    path("api/v0/me/", MeView.as_view(), name="api-me"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
 ]
 
 if settings.DEBUG:

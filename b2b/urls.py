@@ -1,0 +1,8 @@
+from django.urls import path
+
+from b2b import api, views
+
+urlpatterns = [
+    path("dashboard/", views.dashboard, name="dashboard"),
+    path("api/v0/enrollments/", api.EnrollmentsView.as_view(), name="api-enrollments"),
+]

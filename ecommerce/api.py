@@ -1,0 +1,223 @@
+"""The cart as a JSON API (SPEC §5): the same services as the cart pages.
+
+``GET /api/v0/basket/``, ``POST /api/v0/basket/items/`` ``{"product_id": N}`` (replaces the
+basket), ``POST /api/v0/basket/code/`` ``{"code": "..."}``, ``DELETE /api/v0/basket/code/``,
+``POST /api/v0/checkout/`` → ``{"order_id", "status", "payment"}``, ``GET /api/v0/orders/<id>/``.
+Session authentication with CSRF; refusals are 4xx ``{"code", "message"}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from ecommerce.models import Order
+from ecommerce.services.basket import (
+    BasketSummary,
+    basket_code_apply,
+    basket_code_remove,
+    basket_replace,
+    basket_summary,
+)
+from ecommerce.services.checkout import CheckoutResult, basket_checkout, order_get
+from main.api import DomainAPIView, RefusalSerializer
+
+
+def _money(value: Any) -> str:
+    return f"{value:.2f}"
+
+
+# -- serializers (output shapes; documented in the OpenAPI schema) --------------------------------
+
+
+class BasketItemSerializer(serializers.Serializer):
+    product_id = serializers.IntegerField()
+    description = serializers.CharField()
+    course_title = serializers.CharField()
+    run = serializers.CharField(help_text="The course run's courseware ID.")
+    price = serializers.CharField(help_text="Decimal string, 2 places.")
+    discounted_price = serializers.CharField(help_text="With the applied code; 2 places.")
+
+
+class BasketSerializer(serializers.Serializer):
+    items = BasketItemSerializer(many=True)
+    code = serializers.CharField(allow_null=True, help_text="The applied code, or null.")
+    total = serializers.CharField(help_text="Decimal string, 2 places.")
+    contract = serializers.CharField(allow_null=True, help_text="The contract's name, if any.")
+    organization = serializers.CharField(allow_null=True)
+    can_checkout = serializers.BooleanField()
+    refusal = RefusalSerializer(
+        allow_null=True, help_text="Why checkout is not possible now (null: it is)."
+    )
+
+
+def basket_data(summary: BasketSummary) -> dict[str, Any]:
+    items = []
+    if summary.product is not None and summary.run is not None:
+        items.append({
+            "product_id": summary.product.pk,
+            "description": summary.product.description,
+            "course_title": summary.run.course.title,
+            "run": summary.run.courseware_id,
+            "price": _money(summary.price),
+            "discounted_price": _money(summary.total),
+        })
+    blocker = summary.blocker
+    return {
+        "items": items,
+        "code": summary.discount.discount_code if summary.discount else None,
+        "total": _money(summary.total),
+        "contract": summary.contract_name,
+        "organization": summary.organization_name,
+        "can_checkout": summary.can_checkout,
+        "refusal": {"code": blocker.code, "message": blocker.message} if blocker else None,
+    }
+
+
+class ProductIdSerializer(serializers.Serializer):
+    product_id = serializers.IntegerField(min_value=1)
+
+
+class CodeSerializer(serializers.Serializer):
+    code = serializers.CharField(
+        max_length=200, allow_blank=True, trim_whitespace=False,
+        help_text="The enrollment code; case does not matter, surrounding spaces are trimmed.",
+    )
+
+
+class PaymentSerializer(serializers.Serializer):
+    url = serializers.URLField(help_text="Where the browser posts the fields (CyberSource).")
+    method = serializers.CharField()
+    fields = serializers.DictField(child=serializers.CharField(), help_text="Signed fields.")
+
+
+class CheckoutSerializer(serializers.Serializer):
+    order_id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=["fulfilled", "pending"])
+    payment = PaymentSerializer(allow_null=True)
+
+
+class OrderLineSerializer(serializers.Serializer):
+    product_id = serializers.IntegerField()
+    description = serializers.CharField()
+    run = serializers.CharField()
+    unit_price = serializers.CharField()
+    discounted_price = serializers.CharField()
+
+
+class OrderSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=Order.State.values)
+    total = serializers.CharField()
+    reference_number = serializers.CharField()
+    codes = serializers.ListField(child=serializers.CharField())
+    created_on = serializers.DateTimeField()
+    updated_on = serializers.DateTimeField()
+    lines = OrderLineSerializer(many=True)
+
+
+def checkout_data(result: CheckoutResult) -> dict[str, Any]:
+    payment = result.payment
+    return {
+        "order_id": result.order.pk,
+        "status": result.status,
+        "payment": (
+            {"url": payment.url, "method": payment.method, "fields": payment.fields}
+            if payment else None
+        ),
+    }
+
+
+def order_data(order: Order) -> dict[str, Any]:
+    lines = order.lines.select_related("product__course_run").order_by("pk")
+    return {
+        "id": order.pk,
+        "status": order.state,
+        "total": _money(order.total_price_paid),
+        "reference_number": order.reference_number,
+        "codes": list(
+            order.discount_redemptions.order_by("pk").values_list(
+                "redeemed_discount__discount_code", flat=True
+            )
+        ),
+        "created_on": serializers.DateTimeField().to_representation(order.created_on),
+        "updated_on": serializers.DateTimeField().to_representation(order.updated_on),
+        "lines": [
+            {
+                "product_id": line.product_id,
+                "description": line.product.description,
+                "run": line.product.course_run.courseware_id,
+                "unit_price": _money(line.unit_price),
+                "discounted_price": _money(line.discounted_price),
+            }
+            for line in lines
+        ],
+    }
+
+
+def client_ip(request: Request) -> str:
+    return request.META.get("REMOTE_ADDR", "") or ""
+
+
+# -- views -------------------------------------------------------------------------------------
+
+REFUSALS = {400: RefusalSerializer, 403: RefusalSerializer, 404: RefusalSerializer,
+            409: RefusalSerializer}
+
+
+class BasketView(DomainAPIView):
+    """The learner's basket."""
+
+    @extend_schema(responses={200: BasketSerializer, 403: RefusalSerializer})
+    def get(self, request: Request) -> Response:
+        return Response(basket_data(basket_summary(request.user)))
+
+
+class BasketItemsView(DomainAPIView):
+    """Replace the basket's contents with one product (what the Product URL does)."""
+
+    @extend_schema(request=ProductIdSerializer, responses={200: BasketSerializer, **REFUSALS})
+    def post(self, request: Request) -> Response:
+        data = ProductIdSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        basket_replace(request.user, product_id=data.validated_data["product_id"])
+        return Response(basket_data(basket_summary(request.user)))
+
+
+class BasketCodeView(DomainAPIView):
+    """Apply an enrollment code to the basket, or take it off."""
+
+    @extend_schema(request=CodeSerializer, responses={200: BasketSerializer, **REFUSALS})
+    def post(self, request: Request) -> Response:
+        data = CodeSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        summary = basket_code_apply(request.user, code=data.validated_data["code"])
+        return Response(basket_data(summary))
+
+    @extend_schema(responses={200: BasketSerializer, 403: RefusalSerializer})
+    def delete(self, request: Request) -> Response:
+        return Response(basket_data(basket_code_remove(request.user)))
+
+
+class CheckoutView(DomainAPIView):
+    """Check out the basket: 201 with a new order, 200 when a pending order is reused."""
+
+    @extend_schema(request=None, responses={200: CheckoutSerializer, 201: CheckoutSerializer,
+                                            **REFUSALS})
+    def post(self, request: Request) -> Response:
+        result = basket_checkout(request.user, ip_address=client_ip(request))
+        code = status.HTTP_200_OK if result.reused else status.HTTP_201_CREATED
+        return Response(checkout_data(result), status=code)
+
+
+class OrderView(DomainAPIView):
+    """One of the learner's orders."""
+
+    @extend_schema(responses={200: OrderSerializer, 403: RefusalSerializer,
+                              404: RefusalSerializer})
+    def get(self, request: Request, order_id: int) -> Response:
+        return Response(order_data(order_get(request.user, order_id)))

@@ -1,0 +1,160 @@
+"""The cart pages (SPEC §5): server-rendered, each view parses, calls one service, renders.
+
+``/cart/add/?product_id=N`` (the Product URL of the codes CSV) empties the basket and adds the
+product; ``/cart/`` shows it; ``/cart/code/`` applies a code; ``/checkout/`` checks out (a zero
+total lands on the dashboard, a priced one goes to the payment gateway); ``/checkout/result/``
+and ``/checkout/backoffice/`` take the gateway's signed responses.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from ecommerce.exceptions import ProductNotFound
+from ecommerce.models import Order
+from ecommerce.services.basket import (
+    basket_code_apply,
+    basket_code_remove,
+    basket_replace,
+    basket_summary,
+)
+from ecommerce.services.checkout import basket_checkout, payment_response_apply
+from main.api import refusal_status
+from main.exceptions import DomainError
+
+log = logging.getLogger(__name__)
+
+
+def _refuse(request: HttpRequest, refusal: DomainError) -> None:
+    """Show a refusal on the next page: its message, tagged with its stable code."""
+    messages.error(request, refusal.message, extra_tags=refusal.code)
+
+
+def _cart_page(
+    request: HttpRequest,
+    *,
+    code_error: DomainError | None = None,
+    code_value: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    order = None
+    order_id = request.GET.get("order", "")
+    if order_id.isdigit():
+        order = Order.objects.filter(pk=int(order_id), purchaser=request.user).first()
+    return render(
+        request,
+        "ecommerce/cart.html",
+        {
+            "summary": basket_summary(request.user),
+            "code_error": code_error,
+            "code_value": code_value,
+            "order": order,
+        },
+        status=status,
+    )
+
+
+@require_GET
+@login_required
+def cart_add(request: HttpRequest) -> HttpResponse:
+    """The Product URL: empty the basket, add the product, show the cart."""
+    raw = request.GET.get("product_id", "").strip()
+    try:
+        if not raw.isdigit() or int(raw) < 1:
+            raise ProductNotFound(
+                f"The link is incomplete: product_id must be a number, got {raw!r}. Use the "
+                "product link exactly as you were given it."
+            )
+        basket_replace(request.user, product_id=int(raw))
+    except DomainError as refusal:
+        _refuse(request, refusal)
+    return redirect("cart")
+
+
+@require_GET
+@login_required
+def cart(request: HttpRequest) -> HttpResponse:
+    return _cart_page(request)
+
+
+@require_POST
+@login_required
+def cart_code(request: HttpRequest) -> HttpResponse:
+    """Apply a code; refused, the cart is shown again with the reason next to the field."""
+    code = request.POST.get("code", "")
+    try:
+        summary = basket_code_apply(request.user, code=code)
+    except DomainError as refusal:
+        return _cart_page(request, code_error=refusal, code_value=code[:200],
+                          status=refusal_status(refusal))
+    assert summary.discount is not None
+    messages.success(request, f"Code {summary.discount.discount_code} applied.",
+                     extra_tags="code-applied")
+    return redirect("cart")
+
+
+@require_POST
+@login_required
+def cart_code_remove(request: HttpRequest) -> HttpResponse:
+    basket_code_remove(request.user)
+    messages.info(request, "The code was removed from your cart.", extra_tags="code-removed")
+    return redirect("cart")
+
+
+@require_POST
+@login_required
+def checkout(request: HttpRequest) -> HttpResponse:
+    """Check out: fulfilled → the dashboard; pending → the gateway; refused → the cart."""
+    try:
+        result = basket_checkout(request.user, ip_address=request.META.get("REMOTE_ADDR", ""))
+    except DomainError as refusal:
+        _refuse(request, refusal)
+        return redirect("cart")
+    if result.payment is None:
+        return HttpResponseRedirect(f"{reverse('dashboard')}?order={result.order.pk}")
+    return render(request, "ecommerce/payment_redirect.html",
+                  {"order": result.order, "payment": result.payment})
+
+
+def _apply_response(request: HttpRequest) -> Order | HttpResponse:
+    try:
+        outcome = payment_response_apply(request.POST.dict())
+    except DomainError as refusal:
+        log.warning("Payment response refused (%s): %s", refusal.code, refusal.message)
+        return render(request, "ecommerce/payment_error.html", {"refusal": refusal},
+                      status=refusal_status(refusal))
+    return outcome.order
+
+
+@csrf_exempt  # the gateway posts here; the signature is the check
+@require_POST
+def checkout_result(request: HttpRequest) -> HttpResponse:
+    """Where the gateway sends the learner back (receipt or cancel page), with signed fields.
+
+    The learner's session cookie does not come with this cross-site post, so the page does not
+    depend on it: it applies the signed response and redirects to a page that does.
+    """
+    result = _apply_response(request)
+    if isinstance(result, HttpResponse):
+        return result
+    if result.state in (Order.State.FULFILLED, Order.State.PENDING):
+        return HttpResponseRedirect(f"{reverse('dashboard')}?order={result.pk}")
+    return HttpResponseRedirect(f"{reverse('cart')}?order={result.pk}")
+
+
+@csrf_exempt  # the gateway's server-to-server post; the signature is the check
+@require_POST
+def checkout_backoffice(request: HttpRequest) -> HttpResponse:
+    result = _apply_response(request)
+    if isinstance(result, HttpResponse):
+        return result
+    return HttpResponse(f"order {result.pk} {result.state}\n", content_type="text/plain")
+

@@ -1,0 +1,96 @@
+"""Shared plumbing of the JSON API: refusals as ``{"code", "message"}``, the base view, ``/me``.
+
+Every refusal of the API has the same shape: a 4xx status and ``{"code": "<stable code>",
+"message": "<what went wrong and how to fix it>"}``. A service's ``DomainError`` keeps its code
+(404 for a ``NotFoundError``, 409 for a ``ConflictError``, 400 otherwise); DRF's own errors
+(authentication, CSRF, malformed input) get codes of the same style.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView, exception_handler
+
+from main.exceptions import ConflictError, DomainError, NotFoundError
+
+
+class RefusalSerializer(serializers.Serializer):
+    """A refusal: a stable machine-readable ``code`` and a ``message`` for people."""
+
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+def refusal_status(exc: DomainError) -> int:
+    """The HTTP status of a service's refusal: 404 not found, 409 conflict, else 400."""
+    if isinstance(exc, NotFoundError):
+        return status.HTTP_404_NOT_FOUND
+    if isinstance(exc, ConflictError):
+        return status.HTTP_409_CONFLICT
+    return status.HTTP_400_BAD_REQUEST
+
+
+def _flatten(detail: Any, prefix: str = "") -> list[str]:
+    if isinstance(detail, dict):
+        return [line for key, value in detail.items() for line in _flatten(value, f"{key}: ")]
+    if isinstance(detail, list):
+        return [line for item in detail for line in _flatten(item, prefix)]
+    return [f"{prefix}{detail}"]
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF's handler, with every refusal shaped ``{"code", "message"}``."""
+    if isinstance(exc, DomainError):
+        return Response({"code": exc.code, "message": exc.message}, status=refusal_status(exc))
+    response = exception_handler(exc, context)
+    if response is None or not isinstance(exc, APIException):
+        return response
+    if isinstance(exc, ValidationError):
+        code, message = "invalid-input", " ".join(_flatten(exc.detail))
+    else:
+        message = str(exc.detail)
+        code = "csrf-failed" if message.startswith("CSRF Failed") else exc.default_code
+    response.data = {"code": str(code).replace("_", "-"), "message": message}
+    return response
+
+
+class DomainAPIView(APIView):
+    """An API view for a signed-in learner: session authentication with CSRF, refusals shaped
+    ``{"code", "message"}``."""
+
+    permission_classes = [IsAuthenticated]
+
+    def get_exception_handler(self):  # type: ignore[no-untyped-def]
+        return api_exception_handler
+
+
+class MeSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    email = serializers.EmailField()
+    name = serializers.CharField()
+
+
+class MeView(DomainAPIView):
+    """``GET /api/v0/me/``: who is signed in (also the benchmark's trivial endpoint)."""
+
+    @extend_schema(responses={200: MeSerializer, 403: RefusalSerializer})
+    def get(self, request: Request) -> Response:
+        user = request.user
+        return Response(
+            {"id": user.pk, "username": user.get_username(), "email": user.email,
+             "name": user.get_full_name()}
+        )
+
+
+def api_paths_only(endpoints: list[tuple[Any, ...]], **_: Any) -> list[tuple[Any, ...]]:
+    """drf-spectacular preprocessing hook: the schema documents ``/api/`` only (not the CMS's
+    internal admin API)."""
+    return [endpoint for endpoint in endpoints if endpoint[0].startswith("/api/")]
