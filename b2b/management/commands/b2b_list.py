@@ -3,6 +3,7 @@ data."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ from django.core.management.base import CommandError, CommandParser
 
 from b2b.management.commands._options import positive_id
 from b2b.services.audit import HISTORY_KEYS, changes_text, contract_history
+from b2b.services.code_operations import contract_codes_status
 from b2b.services.codes import codes_csv_write
 from b2b.services.contracts import contract_get
 from b2b.services.listing import (
@@ -45,7 +47,8 @@ class Command(DomainCommand):
         contracts.add_argument("--org", "--organization", dest="organization_id", type=positive_id,
                                help="Only the contracts of this organization (ID).")
         contracts.add_argument("--codes", dest="codes_contract_id", type=positive_id, metavar="ID",
-                               help="Write this contract's enrollment codes to codes-ID.csv.")
+                               help="Write this contract's enrollment codes to codes-ID.csv; with "
+                                    "--format json, list every code with its status instead.")
         contracts.add_argument("--codes-out", type=Path, metavar="FILE",
                                help="With --codes: write the CSV here instead of codes-ID.csv.")
         add_format_argument(contracts)
@@ -81,7 +84,10 @@ class Command(DomainCommand):
     def contracts(self, *, organization_id: int | None, codes_contract_id: int | None,
                   codes_out: Path | None, format: str, **_: Any) -> None:
         if codes_contract_id is not None:
-            self.codes(codes_contract_id, codes_out)
+            if format == "json":
+                self.codes_json(codes_contract_id, codes_out)
+            else:
+                self.codes(codes_contract_id, codes_out)
             return
         if codes_out is not None:
             raise CommandError("--codes-out needs --codes ID (the contract whose codes to write).")
@@ -89,7 +95,7 @@ class Command(DomainCommand):
         columns = CONTRACT_TABLE if format == "table" else CONTRACT_KEYS
         self.emit_rows(rows, fmt=format, columns=columns, title="Contracts")
 
-    def codes(self, contract_id: int, codes_out: Path | None) -> None:
+    def codes(self, contract_id: int, codes_out: Path | None, *, quiet: bool = False) -> None:
         contract = contract_get(contract_id)
         path = codes_out or Path(f"codes-{contract.pk}.csv")
         if path.is_dir():
@@ -98,12 +104,31 @@ class Command(DomainCommand):
             count = codes_csv_write(contract, path)
         except OSError as exc:
             raise CommandError(f"Cannot write {path}: {exc.strerror or exc}.") from None
+        if quiet:
+            self.hint(f"Wrote {count} codes to {path}")
+            return
         self.stdout.write(f"Wrote {count} codes to {path}")
         if count == 0:
             self.hint(
                 "The contract has no usable codes: add courseware (b2b_courseware add), or check "
                 "its type (free SSO contracts need none)."
             )
+
+    def codes_json(self, contract_id: int, codes_out: Path | None) -> None:
+        """Every code of the contract with its status, as one JSON list (streamed, one object a
+        line); with ``--codes-out`` the CSV is written too."""
+        rows = contract_codes_status(contract_id)
+        first = next(rows, None)  # looks the contract up: an unknown ID is refused before output
+        if codes_out is not None:
+            self.codes(contract_id, codes_out, quiet=True)
+        if first is None:
+            self.stdout.write("[]")
+            return
+        self.stdout.write("[")
+        self.stdout.write("  " + json.dumps(first, ensure_ascii=False), ending="")
+        for row in rows:
+            self.stdout.write(",\n  " + json.dumps(row, ensure_ascii=False), ending="")
+        self.stdout.write("\n]")
 
     def courseware(self, *, contract_id: int, format: str, **_: Any) -> None:
         rows = courseware_list(contract_id)
