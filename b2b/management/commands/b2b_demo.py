@@ -21,6 +21,9 @@ from openedx.api import edx_configured
 SSO_COURSE = "course-v1:MITxT+14.310x"
 SSO_PROGRAM = "program-v1:MITx+DEDP"
 TYPICAL_COURSE = "course-v1:MITxT+14.100x"
+#: The demo learner's login, printed at the end (a demo database only: ``make demo`` flushes).
+DEMO_LEARNER = "learner"
+DEMO_PASSWORD = "learn-with-a-code"
 
 # The demo's staff login (a member of "B2B staff", not a superuser) and learners to provision.
 STAFF_USERNAME = "staff"
@@ -86,6 +89,32 @@ class Command(BaseCommand):
         )
         if edx_configured():
             self.stdout.write(contracts_edx_summary([sso_id, typical_id]))
+        self.try_it(typical_id)
+
+    def try_it(self, contract_id: int) -> None:
+        """Make the demo learner and print what a learner needs to get in with a code."""
+        from django.contrib.auth import get_user_model
+
+        from b2b.services.codes import product_url, usable_codes
+        from ecommerce.models import Discount, Product
+
+        product = Product.objects.get(course_run__b2b_contract_id=contract_id, is_active=True)
+        code = (
+            usable_codes(Discount.objects.filter(product_links__product=product))
+            .order_by("pk")
+            .values_list("discount_code", flat=True)
+            .first()
+        )
+        user_model = get_user_model()
+        learner = user_model.objects.filter(username=DEMO_LEARNER).first() or user_model(
+            username=DEMO_LEARNER, email=f"{DEMO_LEARNER}@example.edu", name="Demo Learner"
+        )
+        learner.set_password(DEMO_PASSWORD)
+        learner.save()
+        self.heading("Try it as a learner (run `make run`, then open the Product URL)")
+        self.stdout.write(f"Product URL: {product_url(product.pk)}")
+        self.stdout.write(f"Learner login: {DEMO_LEARNER} / {DEMO_PASSWORD}")
+        self.stdout.write(f"Enrollment code: {code}")
 
     def staff_surfaces(self, typical_id: int) -> None:
         """A staff login and a few learners, and where to use them."""
