@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.decorators import method_decorator
+from django.views.decorators.csrf import ensure_csrf_cookie
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -170,8 +172,9 @@ REFUSALS = {400: RefusalSerializer, 403: RefusalSerializer, 404: RefusalSerializ
 
 
 class BasketView(DomainAPIView):
-    """The learner's basket."""
+    """The learner's basket. Sets the ``csrftoken`` cookie for the unsafe requests."""
 
+    @method_decorator(ensure_csrf_cookie)
     @extend_schema(responses={200: BasketSerializer, 403: RefusalSerializer})
     def get(self, request: Request) -> Response:
         return Response(basket_data(basket_summary(request.user)))

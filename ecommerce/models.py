@@ -205,6 +205,9 @@ class BasketItem(models.Model):
             models.UniqueConstraint(fields=["basket"], name="basketitem_one_per_basket"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.product} in {self.basket}"
+
 
 class BasketDiscount(models.Model):
     """The code applied to a basket. Gone with the code if the code is deleted (SPEC §4.3)."""
@@ -217,6 +220,9 @@ class BasketDiscount(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["basket"], name="basketdiscount_one_per_basket"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.discount} on {self.basket}"
 
 
 class Transaction(models.Model):

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.decorators import method_decorator
+from django.views.decorators.csrf import ensure_csrf_cookie
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import APIException, ValidationError
@@ -79,8 +81,10 @@ class MeSerializer(serializers.Serializer):
 
 
 class MeView(DomainAPIView):
-    """``GET /api/v0/me/``: who is signed in (also the benchmark's trivial endpoint)."""
+    """``GET /api/v0/me/``: who is signed in (also the benchmark's trivial endpoint). Sets the
+    ``csrftoken`` cookie that unsafe requests echo in ``X-CSRFToken``."""
 
+    @method_decorator(ensure_csrf_cookie)
     @extend_schema(responses={200: MeSerializer, 403: RefusalSerializer})
     def get(self, request: Request) -> Response:
         user = request.user
