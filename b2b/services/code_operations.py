@@ -124,7 +124,9 @@ def code_describe(text: str) -> dict[str, Any]:
     spaces trimmed. Raises ``InvalidCode`` for a text that names no code."""
     found, missing = _find([text])
     if missing:
-        raise InvalidCode(f"No enrollment code '{code_normalize(text)}': check it (codes are UUIDs).")
+        raise InvalidCode(
+            f"No enrollment code '{code_normalize(text)}': check it (codes are UUIDs)."
+        )
     discount = next(iter(found.values()))
     redemptions = [
         {

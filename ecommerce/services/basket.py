@@ -19,7 +19,12 @@ from b2b.services.redemption import contract_code_check, product_contract
 from courses.models import CourseRun
 from ecommerce.exceptions import BasketEmpty, PaymentsNotConfigured, ProductNotFound
 from ecommerce.models import Basket, BasketDiscount, BasketItem, Discount, Product
-from ecommerce.services.discounts import ZERO, discount_check_generic, discount_find, discounted_price
+from ecommerce.services.discounts import (
+    ZERO,
+    discount_check_generic,
+    discount_find,
+    discounted_price,
+)
 from ecommerce.services.payments import payments_configured
 from main.exceptions import DomainError
 

@@ -13,7 +13,13 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models.functions import Lower
 
-from ecommerce.exceptions import CodeDeactivated, CodeExpired, CodeNotForProduct, CodeUsed, InvalidCode
+from ecommerce.exceptions import (
+    CodeDeactivated,
+    CodeExpired,
+    CodeNotForProduct,
+    CodeUsed,
+    InvalidCode,
+)
 from ecommerce.models import Discount, DiscountProduct, DiscountRedemption, Product
 
 CENTS = Decimal("0.01")
