@@ -82,8 +82,9 @@ class ContractSeat:
 # -- reading ---------------------------------------------------------------------------------
 
 
-def product_contract(product: Product) -> ContractPage | None:
-    """The contract whose run the product sells, or None for a product outside any contract.
+def product_contract_id(product: Product) -> int | None:
+    """The ID of the contract whose run the product sells, or None for a product outside any
+    contract (no query; the product's run must be loaded).
 
     Raises ``ProductUnavailable`` for a product off sale, or for the product of a run that was a
     contract run and has left its contract (it can never be sold outside the rules).
@@ -94,9 +95,16 @@ def product_contract(product: Product) -> ContractPage | None:
             f"{product.description} is no longer on sale: ask the organization that gave you "
             "the link for a new one."
         )
-    if not run.is_b2b:
+    return run.b2b_contract_id if run.is_b2b else None
+
+
+def product_contract(product: Product) -> ContractPage | None:
+    """The contract (with its organization) whose run the product sells; see
+    ``product_contract_id`` for the refusals."""
+    contract_id = product_contract_id(product)
+    if contract_id is None:
         return None
-    return ContractPage.objects.select_related("organization").get(pk=run.b2b_contract_id)
+    return ContractPage.objects.select_related("organization").get(pk=contract_id)
 
 
 def contract_code_check(
@@ -111,8 +119,8 @@ def contract_code_check(
     contract = product_contract(product)
     if contract is None:
         raise ValueError(f"product {product.pk} is not a contract product")
-    membership = _decide(user, contract=contract, run=product.course_run, product=product,
-                         code=discount, order=None, now=timezone.now())
+    membership, _ = _decide(user, contract=contract, run=product.course_run, product=product,
+                            code=discount, order=None, now=timezone.now())
     return ContractCodeCheck(
         contract=contract, needs_code=not _code_free(contract, membership is not None)
     )
@@ -150,14 +158,14 @@ def contract_checkout(
         run = product.course_run
         contract = _lock_contract(run.b2b_contract_id)
         code = _lock_code(discount.pk) if discount is not None else None
-        member = _decide(user, contract=contract, run=run, product=product, code=code,
-                         order=order, now=timezone.now())
+        member, enrollment = _decide(user, contract=contract, run=run, product=product,
+                                     code=code, order=order, now=timezone.now())
         redemption = (
             redemption_record(code, user=user, order_id=order.pk) if code is not None else None
         )
         seat = ContractSeat(contract, member, False, None, redemption)
         if complete:
-            _admit(user, seat, run)
+            _admit(user, seat, run, enrollment)
         return seat
 
 
@@ -183,7 +191,7 @@ def contract_order_complete(order: Order) -> list[ContractSeat]:
                 redeemed_discount__product_links__product=line.product
             ).first()
             seat = ContractSeat(contract, member, False, None, redemption)
-            _admit(user, seat, run)
+            _admit(user, seat, run, CourseRunEnrollment.objects.filter(user=user, run=run).first())
             seats.append(seat)
     return seats
 
@@ -200,10 +208,10 @@ def contract_enroll(user: AbstractBaseUser, *, run: CourseRun) -> CourseRunEnrol
         raise ValueError(f"run {run.courseware_id} is not a contract run")
     with transaction.atomic():
         contract = _lock_contract(run.b2b_contract_id)
-        member = _decide(user, contract=contract, run=run, product=None, code=None, order=None,
-                         now=timezone.now())
+        member, enrollment = _decide(user, contract=contract, run=run, product=None, code=None,
+                                     order=None, now=timezone.now())
         seat = ContractSeat(contract, member, False, None, None)
-        _admit(user, seat, run)
+        _admit(user, seat, run, enrollment)
     assert seat.enrollment is not None
     return seat.enrollment
 
@@ -241,8 +249,9 @@ def _decide(
     code: Discount | None,
     order: Order | None,
     now: dt.datetime,
-) -> ContractMembership | None:
-    """Apply the rules in order; return the learner's membership (None: not attached)."""
+) -> tuple[ContractMembership | None, CourseRunEnrollment | None]:
+    """Apply the rules in order; return the learner's membership (None: not attached) and their
+    inactive enrollment in the run, if any."""
     membership = ContractMembership.objects.filter(user=user, contract=contract).first()
     if code is None:
         if not _code_free(contract, membership is not None):
@@ -259,8 +268,8 @@ def _decide(
             f"Enrollment under the contract “{contract.name}” is closed (it is inactive or "
             "outside its dates): contact the organization that gave you the code."
         )
-    enrollment = CourseRunEnrollment.objects.filter(user=user, run=run, active=True).first()
-    if enrollment is not None:
+    enrollment = CourseRunEnrollment.objects.filter(user=user, run=run).first()
+    if enrollment is not None and enrollment.active:
         raise AlreadyEnrolled(
             f"You are already enrolled in {run.title} ({run.courseware_id}): your code stays "
             "unused. Find the course on your dashboard."
@@ -269,43 +278,41 @@ def _decide(
         discount_check_unused(code, user)
     if membership is None and contract.max_learners is not None:
         _check_seat(user, contract, order)
-    return membership
-
-
-def _pending_orders(contract: ContractPage):  # type: ignore[no-untyped-def]
-    return Order.objects.filter(
-        state=Order.State.PENDING, lines__product__course_run__b2b_contract=contract
-    )
+    return membership, enrollment
 
 
 def _check_seat(user: AbstractBaseUser, contract: ContractPage, order: Order | None) -> None:
     """A learner not attached takes a seat unless an order of theirs waiting for its payment
-    already holds one. Seats taken: memberships + other learners' held seats."""
-    holding = _pending_orders(contract).filter(purchaser=user)
+    already holds one. Seats taken: memberships + learners holding a seat with a pending order
+    (counted once). Two queries when no order is pending, three otherwise."""
+    pending = Order.objects.filter(
+        state=Order.State.PENDING, lines__product__course_run__b2b_contract=contract
+    )
     if order is not None:
-        holding = holding.exclude(pk=order.pk)
-    if holding.exists():
+        pending = pending.exclude(pk=order.pk)
+    holders = set(pending.values_list("purchaser_id", flat=True).distinct())
+    if user.pk in holders:
         return
     members = ContractMembership.objects.filter(contract=contract)
-    held = (
-        _pending_orders(contract)
-        .exclude(purchaser=user)
-        .exclude(purchaser__in=members.values("user_id"))
-        .values("purchaser")
-        .distinct()
-        .count()
-    )
+    taken = members.count()
+    if holders:
+        taken += len(holders) - members.filter(user_id__in=holders).count()
     assert contract.max_learners is not None
-    if members.count() + held >= contract.max_learners:
+    if taken >= contract.max_learners:
         raise ContractFull(
             f"The contract “{contract.name}” has no seats left (its {contract.max_learners} "
             "learners are attached): your code stays unused. Contact your organization."
         )
 
 
-def _admit(user: AbstractBaseUser, seat: ContractSeat, run: CourseRun) -> None:
-    """Enroll in the run (or reactivate), attach to the contract if not attached, queue edX."""
-    enrollment = CourseRunEnrollment.objects.filter(user=user, run=run).first()
+def _admit(
+    user: AbstractBaseUser,
+    seat: ContractSeat,
+    run: CourseRun,
+    enrollment: CourseRunEnrollment | None,
+) -> None:
+    """Enroll in the run (or reactivate ``enrollment``), attach to the contract if not attached,
+    queue the edX enrollment."""
     if enrollment is None:
         enrollment = CourseRunEnrollment.objects.create(user=user, run=run)
     elif not enrollment.active:

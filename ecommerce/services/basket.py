@@ -61,20 +61,19 @@ class BasketSummary:
         return self.total > ZERO
 
 
-def _load(user: AbstractBaseUser, *, for_update: bool = False) -> Basket | None:
-    queryset = Basket.objects.filter(user=user)
+def basket_item(user: AbstractBaseUser, *, for_update: bool = False) -> BasketItem | None:
+    """The learner's basket item with its basket, product, run and course (one query), or None
+    for an empty basket. ``for_update`` locks the basket row (checkout's first lock)."""
+    queryset = BasketItem.objects.select_related("basket", "product__course_run__course")
     if for_update:
-        queryset = queryset.select_for_update()
-    return queryset.first()
+        queryset = queryset.select_for_update(of=("basket",))
+    return queryset.filter(basket__user=user).first()
 
 
-def basket_contents(basket: Basket | None) -> tuple[Product | None, Discount | None]:
-    """The basket's product (with its run loaded) and its applied code (two queries)."""
-    if basket is None:
-        return None, None
-    item = basket.items.select_related("product__course_run__course").first()
-    applied = basket.discounts.select_related("discount").first()
-    return (item.product if item else None), (applied.discount if applied else None)
+def basket_discount(basket_id: int) -> Discount | None:
+    """The code applied to the basket, or None (one query)."""
+    applied = BasketDiscount.objects.select_related("discount").filter(basket_id=basket_id).first()
+    return applied.discount if applied else None
 
 
 def basket_replace(user: AbstractBaseUser, *, product_id: int) -> Basket:
@@ -123,17 +122,16 @@ def basket_code_apply(user: AbstractBaseUser, *, code: str) -> BasketSummary:
     had. Applied, it replaces any code applied before. ``basket-empty`` without a product.
     """
     with transaction.atomic():
-        basket = _load(user, for_update=True)
-        product, _ = basket_contents(basket)
-        if basket is None or product is None:
+        item = basket_item(user, for_update=True)
+        if item is None:
             raise BasketEmpty(
                 "Your basket is empty: open the product link you were given, then apply the code."
             )
         discount = discount_find(code)
-        _check(user, product, discount)
-        BasketDiscount.objects.filter(basket=basket).delete()
-        BasketDiscount.objects.create(basket=basket, discount=discount)
-    return basket_summary(user)
+        checked = _check(user, item.product, discount)
+        BasketDiscount.objects.filter(basket_id=item.basket_id).delete()
+        BasketDiscount.objects.create(basket_id=item.basket_id, discount=discount)
+    return _summary(item.product, discount, checked, None)
 
 
 def basket_code_remove(user: AbstractBaseUser) -> BasketSummary:
@@ -144,21 +142,29 @@ def basket_code_remove(user: AbstractBaseUser) -> BasketSummary:
 
 def basket_summary(user: AbstractBaseUser) -> BasketSummary:
     """What the cart shows: product, run, code, price, total, and what blocks checkout."""
-    product, discount = basket_contents(_load(user))
-    if product is None:
+    item = basket_item(user)
+    if item is None:
         return BasketSummary(None, None, None, ZERO, ZERO, None, None, False, None)
-    total = discounted_price(product.price, discount)
-    code_needed, contract_name, organization_name = True, None, None
-    blocker: DomainError | None = None
+    product, discount = item.product, basket_discount(item.basket_id)
     try:
-        code_needed, contract_name, organization_name = _check(user, product, discount)
-        if total > ZERO and not payments_configured():
-            raise payments_refusal()
+        checked = _check(user, product, discount)
     except DomainError as refusal:
-        blocker = refusal
-        if contract_name is None and product.course_run.b2b_contract_id is not None:
-            contract = product.course_run.b2b_contract
-            contract_name, organization_name = contract.name, contract.organization.name
+        contract = product.course_run.b2b_contract if product.course_run.is_b2b else None
+        names = (contract.name, contract.organization.name) if contract else (None, None)
+        return _summary(product, discount, (True, *names), refusal)
+    return _summary(product, discount, checked, None)
+
+
+def _summary(
+    product: Product,
+    discount: Discount | None,
+    checked: tuple[bool, str | None, str | None],
+    blocker: DomainError | None,
+) -> BasketSummary:
+    total = discounted_price(product.price, discount)
+    if blocker is None and total > ZERO and not payments_configured():
+        blocker = payments_refusal()
+    code_needed, contract_name, organization_name = checked
     return BasketSummary(
         product=product,
         run=product.course_run,

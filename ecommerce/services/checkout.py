@@ -26,7 +26,11 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from b2b.services.redemption import contract_checkout, contract_order_complete, product_contract
+from b2b.services.redemption import (
+    contract_checkout,
+    contract_order_complete,
+    product_contract_id,
+)
 from courses.exceptions import AlreadyEnrolled, RunNotEnrollable
 from courses.models import CourseRunEnrollment
 from ecommerce.exceptions import BasketEmpty, CodeUsed, OrderNotFound
@@ -41,7 +45,7 @@ from ecommerce.models import (
     Product,
     Transaction,
 )
-from ecommerce.services.basket import basket_contents, payments_refusal
+from ecommerce.services.basket import basket_discount, basket_item, payments_refusal
 from ecommerce.services.discounts import (
     ZERO,
     discount_check_generic,
@@ -96,13 +100,14 @@ def basket_checkout(user: AbstractBaseUser, *, ip_address: str = "") -> Checkout
 
 
 def _checkout(user: AbstractBaseUser, ip_address: str) -> CheckoutResult:
-    basket = Basket.objects.select_for_update().filter(user=user).first()
-    product, discount = basket_contents(basket)
-    if basket is None or product is None:
+    item = basket_item(user, for_update=True)  # the basket's row lock serialises the learner
+    if item is None:
         raise BasketEmpty(
             "Your basket is empty: open the product link you were given to add the course."
         )
-    contract = product_contract(product)
+    basket, product = item.basket, item.product
+    discount = basket_discount(basket.pk)
+    contract_id = product_contract_id(product)
     total = discounted_price(product.price, discount)
     if total > ZERO and not payments_configured():
         raise payments_refusal()
@@ -116,19 +121,21 @@ def _checkout(user: AbstractBaseUser, ip_address: str) -> CheckoutResult:
             )
         _release(pending, Order.State.CANCELED)  # the learner changed the code: free the old one
 
-    order = Order.objects.create(purchaser=user, state=PENDING, total_price_paid=total)
+    # A zero total completes in this transaction: the order is made fulfilled (a refusal below
+    # rolls it back with everything else).
+    complete = total == ZERO
+    order = Order.objects.create(
+        purchaser=user, state=FULFILLED if complete else PENDING, total_price_paid=total
+    )
     Line.objects.create(
         order=order, product=product, quantity=1, unit_price=product.price, discounted_price=total
     )
-    complete = total == ZERO
-    if contract is not None:
+    if contract_id is not None:
         contract_checkout(user, product=product, discount=discount, order=order, complete=complete)
     else:
         _checkout_public(user, product=product, discount=discount, order=order, complete=complete)
 
     if complete:
-        order.state = FULFILLED
-        order.save(update_fields=["state", "updated_on"])
         _empty(basket, product)
         return CheckoutResult(order, None)
     order.reference_number = order_reference(order.pk)
