@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 MANAGE := $(PY) manage.py
 
-.PHONY: install setup demo run test bench lint worker edx-standin clean
+.PHONY: install setup demo run test bench bench-checkout lint worker edx-standin clean
 
 # The virtualenv with uv in it; uv then installs exactly what uv.lock pins.
 $(UV):
@@ -47,6 +47,10 @@ bench: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+# Learners redeeming codes through the API on gunicorn + PostgreSQL (see bench/checkout.py).
+bench-checkout: install
+	$(PY) bench/checkout.py
 
 worker: install
 	$(VENV)/bin/celery -A main worker --loglevel=info

@@ -63,10 +63,11 @@ class BasketSummary:
 
 def basket_item(user: AbstractBaseUser, *, for_update: bool = False) -> BasketItem | None:
     """The learner's basket item with its basket, product, run and course (one query), or None
-    for an empty basket. ``for_update`` locks the basket row (checkout's first lock)."""
+    for an empty basket. ``for_update`` locks the basket and item rows (checkout's first lock):
+    a checkout that waited for another one of the same learner then sees the item gone."""
     queryset = BasketItem.objects.select_related("basket", "product__course_run__course")
     if for_update:
-        queryset = queryset.select_for_update(of=("basket",))
+        queryset = queryset.select_for_update(of=("self", "basket"))
     return queryset.filter(basket__user=user).first()
 
 
