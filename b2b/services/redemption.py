@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
+from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
 from b2b.exceptions import ContractFull, ContractInactive
@@ -42,10 +43,11 @@ from courses.models import CourseRun, CourseRunEnrollment
 from ecommerce.exceptions import CodeRequired, InvalidCode, ProductUnavailable
 from ecommerce.models import Discount, DiscountRedemption, Order, Product
 from ecommerce.services.discounts import (
+    code_not_for_product,
+    code_used,
     discount_check_active,
-    discount_check_for_product,
-    discount_check_unused,
     discount_in_dates,
+    discount_is_for,
     redemption_record,
 )
 from openedx.api import enrollment_edx_queue
@@ -66,14 +68,14 @@ class ContractCodeCheck:
 
 @dataclass
 class ContractSeat:
-    """The outcome of a decision: the seat's membership, and what was created for it.
+    """The outcome of a decision: whether the learner is attached, and what was created.
 
     ``enrollment`` is None while an order waits for its payment; ``redemption`` is None when no
     code was needed; ``membership_created`` tells whether the learner was attached just now.
     """
 
     contract: ContractPage
-    membership: ContractMembership | None
+    attached: bool
     membership_created: bool
     enrollment: CourseRunEnrollment | None
     redemption: DiscountRedemption | None
@@ -119,11 +121,11 @@ def contract_code_check(
     contract = product_contract(product)
     if contract is None:
         raise ValueError(f"product {product.pk} is not a contract product")
-    membership, _ = _decide(user, contract=contract, run=product.course_run, product=product,
-                            code=discount, order=None, now=timezone.now())
-    return ContractCodeCheck(
-        contract=contract, needs_code=not _code_free(contract, membership is not None)
-    )
+    run = product.course_run
+    facts = _facts(user, contract=contract, run=run, product=product, discount=discount,
+                   lock=False)
+    _decide(user, facts, contract=contract, run=run, order=None, now=timezone.now())
+    return ContractCodeCheck(contract=contract, needs_code=not _code_free(contract, facts.attached))
 
 
 def contract_needs_code(user: AbstractBaseUser, *, contract: ContractPage) -> bool:
@@ -154,18 +156,24 @@ def contract_checkout(
     ``order`` must already have its line for ``product``. Raises a refusal and changes nothing;
     the caller's transaction then rolls back whatever it wrote.
     """
+    run = product.course_run
     with transaction.atomic(savepoint=False):
-        run = product.course_run
+        # Read before the locks what cannot change under them: the code's product links never
+        # change, and a concurrent enrollment of this learner in this run is caught by the
+        # enrollment's unique constraint (the transaction then fails as already-enrolled).
+        linked = discount is None or discount_is_for(discount, product)
+        enrollment = CourseRunEnrollment.objects.filter(user=user, run=run).first()
         contract = _lock_contract(run.b2b_contract_id)
-        code = _lock_code(discount.pk) if discount is not None else None
-        member, enrollment = _decide(user, contract=contract, run=run, product=product,
-                                     code=code, order=order, now=timezone.now())
+        facts = _facts(user, contract=contract, run=run, product=product, discount=discount,
+                       lock=True, enrollment=enrollment, code_linked=linked)
+        _decide(user, facts, contract=contract, run=run, order=order, now=timezone.now())
+        code = facts.code
         redemption = (
             redemption_record(code, user=user, order_id=order.pk) if code is not None else None
         )
-        seat = ContractSeat(contract, member, False, None, redemption)
+        seat = ContractSeat(contract, facts.attached, False, None, redemption)
         if complete:
-            _admit(user, seat, run, enrollment)
+            _admit(user, seat, run, facts.enrollment)
         return seat
 
 
@@ -186,11 +194,11 @@ def contract_order_complete(order: Order) -> list[ContractSeat]:
             if not run.is_b2b or run.b2b_contract_id is None:
                 continue
             contract = _lock_contract(run.b2b_contract_id)
-            member = ContractMembership.objects.filter(user=user, contract=contract).first()
+            attached = ContractMembership.objects.filter(user=user, contract=contract).exists()
             redemption = order.discount_redemptions.filter(
                 redeemed_discount__product_links__product=line.product
             ).first()
-            seat = ContractSeat(contract, member, False, None, redemption)
+            seat = ContractSeat(contract, attached, False, None, redemption)
             _admit(user, seat, run, CourseRunEnrollment.objects.filter(user=user, run=run).first())
             seats.append(seat)
     return seats
@@ -208,10 +216,10 @@ def contract_enroll(user: AbstractBaseUser, *, run: CourseRun) -> CourseRunEnrol
         raise ValueError(f"run {run.courseware_id} is not a contract run")
     with transaction.atomic():
         contract = _lock_contract(run.b2b_contract_id)
-        member, enrollment = _decide(user, contract=contract, run=run, product=None, code=None,
-                                     order=None, now=timezone.now())
-        seat = ContractSeat(contract, member, False, None, None)
-        _admit(user, seat, run, enrollment)
+        facts = _facts(user, contract=contract, run=run, product=None, discount=None, lock=True)
+        _decide(user, facts, contract=contract, run=run, order=None, now=timezone.now())
+        seat = ContractSeat(contract, facts.attached, False, None, None)
+        _admit(user, seat, run, facts.enrollment)
     assert seat.enrollment is not None
     return seat.enrollment
 
@@ -229,8 +237,22 @@ def _lock_contract(contract_id: int | None) -> ContractPage:
     return contract
 
 
-def _lock_code(discount_id: int) -> Discount:
-    code = Discount.objects.select_for_update().filter(pk=discount_id).first()
+def _code(discount_id: int, user: AbstractBaseUser, *, lock: bool) -> Discount:
+    """The code, with whether it was used by anyone (``used_by_anyone``) and by this learner
+    (``used_by_user``); locked for checkout.
+
+    Reading the redemptions in the locking statement is exact: a redemption of a contract's code
+    is only ever written under the contract's row lock, which the caller holds, so none can
+    appear between this statement's snapshot and the lock being granted.
+    """
+    redemptions = DiscountRedemption.objects.filter(redeemed_discount=OuterRef("pk"))
+    queryset = Discount.objects.annotate(
+        used_by_anyone=Exists(redemptions),
+        used_by_user=Exists(redemptions.filter(redeemed_by=user)),
+    )
+    if lock:
+        queryset = queryset.select_for_update(of=("self",))
+    code = queryset.filter(pk=discount_id).first()
     if code is None:  # deleted by the code adjustment since it was applied
         raise InvalidCode("This enrollment code no longer exists: ask for a new one.")
     return code
@@ -240,51 +262,96 @@ def _code_free(contract: ContractPage, member: bool) -> bool:
     return member and contract.is_sso and contract.is_free
 
 
-def _decide(
+class _Unread:
+    """Marks a fact the caller did not read beforehand."""
+
+
+UNREAD = _Unread()
+
+
+@dataclass
+class _Facts:
+    """What a decision reads. ``members`` is counted only for a capped contract."""
+
+    attached: bool
+    members: int
+    enrollment: CourseRunEnrollment | None
+    code: Discount | None
+    code_linked: bool
+
+
+def _facts(
     user: AbstractBaseUser,
     *,
     contract: ContractPage,
     run: CourseRun,
     product: Product | None,
-    code: Discount | None,
+    discount: Discount | None,
+    lock: bool,
+    enrollment: CourseRunEnrollment | None | _Unread = UNREAD,
+    code_linked: bool | None = None,
+) -> _Facts:
+    """Read the facts after the contract lock (when ``lock``), in as few statements as the rules
+    allow: the learner's membership with the contract's member count, and the code."""
+    memberships = ContractMembership.objects.filter(contract=contract)
+    if contract.max_learners is None:
+        attached, members = memberships.filter(user=user).exists(), 0
+    else:
+        row = memberships.aggregate(total=Count("pk"), mine=Count("pk", filter=Q(user=user)))
+        attached, members = row["mine"] > 0, row["total"]
+    code = _code(discount.pk, user, lock=lock) if discount is not None else None
+    if code_linked is None:
+        code_linked = code is None or product is None or discount_is_for(code, product)
+    if isinstance(enrollment, _Unread):
+        enrollment = CourseRunEnrollment.objects.filter(user=user, run=run).first()
+    return _Facts(attached, members, enrollment, code, code_linked)
+
+
+def _decide(
+    user: AbstractBaseUser,
+    facts: _Facts,
+    *,
+    contract: ContractPage,
+    run: CourseRun,
     order: Order | None,
     now: dt.datetime,
-) -> tuple[ContractMembership | None, CourseRunEnrollment | None]:
-    """Apply the rules in order; return the learner's membership (None: not attached) and their
-    inactive enrollment in the run, if any."""
-    membership = ContractMembership.objects.filter(user=user, contract=contract).first()
+) -> None:
+    """Apply the rules in order to the facts; raise the first refusal that applies."""
+    code = facts.code
     if code is None:
-        if not _code_free(contract, membership is not None):
+        if not _code_free(contract, facts.attached):
             raise CodeRequired(
                 "This course is offered through your organization: enter the enrollment code "
                 "you were given to enroll."
             )
     else:
-        if product is not None:
-            discount_check_for_product(code, product)
+        if not facts.code_linked:
+            raise code_not_for_product()
         discount_check_active(code)
     if not contract.is_in_force(now) or (code is not None and not discount_in_dates(code, now)):
         raise ContractInactive(
             f"Enrollment under the contract “{contract.name}” is closed (it is inactive or "
             "outside its dates): contact the organization that gave you the code."
         )
-    enrollment = CourseRunEnrollment.objects.filter(user=user, run=run).first()
-    if enrollment is not None and enrollment.active:
+    if facts.enrollment is not None and facts.enrollment.active:
         raise AlreadyEnrolled(
             f"You are already enrolled in {run.title} ({run.courseware_id}): your code stays "
             "unused. Find the course on your dashboard."
         )
     if code is not None:
-        discount_check_unused(code, user)
-    if membership is None and contract.max_learners is not None:
-        _check_seat(user, contract, order)
-    return membership, enrollment
+        one_time = code.redemption_type == Discount.RedemptionType.ONE_TIME
+        if code.used_by_anyone if one_time else code.used_by_user:  # type: ignore[attr-defined]
+            raise code_used()
+    if not facts.attached and contract.max_learners is not None:
+        _check_seat(user, contract, facts.members, order)
 
 
-def _check_seat(user: AbstractBaseUser, contract: ContractPage, order: Order | None) -> None:
+def _check_seat(
+    user: AbstractBaseUser, contract: ContractPage, members: int, order: Order | None
+) -> None:
     """A learner not attached takes a seat unless an order of theirs waiting for its payment
-    already holds one. Seats taken: memberships + learners holding a seat with a pending order
-    (counted once). Two queries when no order is pending, three otherwise."""
+    already holds one. Seats taken: ``members`` + learners holding a seat with a pending order
+    (each counted once). One query when no order is pending, two otherwise."""
     pending = Order.objects.filter(
         state=Order.State.PENDING, lines__product__course_run__b2b_contract=contract
     )
@@ -293,10 +360,11 @@ def _check_seat(user: AbstractBaseUser, contract: ContractPage, order: Order | N
     holders = set(pending.values_list("purchaser_id", flat=True).distinct())
     if user.pk in holders:
         return
-    members = ContractMembership.objects.filter(contract=contract)
-    taken = members.count()
+    taken = members
     if holders:
-        taken += len(holders) - members.filter(user_id__in=holders).count()
+        taken += len(holders) - ContractMembership.objects.filter(
+            contract=contract, user_id__in=holders
+        ).count()
     assert contract.max_learners is not None
     if taken >= contract.max_learners:
         raise ContractFull(
@@ -319,9 +387,9 @@ def _admit(
         enrollment.active = True
         enrollment.save(update_fields=["active", "updated_on"])
     seat.enrollment = enrollment
-    if seat.membership is None:
-        seat.membership = ContractMembership.objects.create(
+    if not seat.attached:
+        ContractMembership.objects.create(
             user=user, contract=seat.contract, source=ContractMembership.Source.CODE
         )
-        seat.membership_created = True
+        seat.attached = seat.membership_created = True
     enrollment_edx_queue(enrollment)

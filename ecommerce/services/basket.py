@@ -15,7 +15,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from b2b.services.redemption import contract_code_check, product_contract
+from b2b.services.redemption import contract_code_check, product_contract, product_contract_id
 from courses.models import CourseRun
 from ecommerce.exceptions import BasketEmpty, PaymentsNotConfigured, ProductNotFound
 from ecommerce.models import Basket, BasketDiscount, BasketItem, Discount, Product
@@ -105,13 +105,12 @@ def _check(
 ) -> tuple[bool, str | None, str | None]:
     """Check the basket as checkout will (without locks); returns (code needed, contract name,
     organization name). Raises the refusal that applies."""
-    contract = product_contract(product)
-    if contract is None:
+    if product_contract_id(product) is None:
         if discount is not None:
             discount_check_generic(discount, product=product, user=user, at=timezone.now())
         return False, None, None
     check = contract_code_check(user, product=product, discount=discount)
-    return check.needs_code, contract.name, contract.organization.name
+    return check.needs_code, check.contract.name, check.contract.organization.name
 
 
 def basket_code_apply(user: AbstractBaseUser, *, code: str) -> BasketSummary:

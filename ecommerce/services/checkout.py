@@ -130,13 +130,13 @@ def _checkout(user: AbstractBaseUser, ip_address: str) -> CheckoutResult:
     Line.objects.create(
         order=order, product=product, quantity=1, unit_price=product.price, discounted_price=total
     )
+    if complete:
+        _empty(basket, product)  # before the contract lock: less time holding it
     if contract_id is not None:
         contract_checkout(user, product=product, discount=discount, order=order, complete=complete)
     else:
         _checkout_public(user, product=product, discount=discount, order=order, complete=complete)
-
     if complete:
-        _empty(basket, product)
         return CheckoutResult(order, None)
     order.reference_number = order_reference(order.pk)
     order.save(update_fields=["reference_number", "updated_on"])

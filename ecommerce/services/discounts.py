@@ -81,13 +81,24 @@ def discount_is_for(discount: Discount, product: Product) -> bool:
     return DiscountProduct.objects.filter(discount=discount, product=product).exists()
 
 
+def code_not_for_product() -> CodeNotForProduct:
+    return CodeNotForProduct(
+        "This enrollment code is for another course: open the link that came with it, or "
+        "check that you typed the code for this course."
+    )
+
+
+def code_used() -> CodeUsed:
+    return CodeUsed(
+        "This enrollment code has already been used: each code admits one learner. Ask the "
+        "organization that gave it to you for another."
+    )
+
+
 def discount_check_for_product(discount: Discount, product: Product) -> None:
     """Refuse a code linked to another product (``code-not-for-product``)."""
     if not discount_is_for(discount, product):
-        raise CodeNotForProduct(
-            "This enrollment code is for another course: open the link that came with it, or "
-            "check that you typed the code for this course."
-        )
+        raise code_not_for_product()
 
 
 def discount_check_active(discount: Discount) -> None:
@@ -111,10 +122,7 @@ def discount_check_unused(discount: Discount, user: AbstractBaseUser) -> None:
     else:
         used = redemptions.filter(redeemed_by=user).exists()
     if used:
-        raise CodeUsed(
-            "This enrollment code has already been used: each code admits one learner. Ask the "
-            "organization that gave it to you for another."
-        )
+        raise code_used()
 
 
 def discount_check_generic(
