@@ -64,6 +64,14 @@ def test_demo_runs_both_walkthroughs(tmp_path, monkeypatch, settings):
     assert (staff.is_staff, staff.is_superuser, list(staff.groups.values_list("name", flat=True))) == (
         True, False, ["B2B staff"],
     )
+    # What a learner needs to try the cart: a Product URL, a login, an unused code of the CSV.
+    assert text.endswith(
+        "== Try it as a learner (run `make run`, then open the Product URL)\n"
+        f"Product URL: http://127.0.0.1:8000/cart/add/?product_id={product.pk}\n"
+        "Learner login: learner / learn-with-a-code\n"
+        f"Enrollment code: {codes[0]}\n"
+    )
+    assert authenticate(username="learner", password="learn-with-a-code") is not None
 
 
 @pytest.mark.django_db
