@@ -210,10 +210,17 @@ class BasketItem(models.Model):
 
 
 class BasketDiscount(models.Model):
-    """The code applied to a basket. Gone with the code if the code is deleted (SPEC §4.3)."""
+    """The code applied to a basket.
+
+    The code adjustment deletes unredeemed codes in bulk with plain SQL (SPEC §4.3), so no
+    database constraint ties this row to its code: a row whose code is gone is simply not found
+    (``select_related`` joins it away) and the basket has no code any more.
+    """
 
     basket = models.ForeignKey(Basket, on_delete=models.CASCADE, related_name="discounts")
-    discount = models.ForeignKey(Discount, on_delete=models.CASCADE, related_name="+")
+    discount = models.ForeignKey(
+        Discount, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
     applied_on = models.DateTimeField(auto_now_add=True)
 
     class Meta:

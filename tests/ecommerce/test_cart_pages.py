@@ -318,3 +318,25 @@ def test_the_cart_pages_need_a_login(client):
                         ("get", "/dashboard/")):
         response = getattr(client, method)(url)
         assert (response.status_code, response["Location"]) == (302, f"/login/?next={url}")
+
+
+def test_a_code_deleted_by_the_code_adjustment_leaves_the_basket_without_a_code(
+    client, make_offer, learner, run_command
+):
+    offer = make_offer("Acme", "non-sso")  # uncapped: one unlimited code
+    client.force_login(learner)
+    client.get(f"/cart/add/?product_id={offer.product.pk}")
+    client.post("/cart/code/", {"code": offer.codes[0]})
+    assert BasketDiscount.objects.count() == 1
+
+    # Free SSO and uncapped: codes are no longer needed, the unredeemed ones are deleted.
+    run_command("b2b_contract", "modify", str(offer.contract.pk), "--integration-type", "sso")
+
+    from ecommerce.models import Discount
+
+    assert Discount.objects.filter(discount_code=offer.codes[0]).exists() is False
+    page = client.get("/cart/").content.decode()
+    assert "applied-code" not in page
+    assert 'data-code="code-required"' in page
+    response = client.post("/checkout/")
+    assert refusals(response)[0][0] == "code-required"
