@@ -48,9 +48,9 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-# Learners redeeming codes through the API on gunicorn + PostgreSQL (see bench/checkout.py).
+# Learners redeeming codes through the API on gunicorn + PostgreSQL (benchmarks/checkout.py).
 bench-checkout: install
-	$(PY) bench/checkout.py
+	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) benchmarks/checkout.py
 
 worker: install
 	$(VENV)/bin/celery -A main worker --loglevel=info
