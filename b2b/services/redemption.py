@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Exists, IntegerField, OuterRef, Subquery
 from django.utils import timezone
 
 from b2b.exceptions import ContractFull, ContractInactive
@@ -47,7 +47,8 @@ from ecommerce.services.discounts import (
     code_used,
     discount_check_active,
     discount_in_dates,
-    discount_is_for,
+    discount_is_used,
+    discount_with_use,
     redemption_record,
 )
 from openedx.api import enrollment_edx_queue
@@ -117,15 +118,22 @@ def contract_code_check(
     The cart calls it when a code is applied and to decide whether to offer checkout; checkout
     decides again under locks (``contract_checkout``). Raises the refusal that applies (rules in
     the module docstring) or ``ProductUnavailable``; ``product`` must be a contract product.
+    A ``discount`` annotated by ``discount_with_use`` (for this learner and product) is not read
+    again. Two or three queries.
     """
-    contract = product_contract(product)
-    if contract is None:
+    contract_id = product_contract_id(product)
+    if contract_id is None:
         raise ValueError(f"product {product.pk} is not a contract product")
     run = product.course_run
-    facts = _facts(user, contract=contract, run=run, product=product, discount=discount,
-                   lock=False)
-    _decide(user, facts, contract=contract, run=run, order=None, now=timezone.now())
-    return ContractCodeCheck(contract=contract, needs_code=not _code_free(contract, facts.attached))
+    contract = _contract_facts(contract_id, user, run=run, order=None, lock=False)
+    code = discount
+    if code is not None and not hasattr(code, "used_by_user"):
+        code = _code(code.pk, user, product=product, lock=False)
+    _decide(contract, code, run=run, now=timezone.now())
+    return ContractCodeCheck(
+        contract=contract,
+        needs_code=not _code_free(contract, contract.attached),  # type: ignore[attr-defined]
+    )
 
 
 def contract_needs_code(user: AbstractBaseUser, *, contract: ContractPage) -> bool:
@@ -158,22 +166,19 @@ def contract_checkout(
     """
     run = product.course_run
     with transaction.atomic(savepoint=False):
-        # Read before the locks what cannot change under them: the code's product links never
-        # change, and a concurrent enrollment of this learner in this run is caught by the
-        # enrollment's unique constraint (the transaction then fails as already-enrolled).
-        linked = discount is None or discount_is_for(discount, product)
+        # Read before the locks what cannot change under them: this learner's enrollment in the
+        # run changes only by their own checkout (serialised by the basket lock) or, if another
+        # path races, is caught by the enrollment's unique constraint (already-enrolled).
         enrollment = CourseRunEnrollment.objects.filter(user=user, run=run).first()
-        contract = _lock_contract(run.b2b_contract_id)
-        facts = _facts(user, contract=contract, run=run, product=product, discount=discount,
-                       lock=True, enrollment=enrollment, code_linked=linked)
-        _decide(user, facts, contract=contract, run=run, order=order, now=timezone.now())
-        code = facts.code
+        contract = _contract_facts(run.b2b_contract_id, user, run=run, order=order, lock=True)
+        code = _code(discount.pk, user, product=product, lock=True) if discount else None
+        _decide(contract, code, run=run, now=timezone.now())
         redemption = (
             redemption_record(code, user=user, order_id=order.pk) if code is not None else None
         )
-        seat = ContractSeat(contract, facts.attached, False, None, redemption)
+        seat = ContractSeat(contract, contract.attached, False, None, redemption)  # type: ignore[attr-defined]
         if complete:
-            _admit(user, seat, run, facts.enrollment)
+            _admit(user, seat, run, enrollment)
         return seat
 
 
@@ -215,11 +220,11 @@ def contract_enroll(user: AbstractBaseUser, *, run: CourseRun) -> CourseRunEnrol
     if not run.is_b2b or run.b2b_contract_id is None:
         raise ValueError(f"run {run.courseware_id} is not a contract run")
     with transaction.atomic():
-        contract = _lock_contract(run.b2b_contract_id)
-        facts = _facts(user, contract=contract, run=run, product=None, discount=None, lock=True)
-        _decide(user, facts, contract=contract, run=run, order=None, now=timezone.now())
-        seat = ContractSeat(contract, facts.attached, False, None, None)
-        _admit(user, seat, run, facts.enrollment)
+        enrollment = CourseRunEnrollment.objects.filter(user=user, run=run).first()
+        contract = _contract_facts(run.b2b_contract_id, user, run=run, order=None, lock=True)
+        _decide(contract, None, run=run, now=timezone.now())
+        seat = ContractSeat(contract, contract.attached, False, None, None)  # type: ignore[attr-defined]
+        _admit(user, seat, run, enrollment)
     assert seat.enrollment is not None
     return seat.enrollment
 
@@ -237,95 +242,102 @@ def _lock_contract(contract_id: int | None) -> ContractPage:
     return contract
 
 
-def _code(discount_id: int, user: AbstractBaseUser, *, lock: bool) -> Discount:
-    """The code, with whether it was used by anyone (``used_by_anyone``) and by this learner
-    (``used_by_user``); locked for checkout.
+class _CountOf(Subquery):
+    """``COUNT(*)`` of a subquery's rows, as a scalar (works on PostgreSQL and SQLite)."""
+
+    template = "(SELECT COUNT(*) FROM (%(subquery)s) _counted)"
+    output_field = IntegerField()
+
+
+def _contract_facts(
+    contract_id: int | None, user: AbstractBaseUser, *, run: CourseRun, order: Order | None,
+    lock: bool,
+) -> ContractPage:
+    """The contract with what the rules need, in one statement (two when locking: the lock
+    first, then the facts, read with a snapshot taken after the lock is granted).
+
+    Annotations: ``attached`` (the learner has a membership), ``enrolled`` (an active enrollment
+    in ``run``); for a capped contract also ``members`` (memberships), ``held`` (other learners
+    holding a seat with a pending order, not attached) and ``holding`` (the learner holds one
+    with a pending order other than ``order``).
+    """
+    # ``of=("self",)`` locks the contract's own row, not Wagtail's page row it inherits from.
+    if lock and not (
+        ContractPage.objects.select_for_update(of=("self",)).filter(pk=contract_id).exists()
+    ):
+        raise ProductUnavailable("This course is no longer offered under a contract.")
+    memberships = ContractMembership.objects.filter(contract=OuterRef("pk"))
+    facts = ContractPage.objects.select_related("organization").filter(pk=contract_id).annotate(
+        attached=Exists(memberships.filter(user=user)),
+        enrolled=Exists(CourseRunEnrollment.objects.filter(user=user, run=run, active=True)),
+    )
+    contract = facts.first()
+    if contract is None:
+        raise ProductUnavailable("This course is no longer offered under a contract.")
+    if contract.max_learners is None:
+        return contract
+    pending = Order.objects.filter(
+        state=Order.State.PENDING, lines__product__course_run__b2b_contract=OuterRef("pk")
+    )
+    if order is not None:
+        pending = pending.exclude(pk=order.pk)
+    others = pending.exclude(purchaser=user).exclude(
+        purchaser__in=ContractMembership.objects.filter(contract=OuterRef(OuterRef("pk"))).values(
+            "user_id"
+        )
+    )
+    seats = ContractPage.objects.filter(pk=contract.pk).annotate(
+        members=_CountOf(memberships.values("pk")),
+        held=_CountOf(others.values("purchaser_id").distinct()),
+        holding=Exists(pending.filter(purchaser=user)),
+    ).values("members", "held", "holding").first()
+    assert seats is not None
+    for name, value in seats.items():
+        setattr(contract, name, value)
+    return contract
+
+
+def _code(
+    discount_id: int, user: AbstractBaseUser, *, product: Product | None, lock: bool
+) -> Discount:
+    """The code, with whether it is linked to ``product`` (``linked``), used by anyone
+    (``used_by_anyone``) and by this learner (``used_by_user``); locked for checkout.
 
     Reading the redemptions in the locking statement is exact: a redemption of a contract's code
     is only ever written under the contract's row lock, which the caller holds, so none can
-    appear between this statement's snapshot and the lock being granted.
+    appear between this statement's snapshot and the lock being granted. Links never change.
     """
-    redemptions = DiscountRedemption.objects.filter(redeemed_discount=OuterRef("pk"))
-    queryset = Discount.objects.annotate(
-        used_by_anyone=Exists(redemptions),
-        used_by_user=Exists(redemptions.filter(redeemed_by=user)),
+    code = discount_with_use(
+        Discount.objects.filter(pk=discount_id), user=user, product=product
     )
     if lock:
-        queryset = queryset.select_for_update(of=("self",))
-    code = queryset.filter(pk=discount_id).first()
-    if code is None:  # deleted by the code adjustment since it was applied
+        code = code.select_for_update(of=("self",))
+    found = code.first()
+    if found is None:  # deleted by the code adjustment since it was applied
         raise InvalidCode("This enrollment code no longer exists: ask for a new one.")
-    return code
+    return found
 
 
 def _code_free(contract: ContractPage, member: bool) -> bool:
     return member and contract.is_sso and contract.is_free
 
 
-class _Unread:
-    """Marks a fact the caller did not read beforehand."""
-
-
-UNREAD = _Unread()
-
-
-@dataclass
-class _Facts:
-    """What a decision reads. ``members`` is counted only for a capped contract."""
-
-    attached: bool
-    members: int
-    enrollment: CourseRunEnrollment | None
-    code: Discount | None
-    code_linked: bool
-
-
-def _facts(
-    user: AbstractBaseUser,
-    *,
-    contract: ContractPage,
-    run: CourseRun,
-    product: Product | None,
-    discount: Discount | None,
-    lock: bool,
-    enrollment: CourseRunEnrollment | None | _Unread = UNREAD,
-    code_linked: bool | None = None,
-) -> _Facts:
-    """Read the facts after the contract lock (when ``lock``), in as few statements as the rules
-    allow: the learner's membership with the contract's member count, and the code."""
-    memberships = ContractMembership.objects.filter(contract=contract)
-    if contract.max_learners is None:
-        attached, members = memberships.filter(user=user).exists(), 0
-    else:
-        row = memberships.aggregate(total=Count("pk"), mine=Count("pk", filter=Q(user=user)))
-        attached, members = row["mine"] > 0, row["total"]
-    code = _code(discount.pk, user, lock=lock) if discount is not None else None
-    if code_linked is None:
-        code_linked = code is None or product is None or discount_is_for(code, product)
-    if isinstance(enrollment, _Unread):
-        enrollment = CourseRunEnrollment.objects.filter(user=user, run=run).first()
-    return _Facts(attached, members, enrollment, code, code_linked)
-
-
 def _decide(
-    user: AbstractBaseUser,
-    facts: _Facts,
-    *,
     contract: ContractPage,
+    code: Discount | None,
+    *,
     run: CourseRun,
-    order: Order | None,
     now: dt.datetime,
 ) -> None:
-    """Apply the rules in order to the facts; raise the first refusal that applies."""
-    code = facts.code
+    """Apply the rules in order to the annotated contract and code; raise the first refusal."""
     if code is None:
-        if not _code_free(contract, facts.attached):
+        if not _code_free(contract, contract.attached):  # type: ignore[attr-defined]
             raise CodeRequired(
                 "This course is offered through your organization: enter the enrollment code "
                 "you were given to enroll."
             )
     else:
-        if not facts.code_linked:
+        if not code.linked:  # type: ignore[attr-defined]
             raise code_not_for_product()
         discount_check_active(code)
     if not contract.is_in_force(now) or (code is not None and not discount_in_dates(code, now)):
@@ -333,43 +345,21 @@ def _decide(
             f"Enrollment under the contract “{contract.name}” is closed (it is inactive or "
             "outside its dates): contact the organization that gave you the code."
         )
-    if facts.enrollment is not None and facts.enrollment.active:
+    if contract.enrolled:  # type: ignore[attr-defined]
         raise AlreadyEnrolled(
             f"You are already enrolled in {run.title} ({run.courseware_id}): your code stays "
             "unused. Find the course on your dashboard."
         )
-    if code is not None:
-        one_time = code.redemption_type == Discount.RedemptionType.ONE_TIME
-        if code.used_by_anyone if one_time else code.used_by_user:  # type: ignore[attr-defined]
-            raise code_used()
-    if not facts.attached and contract.max_learners is not None:
-        _check_seat(user, contract, facts.members, order)
-
-
-def _check_seat(
-    user: AbstractBaseUser, contract: ContractPage, members: int, order: Order | None
-) -> None:
-    """A learner not attached takes a seat unless an order of theirs waiting for its payment
-    already holds one. Seats taken: ``members`` + learners holding a seat with a pending order
-    (each counted once). One query when no order is pending, two otherwise."""
-    pending = Order.objects.filter(
-        state=Order.State.PENDING, lines__product__course_run__b2b_contract=contract
-    )
-    if order is not None:
-        pending = pending.exclude(pk=order.pk)
-    holders = set(pending.values_list("purchaser_id", flat=True).distinct())
-    if user.pk in holders:
-        return
-    taken = members
-    if holders:
-        taken += len(holders) - ContractMembership.objects.filter(
-            contract=contract, user_id__in=holders
-        ).count()
-    assert contract.max_learners is not None
-    if taken >= contract.max_learners:
+    if code is not None and discount_is_used(code):
+        raise code_used()
+    # A learner not attached takes a seat, unless an order of theirs waiting for its payment
+    # holds one. Seats taken: memberships + other learners holding a seat with an order.
+    cap = contract.max_learners
+    seated = contract.attached or (cap is not None and contract.holding)  # type: ignore[attr-defined]
+    if cap is not None and not seated and contract.members + contract.held >= cap:  # type: ignore[attr-defined]
         raise ContractFull(
-            f"The contract “{contract.name}” has no seats left (its {contract.max_learners} "
-            "learners are attached): your code stays unused. Contact your organization."
+            f"The contract “{contract.name}” has no seats left (its {cap} learners are "
+            "attached): your code stays unused. Contact your organization."
         )
 
 

@@ -121,16 +121,20 @@ def basket_code_apply(user: AbstractBaseUser, *, code: str) -> BasketSummary:
     ``already-enrolled``, ``code-used``, ``contract-full``...). Refused, the basket keeps what it
     had. Applied, it replaces any code applied before. ``basket-empty`` without a product.
     """
-    with transaction.atomic():
-        item = basket_item(user, for_update=True)
-        if item is None:
-            raise BasketEmpty(
-                "Your basket is empty: open the product link you were given, then apply the code."
-            )
-        discount = discount_find(code)
-        checked = _check(user, item.product, discount)
-        BasketDiscount.objects.filter(basket_id=item.basket_id).delete()
-        BasketDiscount.objects.create(basket_id=item.basket_id, discount=discount)
+    item = basket_item(user)
+    if item is None:
+        raise BasketEmpty(
+            "Your basket is empty: open the product link you were given, then apply the code."
+        )
+    discount = discount_find(code, user=user, product=item.product)
+    checked = _check(user, item.product, discount)
+    # One statement replaces whatever code the basket had (the basket holds one at most).
+    BasketDiscount.objects.bulk_create(
+        [BasketDiscount(basket_id=item.basket_id, discount=discount, applied_on=timezone.now())],
+        update_conflicts=True,
+        unique_fields=["basket"],
+        update_fields=["discount", "applied_on"],
+    )
     return _summary(item.product, discount, checked, None)
 
 

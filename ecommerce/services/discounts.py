@@ -11,6 +11,7 @@ import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.db.models import Exists, OuterRef, QuerySet, Value
 from django.db.models.functions import Lower
 
 from ecommerce.exceptions import (
@@ -33,18 +34,53 @@ def code_normalize(text: str | None) -> str:
     return (text or "").strip().lower()
 
 
-def discount_find(text: str | None) -> Discount:
+def discount_with_use(
+    queryset: QuerySet[Discount], *, user: AbstractBaseUser, product: Product | None
+) -> QuerySet[Discount]:
+    """Annotate codes with ``used_by_anyone``, ``used_by_user`` (this learner) and ``linked``
+    (to ``product``; true when no product is given), read in the same statement."""
+    redemptions = DiscountRedemption.objects.filter(redeemed_discount=OuterRef("pk"))
+    linked = (
+        Exists(DiscountProduct.objects.filter(discount=OuterRef("pk"), product=product))
+        if product is not None
+        else Value(True)
+    )
+    return queryset.annotate(
+        used_by_anyone=Exists(redemptions),
+        used_by_user=Exists(redemptions.filter(redeemed_by=user)),
+        linked=linked,
+    )
+
+
+def discount_is_used(discount: Discount) -> bool:
+    """For a code annotated by ``discount_with_use``: a one-time code used by anyone, any other
+    code used by this learner."""
+    if discount.redemption_type == Discount.RedemptionType.ONE_TIME:
+        return bool(discount.used_by_anyone)  # type: ignore[attr-defined]
+    return bool(discount.used_by_user)  # type: ignore[attr-defined]
+
+
+def discount_find(
+    text: str | None,
+    *,
+    user: AbstractBaseUser | None = None,
+    product: Product | None = None,
+) -> Discount:
     """The code with this text, compared case-insensitively with spaces trimmed (SPEC §5).
 
-    One indexed query (the ``discount_code_ci_unique`` index). Raises ``InvalidCode`` for an
-    empty text or one that names no code.
+    One indexed query (the ``discount_code_ci_unique`` index); with ``user`` the code comes
+    annotated by ``discount_with_use`` in the same query. Raises ``InvalidCode`` for an empty
+    text or one that names no code.
     """
     code = code_normalize(text)
     if not code:
         raise InvalidCode("Enter the enrollment code you were given.")
     if len(code) > MAX_CODE_LENGTH:
         raise InvalidCode("That is not an enrollment code: check it and type it again.")
-    discount = Discount.objects.alias(code_ci=Lower("discount_code")).filter(code_ci=code).first()
+    queryset = Discount.objects.alias(code_ci=Lower("discount_code")).filter(code_ci=code)
+    if user is not None:
+        queryset = discount_with_use(queryset, user=user, product=product)
+    discount = queryset.first()
     if discount is None:
         raise InvalidCode(
             f"“{code}” is not a valid enrollment code: check it against the one you were given."
