@@ -17,12 +17,13 @@ The rules, checked in this order (each refusal has a stable ``code``):
    a seat with an order waiting for its payment stay within ``max_learners`` (``contract-full``).
    An attached learner takes no new seat.
 
-Exactly once under concurrency (ARCHITECTURE, rule 3): the deciding functions lock the contract
-row, then the code row (``SELECT ... FOR UPDATE``), and read everything they decide on in
+Exactly once under concurrency (ARCHITECTURE, rule 3): the deciding functions lock the code row,
+then the contract row (``SELECT ... FOR UPDATE``), and read everything they decide on in
 statements issued after the locks are granted, so each sees what the previous holder committed.
 Unique constraints back them: one redemption per one-time code, one per learner per code, one
 enrollment per learner per run, one membership per learner per contract. Lock order everywhere:
-basket, order, contract, code.
+basket, order, code, contract (the code adjustment and ``b2b_codes deactivate`` lock codes only,
+never the contract row).
 """
 
 from __future__ import annotations
@@ -155,7 +156,7 @@ def contract_checkout(
 ) -> ContractSeat:
     """Decide a checkout of a contract product, in the caller's transaction (SPEC §5).
 
-    Locks the contract row, then the code row; applies the rules of the module docstring; then
+    Locks the code row, then the contract row; applies the rules of the module docstring; then
     records the redemption of the code on ``order``. With ``complete`` (a zero total) the learner
     is also enrolled in the run and attached to the contract (membership source ``code``); without
     it (a pending, priced order) the code and the seat are held by the order until the payment
@@ -170,8 +171,10 @@ def contract_checkout(
         # run changes only by their own checkout (serialised by the basket lock) or, if another
         # path races, is caught by the enrollment's unique constraint (already-enrolled).
         enrollment = CourseRunEnrollment.objects.filter(user=user, run=run).first()
-        contract = _contract_facts(run.b2b_contract_id, user, run=run, order=order, lock=True)
+        # The code first: learners with different codes do not queue for it, and what it needs
+        # is read before the contract's lock, which every learner of the contract waits for.
         code = _code(discount.pk, user, product=product, lock=True) if discount else None
+        contract = _contract_facts(run.b2b_contract_id, user, run=run, order=order, lock=True)
         _decide(contract, code, run=run, now=timezone.now())
         redemption = (
             redemption_record(code, user=user, order_id=order.pk) if code is not None else None
@@ -303,16 +306,17 @@ def _code(
     """The code, with whether it is linked to ``product`` (``linked``), used by anyone
     (``used_by_anyone``) and by this learner (``used_by_user``); locked for checkout.
 
-    Reading the redemptions in the locking statement is exact: a redemption of a contract's code
-    is only ever written under the contract's row lock, which the caller holds, so none can
-    appear between this statement's snapshot and the lock being granted. Links never change.
+    Locking, the row is locked first and its use read by a second statement, whose snapshot is
+    taken once the lock is granted: a checkout that redeemed the same code and released the lock
+    by committing is seen (a single statement would read the redemptions as they were before it
+    waited). Every redemption of a code is written under that code's row lock.
     """
-    code = discount_with_use(
+    locked = Discount.objects.select_for_update(of=("self",)).filter(pk=discount_id)
+    if lock and not locked.exists():
+        raise InvalidCode("This enrollment code no longer exists: ask for a new one.")
+    found = discount_with_use(
         Discount.objects.filter(pk=discount_id), user=user, product=product
-    )
-    if lock:
-        code = code.select_for_update(of=("self",))
-    found = code.first()
+    ).first()
     if found is None:  # deleted by the code adjustment since it was applied
         raise InvalidCode("This enrollment code no longer exists: ask for a new one.")
     return found

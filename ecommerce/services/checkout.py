@@ -11,8 +11,8 @@
   writes nothing.
 
 Contract products are decided by ``b2b.services.redemption.contract_checkout`` (seat, code,
-enrollment and membership together, under the contract and code row locks). Lock order: basket,
-order, contract, code.
+enrollment and membership together, under the code and contract row locks). Lock order: basket,
+order, code, contract.
 """
 
 from __future__ import annotations
