@@ -87,9 +87,9 @@ class Command(BaseCommand):
             f"SSO contract: ID {sso_id}. Typical contract: ID {typical_id}; its 200 enrollment "
             f"codes are in codes-{typical_id}.csv (each row has the Product URL to hand out)."
         )
+        self.try_it(typical_id)
         if edx_configured():
             self.stdout.write(contracts_edx_summary([sso_id, typical_id]))
-        self.try_it(typical_id)
 
     def try_it(self, contract_id: int) -> None:
         """Make the demo learner and print what a learner needs to get in with a code."""
