@@ -130,7 +130,8 @@ def contract_code_check(
     code = discount
     if code is not None and not hasattr(code, "used_by_user"):
         code = _code(code.pk, user, product=product, lock=False)
-    _decide(contract, code, run=run, now=timezone.now())
+    _decide(contract, code, run=run, now=timezone.now(),
+            enrolled=contract.enrolled)  # type: ignore[attr-defined]
     return ContractCodeCheck(
         contract=contract,
         needs_code=not _code_free(contract, contract.attached),  # type: ignore[attr-defined]
@@ -171,17 +172,28 @@ def contract_checkout(
         # run changes only by their own checkout (serialised by the basket lock) or, if another
         # path races, is caught by the enrollment's unique constraint (already-enrolled).
         enrollment = CourseRunEnrollment.objects.filter(user=user, run=run).first()
-        # The code first: learners with different codes do not queue for it, and what it needs
-        # is read before the contract's lock, which every learner of the contract waits for.
+        enrolled = enrollment is not None and enrollment.active
+        now = timezone.now()
+        # The code first, and everything that does not need the contract's lock is done before
+        # taking it: every learner of the contract waits for that lock, so it is held for the
+        # seat's decision, the membership and the commit only.
         code = _code(discount.pk, user, product=product, lock=True) if discount else None
-        contract = _contract_facts(run.b2b_contract_id, user, run=run, order=order, lock=True)
-        _decide(contract, code, run=run, now=timezone.now())
+        if code is not None:
+            _decide_code(code, run=run, enrolled=enrolled)
         redemption = (
             redemption_record(code, user=user, order_id=order.pk) if code is not None else None
         )
-        seat = ContractSeat(contract, contract.attached, False, None, redemption)  # type: ignore[attr-defined]
         if complete:
-            _admit(user, seat, run, enrollment)
+            enrollment = _enroll(user, run, enrollment)
+        contract = _contract_facts(run.b2b_contract_id, user, run=run, order=order, lock=True)
+        # All the rules again, in their order, now that the contract's facts are known (the
+        # code's facts were read before this checkout's own redemption).
+        _decide(contract, code, run=run, now=now, enrolled=enrolled)
+        seat = ContractSeat(contract, contract.attached, False, enrollment, redemption)  # type: ignore[attr-defined]
+        if complete:
+            _attach(user, seat)
+            assert enrollment is not None
+            enrollment_edx_queue(enrollment)
         return seat
 
 
@@ -225,7 +237,8 @@ def contract_enroll(user: AbstractBaseUser, *, run: CourseRun) -> CourseRunEnrol
     with transaction.atomic():
         enrollment = CourseRunEnrollment.objects.filter(user=user, run=run).first()
         contract = _contract_facts(run.b2b_contract_id, user, run=run, order=None, lock=True)
-        _decide(contract, None, run=run, now=timezone.now())
+        _decide(contract, None, run=run, now=timezone.now(),
+                enrolled=enrollment is not None and enrollment.active)
         seat = ContractSeat(contract, contract.attached, False, None, None)  # type: ignore[attr-defined]
         _admit(user, seat, run, enrollment)
     assert seat.enrollment is not None
@@ -332,6 +345,7 @@ def _decide(
     *,
     run: CourseRun,
     now: dt.datetime,
+    enrolled: bool,
 ) -> None:
     """Apply the rules in order to the annotated contract and code; raise the first refusal."""
     if code is None:
@@ -349,7 +363,7 @@ def _decide(
             f"Enrollment under the contract “{contract.name}” is closed (it is inactive or "
             "outside its dates): contact the organization that gave you the code."
         )
-    if contract.enrolled:  # type: ignore[attr-defined]
+    if enrolled:
         raise AlreadyEnrolled(
             f"You are already enrolled in {run.title} ({run.courseware_id}): your code stays "
             "unused. Find the course on your dashboard."
@@ -367,6 +381,42 @@ def _decide(
         )
 
 
+def _decide_code(code: Discount, *, run: CourseRun, enrolled: bool) -> None:
+    """The rules that the code and the learner's enrollment decide alone, before the contract's
+    lock: linked to the product, active, the learner not enrolled, the code unused."""
+    if not code.linked:  # type: ignore[attr-defined]
+        raise code_not_for_product()
+    discount_check_active(code)
+    if enrolled:
+        raise AlreadyEnrolled(
+            f"You are already enrolled in {run.title} ({run.courseware_id}): your code stays "
+            "unused. Find the course on your dashboard."
+        )
+    if discount_is_used(code):
+        raise code_used()
+
+
+def _enroll(
+    user: AbstractBaseUser, run: CourseRun, enrollment: CourseRunEnrollment | None
+) -> CourseRunEnrollment:
+    """Create the enrollment, or reactivate an inactive one."""
+    if enrollment is None:
+        return CourseRunEnrollment.objects.create(user=user, run=run)
+    if not enrollment.active:
+        enrollment.active = True
+        enrollment.save(update_fields=["active", "updated_on"])
+    return enrollment
+
+
+def _attach(user: AbstractBaseUser, seat: ContractSeat) -> None:
+    """Attach the learner to the contract (membership source ``code``) unless attached."""
+    if not seat.attached:
+        ContractMembership.objects.create(
+            user=user, contract=seat.contract, source=ContractMembership.Source.CODE
+        )
+        seat.attached = seat.membership_created = True
+
+
 def _admit(
     user: AbstractBaseUser,
     seat: ContractSeat,
@@ -375,15 +425,6 @@ def _admit(
 ) -> None:
     """Enroll in the run (or reactivate ``enrollment``), attach to the contract if not attached,
     queue the edX enrollment."""
-    if enrollment is None:
-        enrollment = CourseRunEnrollment.objects.create(user=user, run=run)
-    elif not enrollment.active:
-        enrollment.active = True
-        enrollment.save(update_fields=["active", "updated_on"])
-    seat.enrollment = enrollment
-    if not seat.attached:
-        ContractMembership.objects.create(
-            user=user, contract=seat.contract, source=ContractMembership.Source.CODE
-        )
-        seat.attached = seat.membership_created = True
-    enrollment_edx_queue(enrollment)
+    seat.enrollment = _enroll(user, run, enrollment)
+    _attach(user, seat)
+    enrollment_edx_queue(seat.enrollment)
