@@ -28,6 +28,7 @@ setup: install
 
 # A fresh demo database every time: flush, configure, load the catalog, run the walkthroughs.
 demo: setup
+	rm -f codes-*.csv
 	$(MANAGE) flush --no-input
 	$(MANAGE) configure_wagtail
 	$(MANAGE) load_catalog

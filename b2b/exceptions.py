@@ -66,3 +66,9 @@ class ContractFull(ConflictError):
     """The contract's learner cap is reached: no new learner can be attached (SPEC §5)."""
 
     code = "contract-full"
+
+
+class ContractEnded(DomainError):
+    """Runs cannot be made for a contract whose end date has passed."""
+
+    code = "contract-ended"

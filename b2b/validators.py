@@ -6,6 +6,7 @@ the Wagtail forms all check with the same ``validate_*`` functions, which raise 
 """
 
 import re
+import unicodedata
 from datetime import date
 from decimal import Decimal
 
@@ -13,8 +14,30 @@ from django.core.exceptions import ValidationError
 
 ORG_KEY_PATTERN = re.compile(r"^[A-Za-z0-9_]{1,30}$")
 DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+NAME_MAX = 255
 PRICE_MAX = Decimal("99999.99")
+#: The largest learner cap: a capped contract holds a code per learner per course.
+MAX_LEARNERS = 100_000
+#: Contract dates are kept within this range (run dates are computed from them in any time zone).
+EARLIEST_DATE = date(2000, 1, 1)
+LATEST_DATE = date(2100, 12, 31)
 CENTS = Decimal("0.01")
+
+
+def validate_display_name(value: str, *, what: str) -> None:
+    """A name people read (an organization's, a contract's): 1–255 characters, one line,
+    no control characters."""
+    if len(value) > NAME_MAX:
+        raise ValidationError(
+            f"The {what} name is {len(value)} characters long: keep it to {NAME_MAX}.",
+            code="invalid-name",
+        )
+    if any(unicodedata.category(char) == "Cc" for char in value):
+        raise ValidationError(
+            f"The {what} name contains a tab, a line break or another control character: "
+            "give it on one line.",
+            code="invalid-name",
+        )
 
 
 def validate_org_key(value: str) -> None:
@@ -54,13 +77,27 @@ def validate_max_learners(value: int | None) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValidationError(
             f"The learner cap must be a whole number of at least 1 (got {value}); "
-            "use --no-learner-cap for an uncapped contract.",
+            "leave it empty (--no-learner-cap) for an uncapped contract.",
+            code="invalid-max-learners",
+        )
+    if value > MAX_LEARNERS:
+        raise ValidationError(
+            f"The learner cap {value} is over {MAX_LEARNERS:,}: a capped contract gets one code "
+            "per learner per course, so give a realistic cap, or leave it empty "
+            "(--no-learner-cap) for an uncapped contract.",
             code="invalid-max-learners",
         )
 
 
 def validate_contract_dates(start: date | None, end: date | None) -> None:
-    """The start date must not be after the end date (the end date is inclusive)."""
+    """Dates within ``EARLIEST_DATE``–``LATEST_DATE``; the start not after the (inclusive) end."""
+    for label, value in (("start", start), ("end", end)):
+        if value is not None and not EARLIEST_DATE <= value <= LATEST_DATE:
+            raise ValidationError(
+                f"The {label} date {value.isoformat()} is out of range: contract dates run from "
+                f"{EARLIEST_DATE.isoformat()} to {LATEST_DATE.isoformat()}.",
+                code="invalid-dates",
+            )
     if start and end and start > end:
         raise ValidationError(
             f"The contract would end ({end.isoformat()}) before it starts "

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -596,14 +597,19 @@ def contract_codes_rows(contract: ContractPage) -> Iterator[tuple[str, str, str,
 def codes_csv_write(contract: ContractPage, path: Path) -> int:
     """Write the contract's codes CSV to ``path`` (UTF-8, RFC 4180); returns the row count.
 
-    Written to a temporary file beside ``path`` and renamed, so a failure leaves no half file.
-    Raises ``OSError`` for a path that cannot be written.
+    The codes are secrets: the file is readable by its owner only (mode 0600). It is written to a
+    temporary file beside ``path`` and renamed, so a failure leaves no half file. Raises
+    ``ValueError`` for a path that exists and is not a regular file (a directory, a device, a
+    symbolic link: never replaced), ``OSError`` for a path that cannot be written.
     """
     path = Path(path)
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        raise ValueError(f"{path} exists and is not a regular file")
     partial = path.with_name(f".{path.name}.partial")
     count = 0
     try:
-        with partial.open("w", encoding="utf-8", newline="") as handle:
+        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with open(descriptor, "w", encoding="utf-8", newline="") as handle:
             writer = csv.writer(handle, lineterminator="\r\n")
             writer.writerow(CSV_HEADER)
             for row in contract_codes_rows(contract):

@@ -18,6 +18,7 @@ from b2b.services.organizations import organization_resolve, unique_child_slug
 from b2b.validators import (
     CENTS,
     validate_contract_dates,
+    validate_display_name,
     validate_max_learners,
     validate_price,
 )
@@ -106,6 +107,8 @@ def _validate(values: dict[str, Any]) -> None:
             )
         if "name" in values and not (values["name"] or "").strip():
             raise ValidationError("The contract name is empty: give the contract a descriptive name.")
+        if "name" in values:
+            validate_display_name(values["name"].strip(), what="contract")
         if "max_learners" in values:
             validate_max_learners(values["max_learners"])
         if "price" in values:

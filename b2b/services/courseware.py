@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 from opaque_keys.edx.locator import CourseLocator
 
-from b2b.exceptions import CoursewareNotFound, NoSourceRun, RunTaken
+from b2b.exceptions import ContractEnded, CoursewareNotFound, NoSourceRun, RunTaken
 from b2b.models import ContractCourseware, ContractPage
 from b2b.services.audit import audit_record
 from b2b.services.codes import (
@@ -124,9 +124,23 @@ def _source_run(course: Course) -> CourseRun:
     return source
 
 
+def _check_not_ended(contract: ContractPage) -> None:
+    """Runs of a contract that has ended would close before they open: refuse to make them."""
+    ends = contract.ends_at
+    if ends is not None and ends < timezone.now():
+        raise ContractEnded(
+            f"Contract {contract.pk} ended on {contract.contract_end.isoformat()}, so its runs "
+            "would close before they open: extend it first (b2b_contract modify "
+            f"{contract.pk} --end YYYY-MM-DD), or add with --no-create-runs to record the "
+            "courseware only."
+        )
+
+
 def _attach_course(contract: ContractPage, course: Course) -> CourseOutcome:
     """Give the contract a run of ``course`` (new, or the one removed earlier) and its product."""
     existing = contract.course_runs.filter(course=course).order_by("pk").first()
+    if existing is None:
+        _check_not_ended(contract)
     if existing is not None:
         return CourseOutcome(
             course.readable_id, "skipped", existing.courseware_id, "the contract already has a run"
@@ -170,6 +184,7 @@ def _attach_course(contract: ContractPage, course: Course) -> CourseOutcome:
 def _assign_run(contract: ContractPage, run: CourseRun) -> CourseOutcome:
     if run.b2b_contract_id == contract.pk:
         return CourseOutcome(run.course.readable_id, "skipped", run.courseware_id, "already on the contract")
+    _check_not_ended(contract)
     if run.b2b_contract_id is not None:
         other = run.b2b_contract
         raise RunTaken(
@@ -269,6 +284,8 @@ def _add_program(
     with transaction.atomic():
         contract = contract_get(contract_id, for_update=True)
         program = program_get(parsed.text)
+        if create_runs:
+            _check_not_ended(contract)
         recorded = _record(contract, program=program)
     result = CoursewareChangeResult(contract, parsed.text, "program", "add", edx_configured=edx)
     courses = program_courses(program)
@@ -350,6 +367,23 @@ def _detach_runs(runs: list[CourseRun]) -> int:
     return codes_deactivate_for_products(product_ids)
 
 
+def _course_through_programs(contract: ContractPage, course: Course) -> str | None:
+    """Why a course not recorded directly still has a run on the contract (its programs)."""
+    runs = list(contract.course_runs.filter(course=course).values_list("courseware_id", flat=True))
+    if not runs:
+        return None
+    programs = [
+        record.program.readable_id
+        for record in contract.courseware.filter(program__isnull=False).select_related("program")
+        if any(c.pk == course.pk for c in program_courses(record.program))
+    ]
+    through = f"through {', '.join(programs)}" if programs else "as an assigned run"
+    return (
+        f"{course.readable_id} is on contract {contract.pk} {through}, not on its own: remove "
+        f"{'the program' if programs else 'the run'}, or the run itself ({', '.join(runs)})."
+    )
+
+
 def _courses_still_needed(contract: ContractPage, *, excluding: ContractCourseware) -> set[int]:
     """Course IDs the contract still has directly or through another program."""
     needed: set[int] = set()
@@ -399,6 +433,8 @@ def courseware_remove(
                 courses = program_courses(target)
             if record is None:
                 result.message = f"{parsed.text} is not on contract {contract.pk}: nothing to do."
+                if parsed.kind == "course":
+                    result.message = _course_through_programs(contract, target) or result.message
                 return result
             needed = _courses_still_needed(contract, excluding=record)
             record.delete()

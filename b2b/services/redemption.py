@@ -39,6 +39,7 @@ from django.utils import timezone
 
 from b2b.exceptions import ContractFull, ContractInactive
 from b2b.models import ContractMembership, ContractPage
+from b2b.services.audit import audit_record
 from courses.exceptions import AlreadyEnrolled
 from courses.models import CourseRun, CourseRunEnrollment
 from ecommerce.exceptions import CodeRequired, InvalidCode, ProductUnavailable
@@ -52,6 +53,7 @@ from ecommerce.services.discounts import (
     discount_with_use,
     redemption_record,
 )
+from main.actors import Actor, Via
 from openedx.api import enrollment_edx_queue
 
 log = logging.getLogger(__name__)
@@ -415,6 +417,16 @@ def _attach(user: AbstractBaseUser, seat: ContractSeat) -> None:
             user=user, contract=seat.contract, source=ContractMembership.Source.CODE
         )
         seat.attached = seat.membership_created = True
+        # The audit entry commits with the membership (SPEC §7, audit of every membership change).
+        audit_record(
+            seat.contract,
+            action="membership.add",
+            changes={
+                "learner": {"before": None, "after": getattr(user, "email", "") or user.get_username()},
+                "source": {"before": None, "after": ContractMembership.Source.CODE},
+            },
+            actor=Actor(via=Via.CHECKOUT, user=user, name="checkout"),
+        )
 
 
 def _admit(

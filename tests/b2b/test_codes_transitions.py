@@ -209,15 +209,15 @@ def test_codes_carry_and_follow_the_contract_dates(setup, settings):
     settings.TIME_ZONE = "America/New_York"
     zone = ZoneInfo("America/New_York")
     contract = contract_with_courses(
-        setup, "non-sso", "--max-learners", "2", "--start", "2026-01-01", "--end", "2026-06-30"
+        setup, "non-sso", "--max-learners", "2", "--start", "2096-01-01", "--end", "2096-06-30"
     )
     data = product(contract, DATA)
     assert {(c.activation_date, c.expiration_date) for c in codes(data)} == {
-        (dt.datetime(2026, 1, 1, tzinfo=zone), dt.datetime(2026, 6, 30, 23, 59, 59, tzinfo=zone))
+        (dt.datetime(2096, 1, 1, tzinfo=zone), dt.datetime(2096, 6, 30, 23, 59, 59, tzinfo=zone))
     }
-    modify(setup, contract, "--end", "2026-12-31")
+    modify(setup, contract, "--end", "2096-12-31")
     assert {(c.activation_date, c.expiration_date) for c in codes(data)} == {
-        (dt.datetime(2026, 1, 1, tzinfo=zone), dt.datetime(2026, 12, 31, 23, 59, 59, tzinfo=zone))
+        (dt.datetime(2096, 1, 1, tzinfo=zone), dt.datetime(2096, 12, 31, 23, 59, 59, tzinfo=zone))
     }
     modify(setup, contract, "--no-start-date", "--no-end-date")
     assert {(c.activation_date, c.expiration_date) for c in codes(data)} == {(None, None)}

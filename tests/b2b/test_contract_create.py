@@ -181,8 +181,8 @@ REFUSALS = [
     ),
     pytest.param(
         ["University X", "C", "sso", "--max-learners", "0"],
-        "The learner cap must be a whole number of at least 1 (got 0); use --no-learner-cap for "
-        "an uncapped contract.",
+        "The learner cap must be a whole number of at least 1 (got 0); leave it empty "
+        "(--no-learner-cap) for an uncapped contract.",
         id="cap-below-one",
     ),
     pytest.param(

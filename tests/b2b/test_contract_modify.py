@@ -97,7 +97,7 @@ def test_dry_run_changes_nothing(contract, run_command, unchanged):
         (["--start", "2026-01-01", "--no-start-date"], "Error: argument --no-start-date: not allowed with argument --start"),
         (["--end", "2026-01-01", "--no-end-date"], "Error: argument --no-end-date: not allowed with argument --end"),
         (["--end", "2025-12-31"], "The contract would end (2025-12-31) before it starts (2026-01-01): give a start date on or before the end date."),
-        (["--max-learners", "-3"], "The learner cap must be a whole number of at least 1 (got -3); use --no-learner-cap for an uncapped contract."),
+        (["--max-learners", "-3"], "The learner cap must be a whole number of at least 1 (got -3); leave it empty (--no-learner-cap) for an uncapped contract."),
         (["--price", "123456"], "The price 123456 is out of range: use an amount from 0.00 to 99999.99 (or --no-price for a free contract)."),
         ([], "Nothing to change: give at least one option, for example --max-learners 100 (see `manage.py b2b_contract modify --help`)."),
         (["--integration-type", "saml"], "Error: argument --integration-type: invalid choice: 'saml' (choose from 'sso', 'non-sso')"),

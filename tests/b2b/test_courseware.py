@@ -23,7 +23,7 @@ YEAR = timezone.now().astimezone(dt.UTC).year
 def capped(wagtail_site, catalog, run_command):
     return make_contract(
         run_command, "Capped", "non-sso", "--max-learners", "3", "--price", "25",
-        "--start", "2026-02-01", "--end", "2026-06-30",
+        "--start", "2096-02-01", "--end", "2096-06-30",
     )
 
 
@@ -38,9 +38,9 @@ def test_add_course_creates_run_product_and_codes(capped, catalog, run_command):
         run.is_b2b, run.b2b_contract, run.edx_status,
     ) == (catalog.data, f"{YEAR}_C{capped.pk}", catalog.data.title, True, True, False, True,
           capped, "not-configured")
-    assert run.start_date == dt.datetime(2026, 2, 1, 0, 0, 0, tzinfo=utc)
+    assert run.start_date == dt.datetime(2096, 2, 1, 0, 0, 0, tzinfo=utc)
     assert run.enrollment_start == run.start_date
-    assert run.end_date == dt.datetime(2026, 6, 30, 23, 59, 59, tzinfo=utc)
+    assert run.end_date == dt.datetime(2096, 6, 30, 23, 59, 59, tzinfo=utc)
     assert run.enrollment_end == run.end_date
     product = Product.objects.get(course_run=run)
     assert (product.price, product.is_active, product.description) == (
@@ -51,8 +51,8 @@ def test_add_course_creates_run_product_and_codes(capped, catalog, run_command):
     assert len(codes) == 3
     assert {(c.amount, c.discount_type, c.redemption_type, c.payment_type, c.is_bulk, c.is_active)
             for c in codes} == {(Decimal("25.00"), "fixed-price", "one-time", "sales", True, True)}
-    assert {c.activation_date for c in codes} == {dt.datetime(2026, 2, 1, tzinfo=utc)}
-    assert {c.expiration_date for c in codes} == {dt.datetime(2026, 6, 30, 23, 59, 59, tzinfo=utc)}
+    assert {c.activation_date for c in codes} == {dt.datetime(2096, 2, 1, tzinfo=utc)}
+    assert {c.expiration_date for c in codes} == {dt.datetime(2096, 6, 30, 23, 59, 59, tzinfo=utc)}
     assert list(ContractCourseware.objects.filter(contract=capped).values_list("course__readable_id", flat=True)) == [
         "course-v1:MITxT+14.310x"
     ]

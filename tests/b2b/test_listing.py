@@ -19,7 +19,7 @@ def two_orgs(wagtail_site, catalog, run_command):
     sso = make_contract(run_command, "SSO", "sso", "--description", "Uncapped SSO")
     typical = make_contract(
         run_command, "Typical", "non-sso", "--max-learners", "200", "--price", "12.5",
-        "--start", "2026-01-01", "--end", "2026-12-31", org="UniversityX", key="UniversityX",
+        "--start", "2096-01-01", "--end", "2096-12-31", org="UniversityX", key="UniversityX",
     )
     ContractMembership.objects.create(user=UserFactory(), contract=typical, source="manual")
     return sso, typical
@@ -47,7 +47,7 @@ def test_contracts_json_and_filter(two_orgs, run_command):
          "end": None, "max_learners": None, "price": None, "learners": 0, "description": "Uncapped SSO"},
         {"id": typical.pk, "name": "Typical", "slug": "typical", "organization_id": typical.organization_id,
          "organization": "UniversityX", "integration_type": "non-sso", "active": True,
-         "start": "2026-01-01", "end": "2026-12-31", "max_learners": 200, "price": "12.50",
+         "start": "2096-01-01", "end": "2096-12-31", "max_learners": 200, "price": "12.50",
          "learners": 1, "description": ""},
     ]
     filtered = json.loads(
@@ -62,7 +62,7 @@ def test_contracts_csv(two_orgs, run_command):
     assert rows[0] == ["id", "name", "slug", "organization_id", "organization", "integration_type",
                        "active", "start", "end", "max_learners", "price", "learners", "description"]
     assert rows[2] == [str(typical.pk), "Typical", "typical", str(typical.organization_id), "UniversityX",
-                       "non-sso", "true", "2026-01-01", "2026-12-31", "200", "12.50", "1", ""]
+                       "non-sso", "true", "2096-01-01", "2096-12-31", "200", "12.50", "1", ""]
 
 
 def test_table_output_has_the_rows(two_orgs, run_command):
@@ -80,8 +80,8 @@ def test_courseware_json(two_orgs, run_command):
     ]
     first = runs[0]
     assert {k: first[k] for k in ("title", "start", "end", "price", "codes", "edx_status")} == {
-        "title": "Microeconomics", "start": "2026-01-01T00:00:00+00:00",
-        "end": "2026-12-31T23:59:59+00:00", "price": "12.50", "codes": 200,
+        "title": "Microeconomics", "start": "2096-01-01T00:00:00+00:00",
+        "end": "2096-12-31T23:59:59+00:00", "price": "12.50", "codes": 200,
         "edx_status": "not-configured",
     }
     assert rows[-1] == {"type": "program", "readable_id": "program-v1:MITx+DEDP", "run": None,

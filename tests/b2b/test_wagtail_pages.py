@@ -207,15 +207,14 @@ def test_a_commands_change_is_a_published_revision_recorded_once(
         (
             {"max_learners": 0},
             "max_learners",
-            "The learner cap must be a whole number of at least 1 (got 0); use --no-learner-cap "
-            "for "
-            "an uncapped contract.",
+            "The learner cap must be a whole number of at least 1 (got 0); leave it empty "
+            "(--no-learner-cap) for an uncapped contract.",
         ),
         (
             {"max_learners": -5},
             "max_learners",
-            "The learner cap must be a whole number of at least 1 (got -5); use --no-learner-cap "
-            "for an uncapped contract.",
+            "The learner cap must be a whole number of at least 1 (got -5); leave it empty "
+            "(--no-learner-cap) for an uncapped contract.",
         ),
         (
             {"enrollment_fixed_price": "100000"},

@@ -63,8 +63,8 @@ def test_staff_create_an_organization_and_a_capped_contract_in_wagtail(site, pag
     publish(page)
     error = page.locator("[data-contentpath=max_learners] .error-message").inner_text()
     assert error.strip() == (
-        "The learner cap must be a whole number of at least 1 (got 0); use --no-learner-cap "
-        "for an uncapped contract."
+        "The learner cap must be a whole number of at least 1 (got 0); leave it empty "
+        "(--no-learner-cap) for an uncapped contract."
     )
     assert ContractPage.objects.count() == 0
 

@@ -257,3 +257,22 @@ def test_a_run_that_left_its_contract_cannot_be_bought_or_enrolled(api, make_off
     assert (item.status_code, item.json()["code"]) == (409, "product-unavailable")
     assert (enroll.status_code, enroll.json()["code"]) == (409, "run-not-enrollable")
     assert shop_state() == before
+
+
+def test_checkout_records_the_new_membership_in_the_contract_history(api, make_offer, learner):
+    from b2b.services.audit import contract_history
+
+    offer = make_offer("Acme", "non-sso", "--max-learners", "5")
+    api.post("/api/v0/basket/items/", {"product_id": offer.product.pk}, format="json")
+    api.post("/api/v0/basket/code/", {"code": offer.codes[0]}, format="json")
+
+    assert api.post("/api/v0/checkout/").status_code == 201
+
+    entry = contract_history(offer.contract.pk)[-1]
+    assert (entry.actor, entry.via, entry.action, entry.changes) == (
+        "ada@example.edu",
+        "checkout",
+        "membership.add",
+        {"learner": {"before": None, "after": "ada@example.edu"},
+         "source": {"before": None, "after": "code"}},
+    )

@@ -35,9 +35,9 @@ def contract(wagtail_site, catalog, run_command):
         "--price",
         "25",
         "--start",
-        "2026-02-01",
+        "2096-02-01",
         "--end",
-        "2026-06-30",
+        "2096-06-30",
     )
 
 
@@ -46,15 +46,15 @@ def key_of(contract, number: str) -> str:
 
 
 def studio_view(key: str, title: str) -> dict:
-    """A contract run as Studio shows it after the sync (contract dates 2026-02-01..06-30)."""
+    """A contract run as Studio shows it after the sync (contract dates 2096-02-01..06-30)."""
     return {
         "id": key,
         "title": title,
         "schedule": {
-            "start": "2026-02-01T00:00:00Z",
-            "end": "2026-06-30T23:59:59Z",
-            "enrollment_start": "2026-02-01T00:00:00Z",
-            "enrollment_end": "2026-06-30T23:59:59Z",
+            "start": "2096-02-01T00:00:00Z",
+            "end": "2096-06-30T23:59:59Z",
+            "enrollment_start": "2096-02-01T00:00:00Z",
+            "enrollment_end": "2096-06-30T23:59:59Z",
         },
         "pacing_type": "self_paced",
         # PATCH keeps the team the clone gave the run; a PUT without team would have emptied it.
@@ -122,10 +122,10 @@ def test_the_clone_and_the_patch_send_exactly_this(edx, contract, run_command):
                 "title": "Data Analysis for Social Scientists",
                 "pacing_type": "self_paced",
                 "schedule": {
-                    "start": "2026-02-01T00:00:00Z",
-                    "end": "2026-06-30T23:59:59Z",
-                    "enrollment_start": "2026-02-01T00:00:00Z",
-                    "enrollment_end": "2026-06-30T23:59:59Z",
+                    "start": "2096-02-01T00:00:00Z",
+                    "end": "2096-06-30T23:59:59Z",
+                    "enrollment_start": "2096-02-01T00:00:00Z",
+                    "enrollment_end": "2096-06-30T23:59:59Z",
                 },
             },
         ),

@@ -19,7 +19,7 @@ SOURCE = "course-v1:MITxT+14.310x+SOURCE"
 
 @pytest.fixture
 def contract(wagtail_site, catalog, run_command):
-    return make_contract(run_command, "SSO", "sso", "--start", "2026-02-01", "--end", "2026-06-30")
+    return make_contract(run_command, "SSO", "sso", "--start", "2096-02-01", "--end", "2096-06-30")
 
 
 @pytest.fixture

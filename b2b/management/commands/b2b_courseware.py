@@ -92,6 +92,11 @@ class CoursewareCommandMixin(CodesOutputMixin):
                 self.hint(summary)  # type: ignore[attr-defined]
         if result.changed and not result.dry_run:
             self.codes_outcome(foreground, result.contract.pk)
+        if result.action == "add" and result.changed and not result.contract.active:
+            self.hint(  # type: ignore[attr-defined]
+                f"Contract {result.contract.pk} is inactive: learners cannot use it until "
+                f"`manage.py b2b_contract modify {result.contract.pk} --active`."
+            )
         if result.failed:
             raise CommandError(
                 f"{len(result.failed)} of {len(result.items)} courses "

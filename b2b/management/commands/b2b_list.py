@@ -84,6 +84,10 @@ class Command(DomainCommand):
     def contracts(self, *, organization_id: int | None, codes_contract_id: int | None,
                   codes_out: Path | None, format: str, **_: Any) -> None:
         if codes_contract_id is not None:
+            if organization_id is not None:
+                raise CommandError(
+                    "--codes ID names one contract: drop --org (it only filters the contract list)."
+                )
             if format == "json":
                 self.codes_json(codes_contract_id, codes_out)
             else:
@@ -102,6 +106,11 @@ class Command(DomainCommand):
             raise CommandError(f"--codes-out {path} is a directory: give a file name.")
         try:
             count = codes_csv_write(contract, path)
+        except ValueError:
+            raise CommandError(
+                f"--codes-out {path} exists and is not a regular file (a device or a link): "
+                "give the name of a new or ordinary file."
+            ) from None
         except OSError as exc:
             raise CommandError(f"Cannot write {path}: {exc.strerror or exc}.") from None
         if quiet:
