@@ -17,6 +17,7 @@ SETTINGS_VARIABLES = (
     "SECRET_KEY",
     "ALLOWED_HOSTS",
     "DATABASE_URL",
+    "DATABASE_RANDOM_PAGE_COST",
     "CELERY_BROKER_URL",
     "SITE_BASE_URL",
     "CSRF_TRUSTED_ORIGINS",
@@ -156,3 +157,33 @@ def test_database_url_selects_postgresql():
     shown = settings_shown(DATABASE_URL="postgres://user@db.example.edu:5432/contracts")
 
     assert (shown["engine"], shown["name"]) == ("django.db.backends.postgresql", "contracts")
+
+
+PG_OPTIONS = "from django.conf import settings as s; print(s.DATABASES['default']['OPTIONS'])"
+
+
+def test_postgresql_connections_plan_for_ssd_by_default():
+    url = "postgres://user@db.example.edu:5432/contracts"
+
+    assert python(SETUP + "; " + PG_OPTIONS, DATABASE_URL=url).stdout == (
+        "{'options': '-c random_page_cost=1.1'}\n"
+    )
+    assert python(
+        SETUP + "; " + PG_OPTIONS, DATABASE_URL=url, DATABASE_RANDOM_PAGE_COST="4"
+    ).stdout == ("{'options': '-c random_page_cost=4'}\n")
+
+
+def test_a_random_page_cost_that_is_not_a_positive_number_refuses_to_start():
+    for bad in ("abc", "0", "-1", "101"):
+        result = python(
+            SETUP,
+            DATABASE_URL="postgres://user@db.example.edu:5432/contracts",
+            DATABASE_RANDOM_PAGE_COST=bad,
+        )
+
+        assert result.returncode == 1
+        assert result.stderr.splitlines()[-1] == (
+            "django.core.exceptions.ImproperlyConfigured: DATABASE_RANDOM_PAGE_COST must be a "
+            "number above 0 and at most 100 (1.1 suits SSD, 4.0 is PostgreSQL's default for "
+            f"spinning disks), not {bad!r}."
+        )
