@@ -95,7 +95,7 @@ def audit_record(
         raise ValueError(f"unknown audit action {action!r}: one of {', '.join(AUDIT_ACTIONS)}")
     actor = actor or actor_current()
     person = actor.person
-    return PageLogEntry.objects.create(
+    entry = PageLogEntry(
         page_id=page_id or page.pk,
         content_type=ContentType.objects.get_for_model(page, for_concrete_model=False),
         label=page.title or str(page),
@@ -105,6 +105,10 @@ def audit_record(
         user_id=person.pk if person is not None else None,
         deleted=action.endswith(".delete"),
     )
+    # Not ``save()``: Wagtail's runs ``full_clean``, which re-reads the content type, the user and
+    # the page (three queries on every checkout and SSO login). The action is checked above and
+    # the foreign keys by the database.
+    return PageLogEntry.objects.bulk_create([entry])[0]
 
 
 @dataclass(frozen=True)
