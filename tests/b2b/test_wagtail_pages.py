@@ -508,3 +508,62 @@ def test_staff_outside_the_group_cannot(client, contract):
     )
     assert response.status_code == 302
     assert not ContractPage.objects.filter(name="Nope").exists()
+
+
+def test_b2b_staff_cannot_create_edit_or_delete_accounts_in_wagtail(client, wagtail_site):
+    # given a member of "B2B staff", a learner and a superuser
+    member = staff_member()
+    user_model = type(member)
+    learner = user_model.objects.create_user(username="ada", email="ada@example.com")
+    root = user_model.objects.create_superuser(username="root", email="root@example.com")
+    assert client.login(username=member.username, password=PASSWORD)
+
+    # when the member opens or posts Wagtail's user editor for either account
+    for target in (learner, root):
+        shown = client.get(f"/cms/users/edit/{target.pk}/")
+        posted = client.post(
+            f"/cms/users/edit/{target.pk}/",
+            {
+                "username": target.username,
+                "email": target.email,
+                "first_name": "X",
+                "last_name": "Y",
+                "is_superuser": "on",
+                "is_active": "on",
+                "password1": "taken-over-Pa55",
+                "password2": "taken-over-Pa55",
+            },
+        )
+        deleted = client.post(f"/cms/users/delete/{target.pk}/")
+
+        # then each is sent back to the dashboard with Wagtail's refusal, and nothing changed
+        assert [r.status_code for r in (shown, posted, deleted)] == [302, 302, 302]
+        assert shown.url == "/cms/"
+        target.refresh_from_db()
+        assert (target.is_superuser, target.check_password("taken-over-Pa55")) == (
+            target.username == "root",
+            False,
+        )
+    created = client.post(
+        "/cms/users/new/",
+        {
+            "username": "mallory",
+            "email": "m@example.com",
+            "first_name": "M",
+            "last_name": "M",
+            "password1": "taken-over-Pa55",
+            "password2": "taken-over-Pa55",
+        },
+    )
+    assert created.status_code == 302
+    assert list(user_model.objects.order_by("username").values_list("username", flat=True)) == [
+        "ada",
+        "root",
+        "staffer",
+    ]
+    # unread refusals pile up: the learner's three, then the one for the superuser's editor
+    assert messages_of(shown) == ["Sorry, you do not have permission to access this area."] * 4
+
+
+def test_a_superuser_still_edits_accounts_in_wagtail(editor):
+    assert editor.get("/cms/users/new/").status_code == 200
