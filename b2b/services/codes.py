@@ -293,6 +293,45 @@ def _contract_products(contract: ContractPage) -> list[Product]:
     )
 
 
+@dataclass(frozen=True)
+class CodesTarget:
+    """What SPEC §4 asks of one product's usable codes once the adjustment has run.
+
+    ``one_time``: the exact number of usable one-time codes (None: any number is right);
+    ``unlimited_min`` / ``unlimited_max``: the bounds on usable unlimited codes (max None:
+    unbounded); ``unredeemed_max``: the most unredeemed codes, active or not (None: unbounded).
+    """
+
+    one_time: int | None
+    unlimited_min: int
+    unlimited_max: int | None
+    unredeemed_max: int | None
+
+
+def codes_target(*, needs_codes: bool, cap: int | None, learners_redeemed: int) -> CodesTarget:
+    """The rule of SPEC §4.3–4.5 for one product, as numbers; pure (no queries).
+
+    ``learners_redeemed`` is the number of learners with a redemption on the product. Used by the
+    adjustment's plan and by ``b2b_check``, so both read the rule the same way.
+    """
+    if not needs_codes and cap is None:
+        # 3. Not needed, uncapped: no unredeemed code; redeemed unlimited ones may stay usable.
+        return CodesTarget(one_time=0, unlimited_min=0, unlimited_max=None, unredeemed_max=0)
+    if not needs_codes:
+        # 3. Not needed, capped: none created, existing ones left as they are.
+        return CodesTarget(one_time=None, unlimited_min=0, unlimited_max=None, unredeemed_max=None)
+    if cap is None:
+        # 4. Needed, uncapped: no usable one-time code, at least one usable unlimited code.
+        return CodesTarget(one_time=0, unlimited_min=1, unlimited_max=None, unredeemed_max=None)
+    # 5. Needed, capped at N: usable one-time codes + learners redeemed = N; no unlimited code.
+    return CodesTarget(
+        one_time=max(0, cap - learners_redeemed),
+        unlimited_min=0,
+        unlimited_max=0,
+        unredeemed_max=None,
+    )
+
+
 def _plan(contract: ContractPage, products: list[Product]) -> CodesReport:
     """What the rule asks of each product, from a fixed number of grouped queries plus at most
     one per product (SPEC §4)."""
@@ -372,7 +411,10 @@ def _plan(contract: ContractPage, products: list[Product]) -> CodesReport:
             item.usable_after = row["u1"] + row["au"] + item.created
         else:
             # 5. Needed, capped at N: usable one-time codes + learners redeemed = N.
-            target = max(0, cap - item.learners_redeemed)
+            target = codes_target(
+                needs_codes=True, cap=cap, learners_redeemed=item.learners_redeemed
+            ).one_time
+            assert target is not None
             surplus = max(0, row["u1"] - target)
             item.deactivated_unlimited = row["au"]
             item.deactivated = row["au"] + surplus
