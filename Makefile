@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 MANAGE := $(PY) manage.py
 
-.PHONY: install setup demo run test bench bench-checkout lint worker edx-standin clean
+.PHONY: install setup demo run test bench bench-check bench-checkout lint worker edx-standin clean
 
 # The virtualenv with uv in it; uv then installs exactly what uv.lock pins.
 $(UV):
@@ -44,6 +44,12 @@ test: install
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/b2b_bench
 bench: install
 	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) benchmarks/codes_at_scale.py
+	$(MAKE) --no-print-directory bench-check
+
+# b2b_check over 100 contracts, 500,000 codes and 20,000 learners on PostgreSQL: seconds, queries.
+BENCH_CHECK_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/b2b_check_bench
+bench-check: install
+	BENCH_CHECK_DATABASE_URL=$(BENCH_CHECK_DATABASE_URL) $(PY) benchmarks/contract_check.py
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -106,8 +106,9 @@ def test_the_finding_shape(capped):
 def test_over_cap_is_an_error_that_fix_leaves(capped, fix):
     cid = capped.contract.pk
     ContractMembership.objects.bulk_create(
-        ContractMembership(user=UserFactory(username=f"extra{n}"), contract=capped.contract,
-                           source="manual")
+        ContractMembership(
+            user=UserFactory(username=f"extra{n}"), contract=capped.contract, source="manual"
+        )
         for n in range(3)
     )
     code, rows = check()
@@ -120,7 +121,7 @@ def test_over_cap_is_an_error_that_fix_leaves(capped, fix):
         "expected": "at most 3 attached learners",
         "found": "4 attached learners",
         "fix": f"b2b_contract modify {cid} --max-learners 4 (or detach learners in the Django "
-               "Admin)",
+        "Admin)",
     }
     assert fix() == (3, rows)
     assert ContractMembership.objects.filter(contract_id=cid).count() == 4
@@ -128,8 +129,9 @@ def test_over_cap_is_an_error_that_fix_leaves(capped, fix):
 
 def test_at_cap_is_a_note_and_exits_0(capped):
     ContractMembership.objects.bulk_create(
-        ContractMembership(user=UserFactory(username=f"extra{n}"), contract=capped.contract,
-                           source="manual")
+        ContractMembership(
+            user=UserFactory(username=f"extra{n}"), contract=capped.contract, source="manual"
+        )
         for n in range(2)
     )
     code, rows = check()
@@ -174,10 +176,14 @@ def test_uncapped_contract_needs_one_unlimited_code(make_offer, fix):
 
 def test_free_uncapped_sso_contract_has_no_unredeemed_code(make_offer, fix):
     offer = make_offer("Sso", "sso")
-    Discount.objects.create(discount_code="6d1f4c1e-1b1b-4b1b-9b1b-1b1b1b1b1b1b", amount=0,
-                            discount_type="fixed-price", redemption_type="unlimited",
-                            payment_type="sales", is_bulk=True).product_links.create(
-        product=offer.product)
+    Discount.objects.create(
+        discount_code="6d1f4c1e-1b1b-4b1b-9b1b-1b1b1b1b1b1b",
+        amount=0,
+        discount_type="fixed-price",
+        redemption_type="unlimited",
+        payment_type="sales",
+        is_bulk=True,
+    ).product_links.create(product=offer.product)
     code, rows = check()
     assert (code, brief(rows)) == (3, [(offer.contract.pk, "codes-count", "error")])
     assert rows[0]["expected"] == "no unredeemed code (SSO, free, uncapped)"
@@ -258,8 +264,7 @@ def test_redemption_pending_for_over_an_hour_is_a_warning(capped):
     assert check() == (0, [])  # a payment under way
     Order.objects.update(created_on=HOUR_AGO)
     code, rows = check()
-    assert (code, brief(rows)) == (0, [(capped.contract.pk, "redemption-order-pending",
-                                        "warning")])
+    assert (code, brief(rows)) == (0, [(capped.contract.pk, "redemption-order-pending", "warning")])
 
 
 def test_redemption_without_enrollment_is_an_error_fix_leaves(capped, fix):
@@ -284,10 +289,13 @@ def test_one_time_code_redeemed_twice_is_an_error_fix_leaves_it(make_offer, fix)
     Discount.objects.filter(discount_code=shared).update(redemption_type="one-time")
     code, rows = check()
     pk = Discount.objects.get(discount_code=shared).pk
-    assert (code, brief(rows)) == (3, [
-        (offer.contract.pk, "codes-count", "error"),
-        (offer.contract.pk, "code-redeemed-twice", "error"),
-    ])
+    assert (code, brief(rows)) == (
+        3,
+        [
+            (offer.contract.pk, "codes-count", "error"),
+            (offer.contract.pk, "code-redeemed-twice", "error"),
+        ],
+    )
     assert rows[1]["subject"] == f"codes {pk}"
     code, rows = fix()
     assert (code, brief(rows)) == (3, [(offer.contract.pk, "code-redeemed-twice", "error")])
@@ -317,8 +325,10 @@ def test_run_with_other_dates_is_a_note(capped):
     ("fields", "found"),
     [
         ({"edx_status": "failed", "edx_error": "Studio said 500"}, "failed: Studio said 500"),
-        ({"edx_status": "pending", "edx_last_attempt_on": HOUR_AGO},
-         f"pending since {HOUR_AGO.isoformat()}"),
+        (
+            {"edx_status": "pending", "edx_last_attempt_on": HOUR_AGO},
+            f"pending since {HOUR_AGO.isoformat()}",
+        ),
     ],
 )
 def test_run_failed_or_stuck_in_edx_is_an_error_fix_requeues(capped, fix, fields, found):
@@ -343,8 +353,9 @@ def test_run_pending_for_less_than_an_hour_is_fine(capped):
 
 def test_sso_membership_without_organization_sso_id_is_a_warning(make_offer, fix):
     offer = make_offer("Sso", "sso")
-    ContractMembership.objects.create(user=UserFactory(username="s"), contract=offer.contract,
-                                      source="sso")
+    ContractMembership.objects.create(
+        user=UserFactory(username="s"), contract=offer.contract, source="sso"
+    )
     code, rows = check()
     assert (code, brief(rows)) == (0, [(offer.contract.pk, "membership-sso", "warning")])
     assert fix() == (0, rows)
@@ -361,10 +372,23 @@ def test_memberships_of_an_inactive_contract_are_a_note(capped):
 
 def test_every_kind_has_a_test():
     tested = {
-        "seats-over-cap", "seats-at-cap", "codes-count", "codes-amount", "codes-dates",
-        "product-missing", "product-price", "product-removed-run", "redemption-order",
-        "redemption-order-pending", "redemption-enrollment", "redemption-membership",
-        "code-redeemed-twice", "run-source", "run-dates", "run-edx", "membership-sso",
+        "seats-over-cap",
+        "seats-at-cap",
+        "codes-count",
+        "codes-amount",
+        "codes-dates",
+        "product-missing",
+        "product-price",
+        "product-removed-run",
+        "redemption-order",
+        "redemption-order-pending",
+        "redemption-enrollment",
+        "redemption-membership",
+        "code-redeemed-twice",
+        "run-source",
+        "run-dates",
+        "run-edx",
+        "membership-sso",
         "membership-not-in-force",
     }
     assert set(KINDS) == tested
@@ -388,10 +412,14 @@ def test_scope_by_contract_and_organization(make_offer):
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--contract", "999"],
-         "No contract with ID 999: `manage.py b2b_list contracts` lists them."),
-        (["--org", "999"],
-         "No organization with ID 999: `manage.py b2b_list organizations` lists them."),
+        (
+            ["--contract", "999"],
+            "No contract with ID 999: `manage.py b2b_list contracts` lists them.",
+        ),
+        (
+            ["--org", "999"],
+            "No organization with ID 999: `manage.py b2b_list organizations` lists them.",
+        ),
         (["--yes"], "--yes only confirms --fix: add --fix, or drop --yes."),
     ],
 )
@@ -421,17 +449,20 @@ def test_fix_without_a_terminal_and_without_yes_refuses_and_changes_nothing(capp
 
 
 @pytest.mark.parametrize(("answer", "price"), [("y", "0.00"), ("n", "12.00")])
-def test_fix_asks_on_a_terminal(capped, monkeypatch, django_capture_on_commit_callbacks, answer,
-                                price):
+def test_fix_asks_on_a_terminal(
+    capped, monkeypatch, django_capture_on_commit_callbacks, answer, price
+):
     Product.objects.filter(pk=capped.product.pk).update(price=Decimal("12.00"))
     monkeypatch.setattr(b2b_check, "interactive", lambda: True)
-    monkeypatch.setattr("builtins.input", lambda question: answer)
+    monkeypatch.setattr("builtins.input", lambda: answer)
     with django_capture_on_commit_callbacks(execute=True):
         try:
             call_command("b2b_check", "--fix", stdout=io.StringIO(), stderr=io.StringIO())
         except CommandError as exc:
             assert (answer, exc.returncode, str(exc)) == (
-                "n", 1, "Repairs not applied: nothing was changed."
+                "n",
+                1,
+                "Repairs not applied: nothing was changed.",
             )
     assert Product.objects.get(pk=capped.product.pk).price == Decimal(price)
 

@@ -38,6 +38,8 @@ def manage(env, *argv):
         (["b2b_courseware", "add", "77", "program:x"], 1,
          "CommandError: 'program:x' is not a program ID: program readable IDs must begin with "
          "'program-v1:', for example program-v1:MITx+DEDP.\n"),
+        (["b2b_check", "--contract", "77"], 1,
+         "CommandError: No contract with ID 77: `manage.py b2b_list contracts` lists them.\n"),
         (["load_catalog", "/nonexistent/catalog.json"], 1,
          "CommandError: No catalog file at /nonexistent/catalog.json: give the path of a catalog "
          "JSON file.\n"),
@@ -59,6 +61,8 @@ def test_refusals_exit_1_with_one_line(operator_env, argv, code, stderr):
          "error: argument --max-learners: 'lots' is not a number of learners: give a whole number "
          "of at least 1.\n"),
         (["b2b_list"], "error: the following arguments are required: SUBCOMMAND\n"),
+        (["b2b_check", "--contract", "1", "--org", "1"],
+         "error: argument --org/--organization: not allowed with argument --contract\n"),
     ],
 )
 def test_malformed_command_lines_exit_2(operator_env, argv, tail):
@@ -71,3 +75,24 @@ def test_malformed_command_lines_exit_2(operator_env, argv, tail):
 def test_success_exits_0(operator_env):
     result = manage(operator_env, "b2b_list", "organizations", "--format", "json")
     assert (result.returncode, result.stdout) == (0, "[]\n")
+
+
+def test_b2b_check_exits_0_when_whole_and_3_on_an_error(operator_env):
+    assert manage(operator_env, "b2b_check", "--format", "json").returncode == 0
+    created = manage(operator_env, "b2b_contract", "create", "Check U", "Capped", "non-sso",
+                     "--create", "--org-key", "CHK", "--max-learners", "1")
+    contract_id = created.stdout.strip()
+    script = (
+        "from b2b.models import ContractMembership; from main.models import User; "
+        f"[ContractMembership.objects.create(contract_id={contract_id}, source='manual', "
+        "user=User.objects.create(username=f'over{n}')) for n in range(2)]"
+    )
+    assert manage(operator_env, "shell", "-c", script).returncode == 0
+    result = manage(operator_env, "b2b_check", "--contract", contract_id, "--format", "csv")
+    assert (result.returncode, result.stdout.splitlines()[1].split(",")[:3]) == (
+        3, [contract_id, "seats-over-cap", "error"]
+    )
+    assert result.stderr == (
+        "Checked 1 contract: 1 error(s), 0 warning(s), 0 note(s).\n"
+        "CommandError: 1 error(s) found; the fix column says how to mend each.\n"
+    )

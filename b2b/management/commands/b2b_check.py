@@ -27,8 +27,11 @@ EXIT_ERRORS = 3
 
 
 def confirm(question: str) -> bool:
-    """Ask on the terminal; only ``y`` or ``yes`` agrees."""
-    return input(question).strip().lower() in ("y", "yes")
+    """Ask on the terminal (the question on stderr, so stdout keeps only the findings); only
+    ``y`` or ``yes`` agrees."""
+    sys.stderr.write(question)
+    sys.stderr.flush()
+    return input().strip().lower() in ("y", "yes")
 
 
 def interactive() -> bool:
@@ -44,10 +47,16 @@ class Command(DomainCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         scope = parser.add_mutually_exclusive_group()
-        scope.add_argument("--contract", dest="contract_id", type=positive_id,
-                           help="Only this contract (ID).")
-        scope.add_argument("--org", "--organization", dest="organization_id", type=positive_id,
-                           help="Only this organization's contracts (ID).")
+        scope.add_argument(
+            "--contract", dest="contract_id", type=positive_id, help="Only this contract (ID)."
+        )
+        scope.add_argument(
+            "--org",
+            "--organization",
+            dest="organization_id",
+            type=positive_id,
+            help="Only this organization's contracts (ID).",
+        )
         add_format_argument(parser)
         parser.add_argument(
             "--fix",
@@ -56,19 +65,32 @@ class Command(DomainCommand):
             "products of removed runs) after showing the plan; never deletes a redemption, an "
             "enrollment or a membership.",
         )
-        parser.add_argument("--yes", action="store_true",
-                            help="With --fix: do not ask for confirmation.")
+        parser.add_argument(
+            "--yes", action="store_true", help="With --fix: do not ask for confirmation."
+        )
         parser.set_defaults(handler=self.check)
 
-    def check(self, *, contract_id: int | None, organization_id: int | None, format: str,
-              fix: bool, yes: bool, **_: Any) -> None:
+    def check(
+        self,
+        *,
+        contract_id: int | None,
+        organization_id: int | None,
+        format: str,
+        fix: bool,
+        yes: bool,
+        **_: Any,
+    ) -> None:
         if yes and not fix:
             raise CommandError("--yes only confirms --fix: add --fix, or drop --yes.")
         result = contracts_check(contract_id=contract_id, organization_id=organization_id)
         if fix:
             result = self.fix(result, contract_id, organization_id, yes=yes)
-        self.emit_rows([f.as_row() for f in result.findings], fmt=format, columns=FINDING_KEYS,
-                       title="Contract check")
+        self.emit_rows(
+            [f.as_row() for f in result.findings],
+            fmt=format,
+            columns=FINDING_KEYS,
+            title="Contract check",
+        )
         self.hint(result.summary())
         if result.errors:
             raise CommandError(
@@ -76,8 +98,14 @@ class Command(DomainCommand):
                 returncode=EXIT_ERRORS,
             )
 
-    def fix(self, result: CheckResult, contract_id: int | None, organization_id: int | None, *,
-            yes: bool) -> CheckResult:
+    def fix(
+        self,
+        result: CheckResult,
+        contract_id: int | None,
+        organization_id: int | None,
+        *,
+        yes: bool,
+    ) -> CheckResult:
         repairs = repairs_plan(result)
         if not repairs:
             self.hint("Nothing to repair automatically.")
