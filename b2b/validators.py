@@ -15,6 +15,8 @@ from django.core.exceptions import ValidationError
 ORG_KEY_PATTERN = re.compile(r"^[A-Za-z0-9_]{1,30}$")
 DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 NAME_MAX = 255
+#: The longest description (an organization's, a contract's) in characters.
+DESCRIPTION_MAX = 10_000
 PRICE_MAX = Decimal("99999.99")
 #: The largest learner cap: a capped contract holds a code per learner per course.
 MAX_LEARNERS = 100_000
@@ -37,6 +39,23 @@ def validate_display_name(value: str, *, what: str) -> None:
             f"The {what} name contains a tab, a line break or another control character: "
             "give it on one line.",
             code="invalid-name",
+        )
+
+
+def validate_description(value: str, *, what: str) -> None:
+    """A description people read: up to ``DESCRIPTION_MAX`` characters; line breaks and tabs
+    are kept, other control characters (terminal escapes among them) are refused."""
+    if len(value) > DESCRIPTION_MAX:
+        raise ValidationError(
+            f"The {what} description is {len(value):,} characters long: keep it to "
+            f"{DESCRIPTION_MAX:,}.",
+            code="invalid-description",
+        )
+    if any(unicodedata.category(char) == "Cc" and char not in "\n\r\t" for char in value):
+        raise ValidationError(
+            f"The {what} description contains a control character (such as an escape "
+            "sequence): give plain text; line breaks and tabs are fine.",
+            code="invalid-description",
         )
 
 

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DatabaseError, connection
 from rich.console import Console
 from rich.table import Table
 
@@ -40,6 +41,11 @@ class DomainCommand(BaseCommand):
                 handler(**options)
         except DomainError as exc:
             raise CommandError(exc.message, returncode=1) from exc
+        except DatabaseError as exc:
+            problem = database_problem()
+            if problem is None:
+                raise
+            raise CommandError(problem, returncode=1) from exc
 
     # -- output -------------------------------------------------------------------------------
 
@@ -114,3 +120,25 @@ def _plain(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     return str(value)
+
+
+def database_problem() -> str | None:
+    """Why the database cannot serve the commands, in words an operator can act on: it cannot
+    be reached, or it lacks migrations. ``None`` when neither (the error is another one)."""
+    from django.db.migrations.executor import MigrationExecutor
+
+    try:
+        connection.close()
+        executor = MigrationExecutor(connection)
+        pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    except DatabaseError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return (
+            f"Cannot reach the database ({first}): check DATABASE_URL and that the server runs."
+        )
+    if pending:
+        return (
+            f"The database is not set up ({len(pending)} migrations not applied): run `make setup` "
+            "(or `manage.py migrate`) first."
+        )
+    return None

@@ -18,6 +18,7 @@ from b2b.services.organizations import organization_resolve, unique_child_slug
 from b2b.validators import (
     CENTS,
     validate_contract_dates,
+    validate_description,
     validate_display_name,
     validate_max_learners,
     validate_price,
@@ -109,6 +110,8 @@ def _validate(values: dict[str, Any]) -> None:
             raise ValidationError("The contract name is empty: give the contract a descriptive name.")
         if "name" in values:
             validate_display_name(values["name"].strip(), what="contract")
+        if "description" in values:
+            validate_description(values["description"], what="contract")
         if "max_learners" in values:
             validate_max_learners(values["max_learners"])
         if "price" in values:
@@ -151,6 +154,7 @@ def contract_create(
             "end": end,
             "max_learners": max_learners,
             "price": price,
+            "description": description,
         }
     )
     price = _cents(price)
@@ -233,7 +237,8 @@ def contract_modify(
     with transaction.atomic():
         contract = contract_get(contract_id, for_update=True)
         current = {key: getattr(contract, attr) for key, attr in CONTRACT_FIELDS.items()}
-        _validate({**current, **requested})
+        # The description is checked only when it changes: an old one never blocks other changes.
+        _validate({**{k: v for k, v in current.items() if k != "description"}, **requested})
         if "price" in requested:
             requested["price"] = _cents(requested["price"])
         changes = [

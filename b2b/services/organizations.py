@@ -18,7 +18,7 @@ from b2b.exceptions import (
 )
 from b2b.models import OrganizationIndexPage, OrganizationPage
 from b2b.services.audit import audit_record, field_changes, values_of
-from b2b.validators import validate_display_name, validate_org_key
+from b2b.validators import validate_description, validate_display_name, validate_org_key
 
 # Audit name -> model attribute: what an organization's audit entries compare.
 ORGANIZATION_FIELDS = {
@@ -106,6 +106,7 @@ def organization_create(
         raise InvalidContractInput("The organization name is empty: give its full name.")
     try:
         validate_display_name(name, what="organization")
+        validate_description(description, what="organization")
         validate_org_key(org_key)
     except ValidationError as exc:
         raise as_domain_error(exc) from None

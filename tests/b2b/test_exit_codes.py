@@ -61,6 +61,14 @@ def test_refusals_exit_1_with_one_line(operator_env, argv, code, stderr):
          "error: argument --max-learners: 'lots' is not a number of learners: give a whole number "
          "of at least 1.\n"),
         (["b2b_list"], "error: the following arguments are required: SUBCOMMAND\n"),
+        # int() and Decimal() take other scripts' digits; an operator means ASCII ones
+        (["b2b_contract", "modify", "1", "--max-learners", "\uff15"],
+         "error: argument --max-learners: '\uff15' is not a number of learners: give a whole "
+         "number of at least 1.\n"),
+        (["b2b_contract", "modify", "\uff13", "--max-learners", "5"],
+         "error: argument contract_id: '\uff13' is not an ID: give a whole number such as 12.\n"),
+        (["b2b_contract", "modify", "1", "--price", "1e3"],
+         "error: argument --price: '1e3' is not a price: give an amount such as 250 or 49.99.\n"),
         (["b2b_check", "--contract", "1", "--org", "1"],
          "error: argument --org/--organization: not allowed with argument --contract\n"),
     ],
@@ -96,3 +104,26 @@ def test_b2b_check_exits_0_when_whole_and_3_on_an_error(operator_env):
         "Checked 1 contract: 1 error(s), 0 warning(s), 0 note(s).\n"
         "CommandError: 1 error(s) found; the fix column says how to mend each.\n"
     )
+
+
+def test_an_unmigrated_database_says_to_set_it_up(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL")}
+    env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'empty.sqlite3'}",
+               DJANGO_SETTINGS_MODULE="main.settings")
+    result = manage(env, "b2b_list", "contracts")
+    assert result.returncode == 1
+    assert result.stderr.startswith("CommandError: The database is not set up (")
+    assert result.stderr.endswith(
+        " migrations not applied): run `make setup` (or `manage.py migrate`) first.\n"
+    )
+
+
+def test_an_unreachable_database_says_to_check_the_url():
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL")}
+    env.update(DATABASE_URL="postgres://postgres@127.0.0.1:1/none",
+               DJANGO_SETTINGS_MODULE="main.settings")
+    result = manage(env, "b2b_list", "contracts")
+    assert result.returncode == 1
+    assert result.stderr.startswith("CommandError: Cannot reach the database (")
+    assert result.stderr.endswith("): check DATABASE_URL and that the server runs.\n")
+    assert "Traceback" not in result.stderr

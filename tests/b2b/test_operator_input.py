@@ -41,6 +41,11 @@ def contract(wagtail_site, catalog, run_command):
          "it on one line."),
         (["O" * 300, "C", "sso", "--create", "--org-key", "NEW"],
          "The organization name is 300 characters long: keep it to 255."),
+        (["University X", "C", "sso", "--description", "red \x1b[31malert"],
+         "The contract description contains a control character (such as an escape sequence): "
+         "give plain text; line breaks and tabs are fine."),
+        (["University X", "C", "sso", "--description", "d" * 10_001],
+         "The contract description is 10,001 characters long: keep it to 10,000."),
     ],
 )
 def test_create_refusals(contract, run_command, unchanged, argv, message):
@@ -118,3 +123,16 @@ def test_timezone_far_from_utc_keeps_dates_in_range(contract, run_command, setti
     run_command("b2b_courseware", "add", str(contract.pk), "course-v1:MITxT+14.310x")
     run = contract.course_runs.get()
     assert run.end_date == dt.datetime(2100, 12, 31, 23, 59, 59, tzinfo=dt.timezone(dt.timedelta(hours=14)))
+
+
+def test_a_description_keeps_lines_and_tabs_and_refuses_escapes_on_modify(contract, run_command,
+                                                                          unchanged):
+    run_command("b2b_contract", "modify", str(contract.pk), "--description", "Line 1\n\tLine 2")
+    contract.refresh_from_db()
+    assert contract.description == "Line 1\n\tLine 2"
+    with unchanged(), pytest.raises(CommandError) as refusal:
+        run_command("b2b_contract", "modify", str(contract.pk), "--description", "\x1b]0;x\x07")
+    assert str(refusal.value) == (
+        "The contract description contains a control character (such as an escape sequence): "
+        "give plain text; line breaks and tabs are fine."
+    )

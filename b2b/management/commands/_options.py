@@ -4,12 +4,24 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.core.exceptions import ValidationError
 
 from b2b.validators import parse_date
+
+#: Whole numbers and amounts in ASCII digits only (``int`` and ``Decimal`` also take, say,
+#: full-width digits, which an operator would not mean to type).
+WHOLE = re.compile(r"[+-]?[0-9]+")
+AMOUNT = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
+
+
+def _whole(text: str) -> int:
+    if not WHOLE.fullmatch(text.strip()):
+        raise ValueError(text)
+    return int(text)
 
 
 def _argparse_type(parse: Any, name: str) -> Any:
@@ -26,6 +38,8 @@ def _argparse_type(parse: Any, name: str) -> Any:
 def price_type(text: str) -> Decimal:
     """A number; its range and cents are the service's to check (a refusal, exit 1)."""
     try:
+        if not AMOUNT.fullmatch(text.strip()):
+            raise InvalidOperation(text)
         value = Decimal(text.strip())
     except InvalidOperation:
         raise argparse.ArgumentTypeError(
@@ -51,7 +65,7 @@ MAX_ID = 2_147_483_647
 def positive_id(text: str) -> int:
     """A database ID: a whole number ≥ 1."""
     try:
-        value = int(text)
+        value = _whole(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not an ID: give a whole number such as 12.") from None
     if not 1 <= value <= MAX_ID:
@@ -63,7 +77,7 @@ def positive_id(text: str) -> int:
 
 def learner_cap(text: str) -> int:
     try:
-        return int(text)
+        return _whole(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a number of learners: give a whole number of at least 1."
