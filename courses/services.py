@@ -457,8 +457,9 @@ def run_get(courseware_id: str) -> CourseRun:
     run = CourseRun.objects.select_related("course").filter(courseware_id=courseware_id).first()
     if run is None:
         raise RunNotFound(
-            f"No course run '{courseware_id}': give a courseware ID such as "
-            "course-v1:MITxT+14.310x+1T2026 (the catalog API lists them)."
+            f"No course run '{courseware_id}': give the courseware ID of an existing run "
+            "(GET /api/v0/courses/ lists each course's runs; a contract's runs are in "
+            "your dashboard)."
         )
     return run
 

@@ -70,7 +70,7 @@ def cart_add(request: HttpRequest) -> HttpResponse:
     try:
         if not raw.isdigit() or int(raw) < 1:
             raise ProductNotFound(
-                f"The link is incomplete: product_id must be a number, got {raw!r}. Use the "
+                f"The link is incomplete: product_id must be a positive whole number, got {raw!r}. Use the "
                 "product link exactly as you were given it."
             )
         basket_replace(request.user, product_id=int(raw))

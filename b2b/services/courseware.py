@@ -448,10 +448,12 @@ def courseware_remove(
         result.changed = True
         codes_adjust_queue(contract)
         _audit(result, codes_deactivated=deactivated)
-    kept = result.count("kept")
+    kept, removed = result.count("kept"), result.count("removed")
     result.message = (
-        f"Removed {result.readable_id} from contract {contract.pk}: {result.count('removed')} "
-        f"runs left the contract" + (f", {kept} kept (still needed)" if kept else "") + "."
+        f"Removed {result.readable_id} from contract {contract.pk}: {removed} "
+        f"run{'' if removed == 1 else 's'} left the contract"
+        + (f", {kept} kept (still needed)" if kept else "")
+        + "."
     )
     return result
 
@@ -498,5 +500,5 @@ def _dry_run(
                     )
         transaction.set_rollback(True)
     result.dry_run, result.plan = True, plan
-    result.message = f"Dry run, nothing changed. {result.message}"
+    result.message = f"Dry run, nothing changed. The real run would report: {result.message}"
     return result

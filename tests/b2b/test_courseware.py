@@ -199,7 +199,7 @@ def test_remove_course_detaches_run_and_deactivates_product_and_codes(capped, ru
     run = capped.course_runs.get()
     product = Product.objects.get(course_run=run)
     out = run_command("b2b_courseware", "remove", str(capped.pk), "course-v1:MITxT+14.310x")
-    assert out.stdout.splitlines()[-1] == f"Removed course-v1:MITxT+14.310x from contract {capped.pk}: 1 runs left the contract."
+    assert out.stdout.splitlines()[-1] == f"Removed course-v1:MITxT+14.310x from contract {capped.pk}: 1 run left the contract."
     run.refresh_from_db()
     product.refresh_from_db()
     assert (run.b2b_contract, run.is_b2b, product.is_active) == (None, True, False)

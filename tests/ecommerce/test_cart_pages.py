@@ -70,7 +70,7 @@ def test_a_bad_product_url_says_so_and_keeps_the_basket(client, make_offer, lear
         "There is no product 999999: check the link you were given (it ends with "
         "/cart/add/?product_id=<number>)."
         if raw == "999999"
-        else f"The link is incomplete: product_id must be a number, got {raw!r}. Use the product "
+        else f"The link is incomplete: product_id must be a positive whole number, got {raw!r}. Use the product "
         "link exactly as you were given it."
     )
     assert refusals(response) == [("product-not-found", expected)]
