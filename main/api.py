@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
+from django.http import Http404, HttpRequest, JsonResponse
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import ensure_csrf_cookie
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.exceptions import APIException, NotFound, PermissionDenied, ValidationError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -51,6 +54,18 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     """DRF's handler, with every refusal shaped ``{"code", "message"}``."""
     if isinstance(exc, DomainError):
         return Response({"code": exc.code, "message": exc.message}, status=refusal_status(exc))
+    if isinstance(exc, RequestDataTooBig):
+        return Response(
+            {
+                "code": "request-too-large",
+                "message": "The request body is too large: send the JSON fields only.",
+            },
+            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
+    if isinstance(exc, Http404):
+        exc = NotFound("Nothing here: check the ID in the URL.")
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = PermissionDenied()
     response = exception_handler(exc, context)
     if response is None or not isinstance(exc, APIException):
         return response
@@ -98,3 +113,14 @@ def api_paths_only(endpoints: list[tuple[Any, ...]], **_: Any) -> list[tuple[Any
     """drf-spectacular preprocessing hook: the schema documents ``/api/`` only (not the CMS's
     internal admin API)."""
     return [endpoint for endpoint in endpoints if endpoint[0].startswith("/api/")]
+
+
+def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+    """Any ``/api/`` address no endpoint answers: a JSON 404 in the API's shape, not a page."""
+    return JsonResponse(
+        {
+            "code": "not-found",
+            "message": f"No API endpoint at {request.path}: /api/schema/ lists them.",
+        },
+        status=404,
+    )

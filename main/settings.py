@@ -216,6 +216,8 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Every API refusal is {"code", "message"} (main.api), the catalog's 404s included.
+    "EXCEPTION_HANDLER": "main.api.api_exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "B2B contracts API",

@@ -108,6 +108,10 @@ def test_a_course_that_is_not_live_is_not_found(client, public_catalog):
     response = client.get("/api/v0/courses/course-v1:TestX+C1/")
 
     assert response.status_code == 404
+    assert response.json() == {
+        "code": "not-found",
+        "message": "Nothing here: check the ID in the URL.",
+    }
 
 
 def test_a_run_removed_from_its_contract_stays_out_of_the_catalog(client, public_catalog):

@@ -276,3 +276,25 @@ def test_checkout_records_the_new_membership_in_the_contract_history(api, make_o
         {"learner": {"before": None, "after": "ada@example.edu"},
          "source": {"before": None, "after": "code"}},
     )
+
+
+def test_unknown_api_addresses_and_oversized_bodies_get_the_api_shape(api, settings):
+    # an address no endpoint answers, signed in or not
+    for client in (api, APIClient()):
+        response = client.get("/api/v0/nope/")
+        assert (response.status_code, response["Content-Type"], response.json()) == (
+            404,
+            "application/json",
+            {"code": "not-found", "message": "No API endpoint at /api/v0/nope/: /api/schema/ lists them."},
+        )
+    # an order ID that is not a number matches no endpoint either
+    assert api.get("/api/v0/orders/abc/").json()["code"] == "not-found"
+    # a body over Django's limit
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1_000
+    response = api.post(
+        "/api/v0/basket/items/", {"product_id": 1, "pad": "x" * 2_000}, format="json"
+    )
+    assert (response.status_code, response.json()) == (
+        413,
+        {"code": "request-too-large", "message": "The request body is too large: send the JSON fields only."},
+    )
