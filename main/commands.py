@@ -5,9 +5,11 @@ Subcommands are argparse subparsers dispatched with ``set_defaults(handler=...)`
 rejects a malformed command line (exit 2). Results go to stdout, hints and progress to stderr.
 """
 
+import contextlib
 import csv
 import io
 import json
+import logging
 import shutil
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -37,7 +39,7 @@ class DomainCommand(BaseCommand):
         # Every change this command makes is recorded as made by the command (see main.actors).
         name = f"manage.py {self.__module__.rsplit('.', 1)[-1]} {options.get('subcommand') or ''}"
         try:
-            with acting_as(Via.COMMAND, name=name.strip()):
+            with acting_as(Via.COMMAND, name=name.strip()), _log_lines(options.get("verbosity", 1)):
                 handler(**options)
         except DomainError as exc:
             raise CommandError(exc.message, returncode=1) from exc
@@ -120,6 +122,23 @@ def _plain(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     return str(value)
+
+
+@contextlib.contextmanager
+def _log_lines(verbosity: int) -> Any:
+    """The command says what it did in its own words: the log's INFO lines (the same news with
+    a timestamp) reach the terminal only with ``-v 2`` or more; warnings and errors always do.
+    Only the ``console`` handler of ``settings.LOGGING`` is quieted."""
+    handlers = [h for h in logging.getLogger().handlers if h.get_name() == "console"]
+    levels = [h.level for h in handlers]
+    if verbosity < 2:
+        for h in handlers:
+            h.setLevel(max(h.level, logging.WARNING))
+    try:
+        yield
+    finally:
+        for h, level in zip(handlers, levels, strict=True):
+            h.setLevel(level)
 
 
 def database_problem() -> str | None:

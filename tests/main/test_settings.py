@@ -187,3 +187,17 @@ def test_a_random_page_cost_that_is_not_a_positive_number_refuses_to_start():
             "number above 0 and at most 100 (1.1 suits SSD, 4.0 is PostgreSQL's default for "
             f"spinning disks), not {bad!r}."
         )
+
+
+def test_commands_keep_the_logs_info_lines_off_the_terminal_unless_verbose():
+    import logging
+
+    from main.commands import _log_lines
+
+    console = next(h for h in logging.getLogger().handlers if h.get_name() == "console")
+    before = console.level
+    with _log_lines(1):
+        assert console.level == logging.WARNING
+    assert console.level == before
+    with _log_lines(2):
+        assert console.level == before
