@@ -14,7 +14,11 @@ from b2b.exceptions import ContractNotFound, InvalidContractInput, as_domain_err
 from b2b.models import ContractCodesLock, ContractPage, OrganizationPage
 from b2b.services.audit import audit_record, field_changes, values_of
 from b2b.services.codes import CodesReport, codes_adjust_queue, codes_plan
-from b2b.services.organizations import organization_resolve, unique_child_slug
+from b2b.services.organizations import (
+    organization_resolve,
+    parse_sso_organization_id,
+    unique_child_slug,
+)
 from b2b.validators import (
     CENTS,
     validate_contract_dates,
@@ -139,8 +143,12 @@ def contract_create(
     max_learners: int | None = None,
     price: Decimal | None = None,
     description: str = "",
+    sso_organization_id: Any = None,
 ) -> ContractCreateResult:
     """Create a contract (and, with ``create_organization``, its organization) — SPEC §2.
+
+    ``sso_organization_id`` (a UUID or its text, with ``create_organization`` only) is the new
+    organization's Keycloak organization ID (SPEC §6).
 
     The contract is active, published, with a slug unique under its organization. Everything is
     validated before anything is written; refusals raise a ``DomainError`` and write nothing.
@@ -158,9 +166,14 @@ def contract_create(
         }
     )
     price = _cents(price)
+    if isinstance(sso_organization_id, str):
+        sso_organization_id = parse_sso_organization_id(sso_organization_id)
     with transaction.atomic():
         org, org_created = organization_resolve(
-            organization, create=create_organization, org_key=org_key
+            organization,
+            create=create_organization,
+            org_key=org_key,
+            sso_organization_id=sso_organization_id,
         )
         contract = ContractPage(
             title=name.strip(),

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import uuid
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -76,16 +78,21 @@ def organization_find(name_or_key: str) -> OrganizationPage | None:
     )
 
 
+_UUID_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
+
+
 def parse_sso_organization_id(value: str | None) -> uuid.UUID | None:
+    """A Keycloak organization ID as the operator typed it (``8-4-4-4-12`` hex digits, any case,
+    spaces trimmed) → ``uuid.UUID``; None stays None. Anything else: ``InvalidContractInput``."""
     if value is None:
         return None
-    try:
-        return uuid.UUID(value.strip())
-    except (ValueError, AttributeError):
+    text = value.strip() if isinstance(value, str) else ""
+    if not _UUID_TEXT.fullmatch(text):
         raise InvalidContractInput(
             f"SSO organization ID {value!r} is not a UUID: copy the organization's ID from "
             "Keycloak, for example 0b6a7c3e-58e4-4c59-a1f0-8f1b3b7b6a42."
-        ) from None
+        )
+    return uuid.UUID(text)
 
 
 def organization_create(
@@ -156,15 +163,26 @@ def organization_created_record(organization: OrganizationPage) -> None:
 
 
 def organization_resolve(
-    organization: str, *, create: bool = False, org_key: str | None = None
+    organization: str,
+    *,
+    create: bool = False,
+    org_key: str | None = None,
+    sso_organization_id: uuid.UUID | None = None,
 ) -> tuple[OrganizationPage, bool]:
     """The organization a new contract goes to, created when asked (SPEC §2 ``create``).
 
     Looked up by name, then org key. Not found and not ``create``: refused, naming
     ``--create --org-key``. ``create`` without ``org_key``: refused. ``create`` for an
     organization that exists: used when ``org_key`` matches its key, else refused.
+    ``sso_organization_id`` (only with ``create``) is the new organization's SSO ID; for an
+    organization that exists it must be the one it has (``b2b_organization modify`` changes it).
     Returns ``(organization, created)``.
     """
+    if sso_organization_id is not None and not create:
+        raise InvalidContractInput(
+            "--sso-id only applies with --create (a new organization); to set an existing "
+            "organization's SSO ID use `manage.py b2b_organization modify <org id> --sso-id UUID`."
+        )
     if create and not org_key:
         raise InvalidContractInput(
             "--create needs --org-key: give the new organization's key, for example "
@@ -183,6 +201,12 @@ def organization_resolve(
                 f"{existing.org_key!r}, not {org_key!r}: drop --create to use it, or give "
                 "a different name for a new organization."
             )
+        if sso_organization_id is not None and existing.sso_organization_id != sso_organization_id:
+            raise OrganizationConflict(
+                f"Organization {existing.name!r} exists with SSO organization ID "
+                f"{existing.sso_organization_id or 'none'}, not {sso_organization_id}: use "
+                f"`manage.py b2b_organization modify {existing.pk} --sso-id UUID` to change it."
+            )
         return existing, False
     if not create:
         raise OrganizationNotFound(
@@ -190,4 +214,49 @@ def organization_resolve(
             "--create --org-key <org key>; `manage.py b2b_list organizations` lists the "
             "existing ones."
         )
-    return organization_create(name=organization, org_key=org_key or ""), True
+    created = organization_create(
+        name=organization, org_key=org_key or "", sso_organization_id=sso_organization_id
+    )
+    return created, True
+
+
+def organization_modify(
+    organization_id: int,
+    *,
+    name: Any = None,
+    description: Any = None,
+    sso_organization_id: Any = ...,
+) -> tuple[OrganizationPage, dict[str, dict[str, Any]]]:
+    """Change an organization's name, description or SSO organization ID (SPEC §1, §2).
+
+    ``None`` (name, description) and ``...`` (``sso_organization_id``) leave a field as it is;
+    ``sso_organization_id=None`` clears it. Publishes a revision, which records the change in
+    the organization's history. Returns the organization and its changes
+    (``{field: {"before", "after"}}``; empty when nothing changed: nothing is written then).
+    Raises ``OrganizationNotFound``, ``InvalidContractInput`` (empty or overlong name) and
+    ``OrganizationConflict`` (name or SSO ID used by another organization).
+    """
+    from b2b.services.pages import organization_name_check, organization_sso_check
+
+    with transaction.atomic():
+        organization = organization_get(organization_id)
+        before = values_of(organization, ORGANIZATION_FIELDS)
+        if name is not None:
+            name = name.strip()
+            if not name:
+                raise InvalidContractInput("The organization name is empty: give its full name.")
+            try:
+                validate_display_name(name, what="organization")
+            except ValidationError as exc:
+                raise as_domain_error(exc) from None
+            organization_name_check(name, organization=organization)
+            organization.name = organization.title = name
+        if description is not None:
+            organization.description = description
+        if sso_organization_id is not ...:
+            organization_sso_check(sso_organization_id, organization=organization)
+            organization.sso_organization_id = sso_organization_id
+        changes = field_changes(before, values_of(organization, ORGANIZATION_FIELDS))
+        if changes:
+            organization.save_revision().publish()
+    return organization, changes

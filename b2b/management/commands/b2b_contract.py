@@ -40,6 +40,8 @@ class Command(CoursewareCommandMixin, DomainCommand):
         create.add_argument("--create", action="store_true", dest="create_organization",
                             help="Create the organization if it does not exist (needs --org-key).")
         create.add_argument("--org-key", help="The new organization's key: 1-30 letters, digits or _.")
+        create.add_argument("--sso-id", metavar="UUID",
+                            help="With --create: the new organization's Keycloak ID.")
         create.add_argument("--start", type=start_date_type, help="Start date, YYYY-MM-DD.")
         create.add_argument("--end", type=end_date_type, help="End date (inclusive), YYYY-MM-DD.")
         create.add_argument("--max-learners", type=learner_cap, help="Learner cap (at least 1).")
@@ -105,6 +107,7 @@ class Command(CoursewareCommandMixin, DomainCommand):
         integration_type: str,
         create_organization: bool,
         org_key: str | None,
+        sso_id: str | None,
         start: Any,
         end: Any,
         max_learners: int | None,
@@ -124,10 +127,14 @@ class Command(CoursewareCommandMixin, DomainCommand):
             max_learners=max_learners,
             price=price,
             description=description,
+            sso_organization_id=sso_id,
         )
         contract, org = result.contract, result.organization
         if result.organization_created:
-            self.hint(f"Created organization {org.name!r} (ID {org.pk}, org key {org.org_key}).")
+            sso = f", SSO ID {org.sso_organization_id}" if org.sso_organization_id else ""
+            self.hint(
+                f"Created organization {org.name!r} (ID {org.pk}, org key {org.org_key}{sso})."
+            )
         self.hint(
             f"Created contract {contract.name!r} (ID {contract.pk}, slug {contract.slug}) for "
             f"{org.name!r}. Next: manage.py b2b_courseware add {contract.pk} <readable ID>"
