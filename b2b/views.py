@@ -3,13 +3,19 @@ learner lands here and finds the course). ``?order=<id>`` adds a note about that
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
 
+from b2b.services.enrollments import enrollment_request
+from b2b.services.memberships import learner_contracts
+from courses.models import CourseRun
 from courses.services import enrollments_list
 from ecommerce.models import Order
+from main.exceptions import DomainError
 
 
 @require_GET
@@ -26,5 +32,24 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "b2b/dashboard.html",
-        {"enrollments": enrollments_list(request.user), "order": order},
+        {
+            "enrollments": enrollments_list(request.user),
+            "order": order,
+            "contracts": learner_contracts(request.user),
+        },
     )
+
+
+@require_POST
+@login_required
+def dashboard_enroll(request: HttpRequest, run_id: int) -> HttpResponse:
+    """The dashboard's Enroll button for a run of a free SSO contract: enrolls through the same
+    service as checkout (``contract_enroll``, SPEC §5); a refusal is shown on the dashboard."""
+    run = get_object_or_404(CourseRun.objects.select_related("course"), pk=run_id, is_b2b=True)
+    try:
+        enrollment_request(request.user, run=run)
+    except DomainError as exc:
+        messages.error(request, exc.message, extra_tags=exc.code or "")
+    else:
+        messages.success(request, f"You are enrolled in {run.title}.", extra_tags="enrolled")
+    return HttpResponseRedirect(reverse("dashboard"))

@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "taggit",
     "rest_framework",
     "drf_spectacular",
+    "social_django",
     "mitol.common",
     "mitol.payment_gateway",
     "main",
@@ -189,6 +190,54 @@ STORAGES = {
 
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
+
+# -- SSO: OpenID Connect login through Keycloak (SPEC §6, §8), off unless configured -----------
+# Either a Keycloak realm (KEYCLOAK_SERVER_URL + KEYCLOAK_REALM) or any provider's discovery
+# document (OIDC_DISCOVERY_URL), plus the client's ID and secret. social-auth-app-django's
+# OpenID Connect backend verifies the ID token: signature with the provider's JWKS, issuer,
+# audience, expiry and nonce.
+KEYCLOAK_SERVER_URL = env.str("KEYCLOAK_SERVER_URL", default="").rstrip("/")
+KEYCLOAK_REALM = env.str("KEYCLOAK_REALM", default="")
+KEYCLOAK_CLIENT_ID = env.str("KEYCLOAK_CLIENT_ID", default="")
+KEYCLOAK_CLIENT_SECRET = env.str("KEYCLOAK_CLIENT_SECRET", default="")
+OIDC_DISCOVERY_URL = env.str("OIDC_DISCOVERY_URL", default="")
+# Keycloak 26 returns every organization of the user for the scope ``organization:*``.
+SSO_SCOPES = env.list("SSO_SCOPES", default=["organization:*"])
+
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+SOCIAL_AUTH_SSO_OIDC_ENDPOINT = (
+    OIDC_DISCOVERY_URL.removesuffix("/.well-known/openid-configuration").rstrip("/")
+    if OIDC_DISCOVERY_URL
+    else (
+        f"{KEYCLOAK_SERVER_URL}/realms/{KEYCLOAK_REALM}"
+        if KEYCLOAK_SERVER_URL and KEYCLOAK_REALM
+        else ""
+    )
+)
+SOCIAL_AUTH_SSO_KEY = KEYCLOAK_CLIENT_ID
+SOCIAL_AUTH_SSO_SECRET = KEYCLOAK_CLIENT_SECRET
+SOCIAL_AUTH_SSO_SCOPE = SSO_SCOPES
+SOCIAL_AUTH_SSO_USE_PKCE = True
+if SOCIAL_AUTH_SSO_OIDC_ENDPOINT and SOCIAL_AUTH_SSO_KEY:
+    AUTHENTICATION_BACKENDS.insert(0, "main.sso.SSOBackend")
+SOCIAL_AUTH_URL_NAMESPACE = "social"
+SOCIAL_AUTH_LOGIN_REDIRECT_URL = "/dashboard/"
+SOCIAL_AUTH_LOGIN_ERROR_URL = "/login/"
+SOCIAL_AUTH_RAISE_EXCEPTIONS = False
+SOCIAL_AUTH_JSONFIELD_ENABLED = True
+SOCIAL_AUTH_PIPELINE = (
+    "social_core.pipeline.social_auth.social_details",
+    "social_core.pipeline.social_auth.social_uid",
+    "social_core.pipeline.social_auth.auth_allowed",
+    # The provider's stable subject first, then a verified email, else a new user (issue 7).
+    "social_core.pipeline.social_auth.social_user",
+    "main.sso.user_by_verified_email",
+    "main.sso.user_create",
+    "social_core.pipeline.social_auth.associate_user",
+    "social_core.pipeline.social_auth.load_extra_data",
+    "main.sso.user_refresh",
+    "main.sso.contracts_sync",
+)
 
 # Celery: no broker means eager, in-process execution (tasks are still queued on commit).
 CELERY_TASK_ALWAYS_EAGER = not env.str("CELERY_BROKER_URL", default="")

@@ -11,12 +11,15 @@ from wagtail.admin import urls as wagtailadmin_urls
 from wagtail.documents import urls as wagtaildocs_urls
 
 from main.api import MeView, api_not_found
+from main.views import LoginView
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("cms/", include(wagtailadmin_urls)),
     path("documents/", include(wagtaildocs_urls)),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", LoginView.as_view(), name="login"),
+    # The organization login (SSO): /login/sso/ and /complete/sso/; 404 unless configured.
+    path("", include("social_django.urls", namespace="social")),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("courses.urls")),
     path("", include("ecommerce.urls")),

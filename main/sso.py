@@ -1,0 +1,132 @@
+"""Login through the organization's identity provider: Keycloak or any OpenID Connect provider
+(SPEC §6, §8).
+
+social-auth-app-django runs the authorization-code flow (with PKCE) and verifies the ID token:
+signature with the provider's JWKS, issuer, audience, expiry, issue time and nonce. This module
+adds the product's rules as pipeline steps (``SOCIAL_AUTH_PIPELINE`` in settings):
+
+1. a returning user is found by the provider's stable subject (``social_user``, library);
+2. else, only when ``email_verified`` is true, by email (``user_by_verified_email``);
+3. else a new user is created with the email and name of the claims (``user_create``);
+4. email and name follow the claims on every login (``user_refresh``);
+5. the ``organization`` claim attaches and detaches the learner (``contracts_sync``,
+   ``b2b.services.sso``); a refusal (a full contract) is shown to the learner.
+
+SSO is on when settings name a provider (``OIDC_DISCOVERY_URL``, or ``KEYCLOAK_SERVER_URL`` and
+``KEYCLOAK_REALM``) and a client (``KEYCLOAK_CLIENT_ID``); otherwise the site keeps Django's own
+login and shows nothing about SSO.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from social_core.backends.open_id_connect import OpenIdConnectAuth
+
+from b2b.services.sso import ABSENT, sso_contracts_sync
+from main.actors import Via, acting_as
+
+log = logging.getLogger(__name__)
+
+BACKEND_PATH = "main.sso.SSOBackend"
+
+
+class SSOBackend(OpenIdConnectAuth):
+    """The organization login: OpenID Connect against ``SOCIAL_AUTH_SSO_OIDC_ENDPOINT``."""
+
+    name = "sso"
+    title = "Your organization"
+
+
+def sso_enabled() -> bool:
+    """Whether the organization login is configured (and its backend installed)."""
+    return BACKEND_PATH in settings.AUTHENTICATION_BACKENDS and bool(
+        settings.SOCIAL_AUTH_SSO_OIDC_ENDPOINT and settings.SOCIAL_AUTH_SSO_KEY
+    )
+
+
+def claims_of(backend: Any, response: dict[str, Any]) -> dict[str, Any]:
+    """The login's claims: the userinfo response, overridden by the verified ID token's."""
+    return {**(response or {}), **(getattr(backend, "id_token", None) or {})}
+
+
+def user_by_verified_email(
+    backend: Any, details: dict[str, Any], response: dict[str, Any], user: Any = None, **_: Any
+) -> dict[str, Any] | None:
+    """A user not found by subject is matched by email, only when the provider says the email
+    is verified (``email_verified`` is true) and exactly one user has it (case-insensitive)."""
+    if user is not None:
+        return None
+    claims = claims_of(backend, response)
+    email = (claims.get("email") or "").strip()
+    if not email or claims.get("email_verified") is not True:
+        return None
+    found = list(get_user_model().objects.filter(email__iexact=email)[:2])
+    if len(found) != 1:
+        if found:
+            log.warning("SSO: several users have the email %s: a new user is created", email)
+        return None
+    return {"user": found[0], "is_new": False}
+
+
+def _name(claims: dict[str, Any]) -> str:
+    name = (claims.get("name") or "").strip()
+    if not name:
+        name = " ".join(
+            part for part in ((claims.get("given_name") or "").strip(),
+                              (claims.get("family_name") or "").strip()) if part
+        )
+    return name[:255]
+
+
+def user_create(
+    backend: Any, response: dict[str, Any], uid: str, user: Any = None, **_: Any
+) -> dict[str, Any] | None:
+    """A new user for a login matched by neither subject nor verified email: email and name
+    from the claims; the username is ``sso-<subject>`` (unique per provider subject)."""
+    if user is not None:
+        return None
+    claims = claims_of(backend, response)
+    model = get_user_model()
+    username = f"sso-{uid}"[:150]
+    suffix = 1
+    while model.objects.filter(username=username).exists():
+        suffix += 1
+        username = f"sso-{uid}"[: 150 - len(str(suffix)) - 1] + f"-{suffix}"
+    created = model.objects.create_user(
+        username=username, email=(claims.get("email") or "").strip(), name=_name(claims)
+    )
+    return {"user": created, "is_new": True}
+
+
+def user_refresh(backend: Any, response: dict[str, Any], user: Any, **_: Any) -> None:
+    """Email and name follow the provider's claims on every login (when they are given)."""
+    claims = claims_of(backend, response)
+    email, name = (claims.get("email") or "").strip(), _name(claims)
+    changed = []
+    if email and user.email != email:
+        user.email = email
+        changed.append("email")
+    if name and user.name != name:
+        user.name = name
+        changed.append("name")
+    if changed:
+        user.save(update_fields=changed)
+
+
+def contracts_sync(
+    backend: Any, strategy: Any, response: dict[str, Any], user: Any, **_: Any
+) -> None:
+    """Attach and detach the learner by the ``organization`` claim (``b2b.services.sso``); each
+    refusal becomes a message on the learner's next page."""
+    claims = claims_of(backend, response)
+    with acting_as(Via.SSO, user=user, name="SSO login"):
+        result = sso_contracts_sync(user, claims.get("organization", ABSENT))
+    request = getattr(strategy, "request", None)
+    if request is not None:
+        for text in result.refused.values():
+            messages.warning(request, text)
