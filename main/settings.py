@@ -88,6 +88,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "main.actors.ActorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # A refused SSO login (bad state, token or nonce) returns to the login page with a message.
+    "social_django.middleware.SocialAuthExceptionMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "wagtail.contrib.redirects.middleware.RedirectMiddleware",
 ]
