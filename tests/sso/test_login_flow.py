@@ -6,7 +6,7 @@ import logging
 import pytest
 from django.test import Client
 
-from b2b.models import ContractMembership, ContractPage
+from b2b.models import ContractMembership, ContractPage, OrganizationPage
 from b2b.services.audit import audit_history
 from courses.models import CourseRun, CourseRunEnrollment
 from main.models import User
@@ -62,8 +62,8 @@ def test_ids_win_over_aliases_and_names_never_match(sso, world):
     user = login(sso, sub).client.get("/dashboard/").wsgi_request.user
     assert sources(user) == {"Acme SSO": "sso"}
     other = new_sub()
-    set_user(sso, other, email="n@x.example", organization="Acme")  # the name, also its key
-    set_user(sso, other, email="n@x.example", organization="Beta Corp")
+    OrganizationPage.objects.filter(pk=world.beta.pk).update(name="Beta University")
+    set_user(sso, other, email="n@x.example", organization="Beta University")
     user = login(sso, other).client.get("/dashboard/").wsgi_request.user
     assert sources(user) == {}
 
