@@ -77,8 +77,12 @@ def _name(claims: dict[str, Any]) -> str:
     name = (claims.get("name") or "").strip()
     if not name:
         name = " ".join(
-            part for part in ((claims.get("given_name") or "").strip(),
-                              (claims.get("family_name") or "").strip()) if part
+            part
+            for part in (
+                (claims.get("given_name") or "").strip(),
+                (claims.get("family_name") or "").strip(),
+            )
+            if part
         )
     return name[:255]
 

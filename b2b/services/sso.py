@@ -86,8 +86,9 @@ def organization_claim_parse(claim: Any) -> OrganizationClaim:
             try:
                 ids.add(uuid.UUID(str(claim[alias]["id"])))
             except ValueError:
-                log.warning("SSO: organization %r has a malformed id %r: skipped",
-                            alias, claim[alias]["id"])
+                log.warning(
+                    "SSO: organization %r has a malformed id %r: skipped", alias, claim[alias]["id"]
+                )
         if with_id:
             return OrganizationClaim(ids=frozenset(ids))
         return OrganizationClaim(aliases=frozenset(a.strip() for a in claim if a.strip()))
@@ -137,8 +138,9 @@ def sso_contracts_sync(user: AbstractBaseUser, claim: Any) -> SsoSyncResult:
     absent (nothing changes). Contract rows are locked in ID order before any change.
     """
     if claim is ABSENT:
-        log.info("SSO: %s logged in without an organization claim: memberships unchanged",
-                 _label(user))
+        log.info(
+            "SSO: %s logged in without an organization claim: memberships unchanged", _label(user)
+        )
         return SsoSyncResult(claim_present=False)
     try:
         parsed = organization_claim_parse(claim)
@@ -179,12 +181,20 @@ def sso_contracts_sync(user: AbstractBaseUser, claim: Any) -> SsoSyncResult:
                     actor=actor,
                 )
             except ContractInactive as exc:  # deactivated or ended since it was read
-                log.warning("SSO: %s not attached to contract %s: %s",
-                            _label(user), contract_id, exc.message)
+                log.warning(
+                    "SSO: %s not attached to contract %s: %s",
+                    _label(user),
+                    contract_id,
+                    exc.message,
+                )
                 continue
             except ContractFull as exc:
-                log.warning("SSO: %s not attached to contract %s: %s",
-                            _label(user), contract_id, exc.message)
+                log.warning(
+                    "SSO: %s not attached to contract %s: %s",
+                    _label(user),
+                    contract_id,
+                    exc.message,
+                )
                 result.refused[contract_id] = (
                     f"The contract “{contract.name}” of {contract.organization.name} has no "
                     "seats left, so you were not added to it: contact your organization."

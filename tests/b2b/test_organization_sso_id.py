@@ -18,18 +18,34 @@ OTHER = "5f0e1d2c-3b4a-4958-8776-655443322110"
 
 
 def test_create_with_sso_id_sets_it_and_lists_it(wagtail_site, run_command):
-    out = run_command("b2b_contract", "create", "Acme", "Acme SSO", "sso", "--create",
-                      "--org-key", "ACME", "--sso-id", ACME.upper())
+    out = run_command(
+        "b2b_contract",
+        "create",
+        "Acme",
+        "Acme SSO",
+        "sso",
+        "--create",
+        "--org-key",
+        "ACME",
+        "--sso-id",
+        ACME.upper(),
+    )
     org = OrganizationPage.objects.get()
     assert org.sso_organization_id == uuid.UUID(ACME)
     assert out.stderr.splitlines()[0] == (
         f"Created organization 'Acme' (ID {org.pk}, org key ACME, SSO ID {ACME})."
     )
     listed = run_command("b2b_list", "organizations", "--format", "json").stdout
-    assert json.loads(listed) == [{
-        "id": org.pk, "name": "Acme", "org_key": "ACME", "slug": "acme",
-        "sso_organization_id": ACME, "contracts": 1,
-    }]
+    assert json.loads(listed) == [
+        {
+            "id": org.pk,
+            "name": "Acme",
+            "org_key": "ACME",
+            "slug": "acme",
+            "sso_organization_id": ACME,
+            "contracts": 1,
+        }
+    ]
 
 
 @pytest.mark.parametrize(
@@ -37,8 +53,18 @@ def test_create_with_sso_id_sets_it_and_lists_it(wagtail_site, run_command):
 )
 def test_create_refuses_a_malformed_sso_id(wagtail_site, run_command, unchanged, value):
     with unchanged(), pytest.raises(CommandError) as exc:
-        run_command("b2b_contract", "create", "Acme", "C", "sso", "--create", "--org-key", "ACME",
-                    "--sso-id", value)
+        run_command(
+            "b2b_contract",
+            "create",
+            "Acme",
+            "C",
+            "sso",
+            "--create",
+            "--org-key",
+            "ACME",
+            "--sso-id",
+            value,
+        )
     assert str(exc.value) == (
         f"SSO organization ID {value!r} is not a UUID: copy the organization's ID from Keycloak, "
         "for example 0b6a7c3e-58e4-4c59-a1f0-8f1b3b7b6a42."
@@ -46,12 +72,32 @@ def test_create_refuses_a_malformed_sso_id(wagtail_site, run_command, unchanged,
 
 
 def test_create_refuses_an_sso_id_already_used(wagtail_site, run_command, unchanged):
-    run_command("b2b_contract", "create", "Acme", "C", "sso", "--create", "--org-key", "ACME",
-                "--sso-id", ACME)
+    run_command(
+        "b2b_contract",
+        "create",
+        "Acme",
+        "C",
+        "sso",
+        "--create",
+        "--org-key",
+        "ACME",
+        "--sso-id",
+        ACME,
+    )
     acme = OrganizationPage.objects.get()
     with unchanged(), pytest.raises(CommandError) as exc:
-        run_command("b2b_contract", "create", "Beta", "C", "sso", "--create", "--org-key", "BETA",
-                    "--sso-id", ACME)
+        run_command(
+            "b2b_contract",
+            "create",
+            "Beta",
+            "C",
+            "sso",
+            "--create",
+            "--org-key",
+            "BETA",
+            "--sso-id",
+            ACME,
+        )
     assert str(exc.value) == (
         f"SSO organization ID {ACME} is already used by 'Acme' (ID {acme.pk})."
     )
@@ -70,19 +116,49 @@ def test_sso_id_without_create_is_refused(wagtail_site, run_command, unchanged):
 def test_create_for_an_existing_organization_with_another_sso_id_is_refused(
     wagtail_site, run_command, unchanged
 ):
-    run_command("b2b_contract", "create", "Acme", "C", "sso", "--create", "--org-key", "ACME",
-                "--sso-id", ACME)
+    run_command(
+        "b2b_contract",
+        "create",
+        "Acme",
+        "C",
+        "sso",
+        "--create",
+        "--org-key",
+        "ACME",
+        "--sso-id",
+        ACME,
+    )
     org = OrganizationPage.objects.get()
     with unchanged(), pytest.raises(CommandError) as exc:
-        run_command("b2b_contract", "create", "Acme", "D", "sso", "--create", "--org-key", "ACME",
-                    "--sso-id", OTHER)
+        run_command(
+            "b2b_contract",
+            "create",
+            "Acme",
+            "D",
+            "sso",
+            "--create",
+            "--org-key",
+            "ACME",
+            "--sso-id",
+            OTHER,
+        )
     assert str(exc.value) == (
         f"Organization 'Acme' exists with SSO organization ID {ACME}, not {OTHER}: use "
         f"`manage.py b2b_organization modify {org.pk} --sso-id UUID` to change it."
     )
     # The same ID is fine: the existing organization is used.
-    run_command("b2b_contract", "create", "Acme", "D", "sso", "--create", "--org-key", "ACME",
-                "--sso-id", ACME)
+    run_command(
+        "b2b_contract",
+        "create",
+        "Acme",
+        "D",
+        "sso",
+        "--create",
+        "--org-key",
+        "ACME",
+        "--sso-id",
+        ACME,
+    )
     assert ContractPage.objects.count() == 2
 
 
@@ -93,11 +169,16 @@ def acme(wagtail_site, run_command):
 
 
 def test_modify_sets_and_clears_the_sso_id_and_records_it(acme, run_command):
-    out = run_command("b2b_organization", "modify", str(acme.pk), "--sso-id", ACME,
-                      "--format", "json")
+    out = run_command(
+        "b2b_organization", "modify", str(acme.pk), "--sso-id", ACME, "--format", "json"
+    )
     assert json.loads(out.stdout) == {
-        "id": acme.pk, "name": "Acme", "org_key": "ACME", "slug": "acme",
-        "sso_organization_id": ACME, "contracts": 1,
+        "id": acme.pk,
+        "name": "Acme",
+        "org_key": "ACME",
+        "slug": "acme",
+        "sso_organization_id": ACME,
+        "contracts": 1,
     }
     assert out.stderr == (
         f"Changed organization {acme.pk}: sso_organization_id: None → '{ACME}'.\n"
@@ -116,18 +197,38 @@ def test_modify_sets_and_clears_the_sso_id_and_records_it(acme, run_command):
 
 
 def test_modify_name_and_description(acme, run_command):
-    run_command("b2b_organization", "modify", str(acme.pk), "--name", "Acme Corp",
-                "--description", "Widgets")
+    run_command(
+        "b2b_organization",
+        "modify",
+        str(acme.pk),
+        "--name",
+        "Acme Corp",
+        "--description",
+        "Widgets",
+    )
     acme.refresh_from_db()
     assert (acme.name, acme.title, acme.description, acme.slug) == (
-        "Acme Corp", "Acme Corp", "Widgets", "acme"
+        "Acme Corp",
+        "Acme Corp",
+        "Widgets",
+        "acme",
     )
     assert acme.live_revision.as_object().name == "Acme Corp"
 
 
 def test_modify_refuses_an_sso_id_of_another_organization(acme, run_command, unchanged):
-    run_command("b2b_contract", "create", "Beta", "C", "sso", "--create", "--org-key", "BETA",
-                "--sso-id", OTHER)
+    run_command(
+        "b2b_contract",
+        "create",
+        "Beta",
+        "C",
+        "sso",
+        "--create",
+        "--org-key",
+        "BETA",
+        "--sso-id",
+        OTHER,
+    )
     beta = OrganizationPage.objects.get(org_key="BETA")
     with unchanged(), pytest.raises(CommandError) as exc:
         run_command("b2b_organization", "modify", str(acme.pk), "--sso-id", OTHER)
@@ -159,7 +260,7 @@ def test_modify_exit_codes(operator_env):  # noqa: F811
     assert (result.returncode, result.stdout) == (1, "")
     assert result.stderr.startswith("CommandError: ")
     assert result.stderr.count("\n") == 1
-    result = manage(operator_env, "b2b_organization", "modify", "1", "--sso-id", ACME,
-                    "--no-sso-id")
+    result = manage(
+        operator_env, "b2b_organization", "modify", "1", "--sso-id", ACME, "--no-sso-id"
+    )
     assert result.returncode == 2
-

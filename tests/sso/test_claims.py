@@ -14,7 +14,7 @@ from b2b.services.sso import (
 )
 from ecommerce.models import Order
 from tests.factories import UserFactory
-from tests.sso.conftest import ACME_ID, BETA_ID
+from tests.oidc import ACME_ID, BETA_ID
 
 A, B = uuid.UUID(ACME_ID), uuid.UUID(BETA_ID)
 
@@ -22,10 +22,16 @@ A, B = uuid.UUID(ACME_ID), uuid.UUID(BETA_ID)
 @pytest.mark.parametrize(
     ("claim", "parsed"),
     [
-        ({"acme": {"id": ACME_ID}, "beta": {"id": BETA_ID}}, OrganizationClaim(ids=frozenset({A, B}))),
+        (
+            {"acme": {"id": ACME_ID}, "beta": {"id": BETA_ID}},
+            OrganizationClaim(ids=frozenset({A, B})),
+        ),
         ({"acme": {"id": ACME_ID}, "beta": {}}, OrganizationClaim(ids=frozenset({A}))),
         ({"acme": {"id": "nope"}, "beta": {"id": BETA_ID}}, OrganizationClaim(ids=frozenset({B}))),
-        ({"acme": {}, "beta": {"name": "Beta"}}, OrganizationClaim(aliases=frozenset({"acme", "beta"}))),
+        (
+            {"acme": {}, "beta": {"name": "Beta"}},
+            OrganizationClaim(aliases=frozenset({"acme", "beta"})),
+        ),
         (["acme", " beta ", ""], OrganizationClaim(aliases=frozenset({"acme", "beta"}))),
         ("acme", OrganizationClaim(aliases=frozenset({"acme"}))),
         ("", OrganizationClaim()),
@@ -52,13 +58,16 @@ def test_sync_attaches_detaches_and_keeps_other_sources(world):
     ContractMembership.objects.create(user=user, contract=world.acme_codes, source="code")
     result = sso_contracts_sync(user, {"acme": {"id": ACME_ID}, "beta": {"id": BETA_ID}})
     assert (result.claim_present, result.attached, result.detached, result.refused) == (
-        True, [world.acme_free.pk, world.beta_free.pk], [], {}
+        True,
+        [world.acme_free.pk, world.beta_free.pk],
+        [],
+        {},
     )
     result = sso_contracts_sync(user, ["beta"])
     assert (result.attached, result.detached) == ([], [world.acme_free.pk])
-    assert dict(ContractMembership.objects.filter(user=user).values_list("contract_id", "source")) == {
-        world.acme_codes.pk: "code", world.beta_free.pk: "sso"
-    }
+    assert dict(
+        ContractMembership.objects.filter(user=user).values_list("contract_id", "source")
+    ) == {world.acme_codes.pk: "code", world.beta_free.pk: "sso"}
 
 
 @pytestmark_db
@@ -90,8 +99,13 @@ def test_seats_held_by_pending_orders_count_against_the_cap(world, catalog):
     buyer = UserFactory(username="buyer")
     run = CourseRun.objects.get(b2b_contract=world.acme_free)
     order = Order.objects.create(purchaser=buyer, state=Order.State.PENDING)
-    Line.objects.create(order=order, product=Product.objects.get(course_run=run), quantity=1,
-                        unit_price=0, discounted_price=0)
+    Line.objects.create(
+        order=order,
+        product=Product.objects.get(course_run=run),
+        quantity=1,
+        unit_price=0,
+        discounted_price=0,
+    )
     user = UserFactory(username="ada")
     result = sso_contracts_sync(user, "acme")
     assert (result.attached, list(result.refused)) == ([], [world.acme_free.pk])

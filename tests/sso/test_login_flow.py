@@ -11,7 +11,7 @@ from b2b.services.audit import audit_history
 from courses.models import CourseRun, CourseRunEnrollment
 from main.models import User
 from tests.factories import UserFactory
-from tests.sso.conftest import ACME_ID, BETA_ID, login, login_begin, new_sub, set_user
+from tests.oidc import ACME_ID, BETA_ID, login, login_begin, new_sub, set_user
 
 pytestmark = pytest.mark.django_db
 
@@ -24,13 +24,22 @@ def sources(user):
 
 def test_map_claim_with_two_organizations_attaches_to_their_free_sso_contracts(sso, world):
     sub = new_sub()
-    set_user(sso, sub, email="ada@acme.example", email_verified=True, name="Ada Lovelace",
-             organization={"acme": {"id": ACME_ID}, "beta": {"id": BETA_ID}})
+    set_user(
+        sso,
+        sub,
+        email="ada@acme.example",
+        email_verified=True,
+        name="Ada Lovelace",
+        organization={"acme": {"id": ACME_ID}, "beta": {"id": BETA_ID}},
+    )
     result = login(sso, sub)
     assert (result.response.status_code, result.location) == (302, "/dashboard/")
     user = result.client.get("/api/v0/me/").wsgi_request.user
-    assert (user.email, user.name, user.username) == ("ada@acme.example", "Ada Lovelace",
-                                                       f"sso-{sub}")
+    assert (user.email, user.name, user.username) == (
+        "ada@acme.example",
+        "Ada Lovelace",
+        f"sso-{sub}",
+    )
     assert sources(user) == {"Acme SSO": "sso", "Beta SSO": "sso"}
 
 
@@ -70,8 +79,12 @@ def test_ids_win_over_aliases_and_names_never_match(sso, world):
 
 def test_unknown_organization_id_attaches_nothing(sso, world):
     sub = new_sub()
-    set_user(sso, sub, email="u@x.example",
-             organization={"ghost": {"id": "00000000-0000-4000-8000-000000000000"}})
+    set_user(
+        sso,
+        sub,
+        email="u@x.example",
+        organization={"ghost": {"id": "00000000-0000-4000-8000-000000000000"}},
+    )
     result = login(sso, sub)
     assert result.location == "/dashboard/"
     assert ContractMembership.objects.count() == 0
@@ -100,8 +113,12 @@ def test_full_contract_is_refused_logged_and_shown_others_unaffected(sso, world,
         user=UserFactory(username="first"), contract=world.acme_free, source="manual"
     )
     sub = new_sub()
-    set_user(sso, sub, email="full@x.example",
-             organization={"acme": {"id": ACME_ID}, "beta": {"id": BETA_ID}})
+    set_user(
+        sso,
+        sub,
+        email="full@x.example",
+        organization={"acme": {"id": ACME_ID}, "beta": {"id": BETA_ID}},
+    )
     with caplog.at_level(logging.WARNING, logger="b2b.services.sso"):
         result = login(sso, sub)
     dashboard = result.client.get(result.location)
@@ -137,8 +154,11 @@ def test_removed_organization_detaches_only_that_learners_sso_memberships(sso, w
     other_user = ContractMembership.objects.exclude(user=user).first().user
     assert sources(other_user) == {"Acme SSO": "sso", "Beta SSO": "sso"}
     entries = audit_history(world.acme_free.pk)
-    assert [(e.action, e.via, e.changes["learner"]) for e in entries
-            if e.action.startswith("membership")] == [
+    assert [
+        (e.action, e.via, e.changes["learner"])
+        for e in entries
+        if e.action.startswith("membership")
+    ] == [
         ("membership.add", "sso", {"before": None, "after": "r@x.example"}),
         ("membership.add", "sso", {"before": None, "after": "o@x.example"}),
         ("membership.remove", "sso", {"before": "r@x.example", "after": None}),

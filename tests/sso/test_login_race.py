@@ -8,7 +8,7 @@ from django.db import connection
 from django.test import Client
 
 from b2b.models import ContractMembership, ContractPage
-from tests.sso.conftest import ACME_ID, login_begin, new_sub, set_user
+from tests.oidc import ACME_ID, login_begin, new_sub, set_user
 
 postgresql_only = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="concurrency is tested on PostgreSQL"

@@ -28,10 +28,16 @@ class Command(DomainCommand):
         )
         modify.add_argument("organization_id", type=positive_id, help="The organization's ID.")
         sso = modify.add_mutually_exclusive_group()
-        sso.add_argument("--sso-id", metavar="UUID",
-                         help="The Keycloak organization ID (a UUID), unique to one organization.")
-        sso.add_argument("--no-sso-id", action="store_true",
-                         help="Clear the SSO organization ID (its SSO logins no longer match).")
+        sso.add_argument(
+            "--sso-id",
+            metavar="UUID",
+            help="The Keycloak organization ID (a UUID), unique to one organization.",
+        )
+        sso.add_argument(
+            "--no-sso-id",
+            action="store_true",
+            help="Clear the SSO organization ID (its SSO logins no longer match).",
+        )
         modify.add_argument("--name", help="New name (unique, case-insensitive).")
         modify.add_argument("--description", help="New description.")
         add_format_argument(modify)

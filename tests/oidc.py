@@ -1,0 +1,126 @@
+"""A real OpenID provider for the SSO tests: ``oidc-provider-mock`` over HTTP on loopback, and
+the product configured to use it (SPEC §6, issue 7)."""
+
+import os
+import uuid
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+from django.test import Client
+
+from b2b.models import ContractPage, OrganizationPage
+from tests.b2b.helpers import make_contract
+
+os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")  # the provider speaks plain HTTP here
+
+CLIENT_ID = "b2b-contracts"
+CLIENT_SECRET = "b2b-contracts-secret"
+
+
+@pytest.fixture(scope="session")
+def oidc_provider():
+    """The provider's base URL (``http://localhost:<port>``), serving for the whole session."""
+    from oidc_provider_mock import run_server_in_thread
+
+    with run_server_in_thread(require_nonce=True) as server:
+        yield f"http://localhost:{server.server_port}"
+
+
+@pytest.fixture
+def sso(settings, oidc_provider):
+    """The product pointed at the provider through ``OIDC_DISCOVERY_URL``'s settings."""
+    from social_core.backends import utils
+
+    settings.AUTHENTICATION_BACKENDS = [
+        "main.sso.SSOBackend",
+        "django.contrib.auth.backends.ModelBackend",
+    ]
+    settings.SOCIAL_AUTH_SSO_OIDC_ENDPOINT = oidc_provider
+    settings.SOCIAL_AUTH_SSO_KEY = CLIENT_ID
+    settings.SOCIAL_AUTH_SSO_SECRET = CLIENT_SECRET
+    utils.BACKENDSCACHE.clear()
+    yield oidc_provider
+    utils.BACKENDSCACHE.clear()
+
+
+def set_user(provider: str, sub: str, **claims) -> None:
+    """``PUT /users/<sub>``: the claims the provider returns for that subject."""
+    response = requests.put(f"{provider}/users/{sub}", json=claims, timeout=10)
+    assert response.status_code == 204, response.text
+
+
+@dataclass
+class Login:
+    client: Client
+    response: object  # the app's answer to the callback
+
+    @property
+    def location(self) -> str:
+        return self.response["Location"]
+
+
+def login_begin(client: Client, provider: str, sub: str) -> str:
+    """Start at the app's login view, consent at the provider as ``sub``; returns the app's
+    callback path with the code and the state."""
+    begin = client.post("/login/sso/")
+    assert begin.status_code == 302
+    authorize = begin["Location"]
+    assert authorize.startswith(f"{provider}/oauth2/authorize?")
+    params = parse_qs(urlsplit(authorize).query)
+    assert sorted(params["scope"][0].split()) == ["email", "openid", "organization:*", "profile"]
+    assert "nonce" in params and "code_challenge" in params
+    consent = requests.post(authorize, data={"sub": sub}, allow_redirects=False, timeout=10)
+    assert consent.status_code == 302, consent.text
+    callback = urlsplit(consent.headers["Location"])
+    assert callback.path == "/complete/sso/"
+    return f"{callback.path}?{callback.query}"
+
+
+def login(provider: str, sub: str, client: Client | None = None) -> Login:
+    """The whole authorization-code flow through the app's login views."""
+    client = client or Client()
+    callback = login_begin(client, provider, sub)
+    return Login(client, client.get(callback))
+
+
+@dataclass
+class World:
+    acme: OrganizationPage
+    beta: OrganizationPage
+    acme_free: ContractPage
+    acme_codes: ContractPage
+    acme_priced: ContractPage
+    beta_free: ContractPage
+
+
+ACME_ID = "3f1c6a52-8a7e-4c0b-9d2e-0a4b5c6d7e81"
+BETA_ID = "7b2d9e14-1c3f-4a5b-8e6d-2f3a4b5c6d92"
+
+
+@pytest.fixture
+def world(wagtail_site, catalog, run_command):
+    """Two organizations with SSO ids; Acme has a free SSO contract (with a course), a code
+    contract and a priced SSO contract; Beta a free SSO contract."""
+    acme_free = make_contract(run_command, "Acme SSO", "sso", org="Acme", key="ACME")
+    run_command("b2b_organization", "modify", str(acme_free.organization_id), "--sso-id", ACME_ID)
+    run_command("b2b_courseware", "add", str(acme_free.pk), catalog.data.readable_id)
+    acme_codes = make_contract(run_command, "Acme codes", "non-sso", org="Acme", key="ACME")
+    acme_priced = make_contract(
+        run_command, "Acme priced", "sso", "--price", "100", org="Acme", key="ACME"
+    )
+    beta_free = make_contract(run_command, "Beta SSO", "sso", org="Beta", key="BETA")
+    run_command("b2b_organization", "modify", str(beta_free.organization_id), "--sso-id", BETA_ID)
+    return World(
+        OrganizationPage.objects.get(org_key="ACME"),
+        OrganizationPage.objects.get(org_key="BETA"),
+        acme_free,
+        acme_codes,
+        acme_priced,
+        beta_free,
+    )
+
+
+def new_sub() -> str:
+    return f"user-{uuid.uuid4().hex[:12]}"
