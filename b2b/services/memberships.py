@@ -196,14 +196,14 @@ class LearnerContract:
 
 
 def learner_contracts(user: AbstractBaseUser) -> list[LearnerContract]:
-    """The contracts ``user`` is attached to (by organization then contract name), each with its
-    contract runs; three queries whatever the numbers (SPEC §6: the learner's dashboard)."""
+    """The contracts ``user`` is attached to (by organization name, then oldest contract first),
+    each with its contract runs; three queries whatever the numbers (SPEC §6: the dashboard)."""
     from courses.models import CourseRun, CourseRunEnrollment
 
     memberships = list(
         ContractMembership.objects.filter(user=user)
         .select_related("contract__organization")
-        .order_by("contract__organization__name", "contract__name", "contract_id")
+        .order_by("contract__organization__name", "contract_id")
     )
     ids = [m.contract_id for m in memberships]
     runs = list(
