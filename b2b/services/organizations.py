@@ -54,7 +54,7 @@ def organization_index() -> OrganizationIndexPage:
 
 
 def unique_child_slug(parent: Page, text: str, *, fallback: str) -> str:
-    """A slug made from ``text``, unique among ``parent``'s children (``-1``, ``-2``... if taken)."""
+    """A slug from ``text``, unique among ``parent``'s children (``-1``, ``-2``... if taken)."""
     return find_available_slug(parent, slugify(text)[:240] or fallback)
 
 
