@@ -51,7 +51,8 @@ KINDS = (
     "run-source",  # warning: a contract run whose course has no source run
     "run-dates",  # note: a contract run whose dates differ from the contract's
     "run-edx",  # error: a run created here, pending in Open edX for over an hour, or failed
-    "membership-sso",  # warning: an sso membership in an organization without an SSO id
+    "membership-sso",  # warning: an sso membership in an organization without an SSO id (SPEC §6:
+    # matched by org key, which the claim allows only without ids; ids are the sturdier match)
     "membership-not-in-force",  # note: memberships of an inactive or ended contract
 )
 
@@ -238,9 +239,11 @@ def _memberships(by_id: dict[int, ContractPage], now: dt.datetime) -> list[Findi
                     "membership-sso",
                     WARNING,
                     "memberships",
-                    f"sso memberships only when organization {org.pk} has an SSO organization ID",
-                    f"{row['sso_without_id']} sso memberships, no SSO organization ID",
-                    f"set organization {org.pk}'s SSO organization ID in the Wagtail admin",
+                    f"sso memberships matched by organization {org.pk}'s SSO organization ID",
+                    f"{row['sso_without_id']} sso memberships, no SSO organization ID (matched "
+                    "by org key, from a claim without ids)",
+                    f"manage.py b2b_organization modify {org.pk} --sso-id <the realm's "
+                    "organization id>",
                 )
             )
         if not contract.is_in_force(now):

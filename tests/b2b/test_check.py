@@ -358,6 +358,11 @@ def test_sso_membership_without_organization_sso_id_is_a_warning(make_offer, fix
     )
     code, rows = check()
     assert (code, brief(rows)) == (0, [(offer.contract.pk, "membership-sso", "warning")])
+    org = offer.contract.organization
+    assert (rows[0]["found"], rows[0]["fix"]) == (
+        "1 sso memberships, no SSO organization ID (matched by org key, from a claim without ids)",
+        f"manage.py b2b_organization modify {org.pk} --sso-id <the realm's organization id>",
+    )
     assert fix() == (0, rows)
     OrganizationPage.objects.update(sso_organization_id="0f8fad5b-d9cb-469f-a165-70867728950e")
     assert check() == (0, [])
