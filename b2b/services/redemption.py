@@ -351,7 +351,18 @@ def _decide(
 ) -> None:
     """Apply the rules in order to the annotated contract and code; raise the first refusal."""
     if code is None:
+        if enrolled:  # checked first: no code is needed to be told so
+            raise AlreadyEnrolled(
+                f"You are already enrolled in {run.title} ({run.courseware_id}): find the course "
+                "on your dashboard."
+            )
         if not _code_free(contract, contract.attached):  # type: ignore[attr-defined]
+            if contract.is_sso and contract.is_free:  # its learners come by the SSO login
+                raise CodeRequired(
+                    f"This course is offered to the learners of {contract.organization.name} "
+                    "through their organization's login: log in with your organization, then "
+                    "enroll from your dashboard."
+                )
             raise CodeRequired(
                 "This course is offered through your organization: enter the enrollment code "
                 "you were given to enroll."

@@ -298,3 +298,29 @@ def test_unknown_api_addresses_and_oversized_bodies_get_the_api_shape(api, setti
         413,
         {"code": "request-too-large", "message": "The request body is too large: send the JSON fields only."},
     )
+
+
+def test_an_enrolled_learner_is_told_so_before_being_asked_for_a_code(
+    api, make_offer, learner, django_capture_on_commit_callbacks
+):
+    offer = make_offer("Acme", "non-sso", "--max-learners", "5")
+    api.post("/api/v0/basket/items/", {"product_id": offer.product.pk}, format="json")
+    api.post("/api/v0/basket/code/", {"code": offer.codes[0]}, format="json")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert api.post("/api/v0/checkout/").status_code == 201
+
+    # the same course again, without a code: the cart, checkout and the enroll API all say why
+    api.post("/api/v0/basket/items/", {"product_id": offer.product.pk}, format="json")
+    basket = api.get("/api/v0/basket/").json()
+    checkout = api.post("/api/v0/checkout/")
+    enroll = api.post("/api/v0/enrollments/", {"run": offer.run.courseware_id}, format="json")
+
+    message = (
+        f"You are already enrolled in {offer.run.title} ({offer.run.courseware_id}): find the "
+        "course on your dashboard."
+    )
+    assert basket["refusal"] == {"code": "already-enrolled", "message": message}
+    assert (checkout.status_code, checkout.json()) == (
+        409, {"code": "already-enrolled", "message": message}
+    )
+    assert (enroll.status_code, enroll.json()["code"]) == (409, "already-enrolled")

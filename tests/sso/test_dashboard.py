@@ -61,10 +61,16 @@ def test_enroll_refused_without_membership_or_on_a_priced_contract(client, ada, 
     ContractMembership.objects.create(user=ada, contract=world.acme_free, source="manual")
     client.post(f"/dashboard/enroll/{run.pk}/")
     messages = [(m.extra_tags, str(m)) for m in client.get("/dashboard/").context["messages"]]
-    refusal = (
+    # not a member of a free SSO contract: the organization's login is the way in
+    by_login = (
+        "This course is offered to the learners of Acme through their organization's login: log "
+        "in with your organization, then enroll from your dashboard."
+    )
+    # a member, but the contract now has a price: its learners use codes
+    by_code = (
         "This course is offered through your organization: enter the enrollment code you were "
         "given to enroll."
     )
-    assert messages == [("code-required", refusal), ("code-required", refusal)]
+    assert messages == [("code-required", by_login), ("code-required", by_code)]
     assert CourseRunEnrollment.objects.filter(user=ada).count() == 0
     assert client.get(f"/dashboard/enroll/{run.pk}/").status_code == 405
