@@ -24,10 +24,11 @@ from django.db.models import Count, Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from b2b.exceptions import OrganizationNotFound
-from b2b.models import ContractMembership, ContractPage, OrganizationPage
+from b2b.models import ContractCourseware, ContractMembership, ContractPage, OrganizationPage
 from b2b.services.codes import codes_deactivate_for_products, codes_target
 from b2b.services.contracts import contract_get
 from courses.models import CourseRun, CourseRunEnrollment, EdxStatus
+from courses.services import program_courses
 from ecommerce.models import Discount, DiscountProduct, DiscountRedemption, Order, Product
 
 ERROR, WARNING, NOTE = "error", "warning", "note"
@@ -347,14 +348,35 @@ def _removed_run_products(ids: set[int], *, unscoped: bool) -> list[Finding]:
         Product.objects.filter(
             is_active=True, course_run__is_b2b=True, course_run__b2b_contract__isnull=True
         )
-        .values("pk", "course_run__courseware_id", "course_run__run_tag")
+        .values("pk", "course_run__courseware_id", "course_run__run_tag", "course_run__course_id")
         .order_by("pk")
     )
     findings = []
+    rows = [row for row in rows]
+    listed = _courses_listed(
+        {int(m.group(1)) for r in rows if (m := _RUN_TAG.match(r["course_run__run_tag"]))}
+    )
     for row in rows:
         match = _RUN_TAG.match(row["course_run__run_tag"])
         contract_id = int(match.group(1)) if match else None
         if contract_id not in ids and not (unscoped and contract_id is None):
+            continue
+        if row["course_run__course_id"] in listed.get(contract_id, ()):
+            # The course is still on the contract: the run left it by some other way than a
+            # removal. Switching its codes off would strand the learners who hold them, so a
+            # person decides (SPEC §2: only `remove` takes a run's codes out of use).
+            findings.append(
+                Finding(
+                    contract_id,
+                    "product-removed-run",
+                    ERROR,
+                    f"product {row['pk']} ({row['course_run__courseware_id']})",
+                    "a run on the contract for each of its courses",
+                    "the run is off the contract, its course still on it",
+                    f"b2b_courseware add {contract_id} {row['course_run__courseware_id']} puts the "
+                    f"run back; b2b_courseware remove {contract_id} <course> takes the course off",
+                )
+            )
             continue
         fix = (
             _fix_cmd(contract_id)
@@ -380,6 +402,23 @@ def _removed_run_products(ids: set[int], *, unscoped: bool) -> list[Finding]:
             )
         )
     return findings
+
+
+def _courses_listed(contract_ids: set[int]) -> dict[int, set[int]]:
+    """The courses each contract lists, directly or through a program (course IDs); one query,
+    plus one per listed program."""
+    listed: dict[int, set[int]] = defaultdict(set)
+    if not contract_ids:
+        return listed
+    records = ContractCourseware.objects.filter(contract_id__in=contract_ids).select_related(
+        "program"
+    )
+    for record in records:
+        if record.course_id is not None:
+            listed[record.contract_id].add(record.course_id)
+        else:
+            listed[record.contract_id].update(c.pk for c in program_courses(record.program))
+    return listed
 
 
 def _runs_findings(

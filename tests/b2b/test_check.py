@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from b2b.management.commands import b2b_check
-from b2b.models import ContractMembership, OrganizationPage
+from b2b.models import ContractCourseware, ContractMembership, OrganizationPage
 from b2b.services.check import KINDS, contracts_check
 from courses.models import CourseRun, CourseRunEnrollment
 from ecommerce.models import Discount, DiscountRedemption, Order, Product
@@ -237,6 +237,9 @@ def test_run_without_active_product_is_an_error_fix_leaves(capped, fix):
 
 
 def test_product_of_a_removed_run_is_an_error_fix_deactivates(capped, fix):
+    # a removal that stopped halfway: the course is off the contract, the run too, its
+    # product still on sale
+    ContractCourseware.objects.filter(contract=capped.contract).delete()
     CourseRun.objects.filter(pk=capped.run.pk).update(b2b_contract=None)
     code, rows = check()
     assert (code, brief(rows)) == (3, [(capped.contract.pk, "product-removed-run", "error")])
@@ -245,6 +248,24 @@ def test_product_of_a_removed_run_is_an_error_fix_deactivates(capped, fix):
     assert Product.objects.get(pk=capped.product.pk).is_active is False
     assert usable(capped) == []
     assert DiscountRedemption.objects.count() == 1
+
+
+def test_a_run_off_its_contract_whose_course_is_still_on_it_is_left_to_a_person(capped, fix):
+    # the run lost its contract by a hand edit while the course stays on the contract: its
+    # codes are in learners' hands, so --fix must not switch them off
+    CourseRun.objects.filter(pk=capped.run.pk).update(b2b_contract=None)
+    before = usable(capped)
+    code, rows = check()
+    assert (code, brief(rows)) == (3, [(capped.contract.pk, "product-removed-run", "error")])
+    assert (rows[0]["expected"], rows[0]["found"], rows[0]["fix"]) == (
+        "a run on the contract for each of its courses",
+        "the run is off the contract, its course still on it",
+        f"b2b_courseware add {capped.contract.pk} {capped.run.courseware_id} puts the run back; "
+        f"b2b_courseware remove {capped.contract.pk} <course> takes the course off",
+    )
+    assert fix() == (3, rows)
+    assert Product.objects.get(pk=capped.product.pk).is_active is True
+    assert usable(capped) == before != []
 
 
 # -- redemptions ---------------------------------------------------------------------------------
@@ -450,25 +471,38 @@ def test_fix_without_a_terminal_and_without_yes_refuses_and_changes_nothing(capp
         "Repairs to apply:\n"
         f"  - re-run the code adjustment of contract {capped.contract.pk} (products and codes "
         "follow its price, dates and cap)\n"
+        f"    plan: contract {capped.contract.pk}: 0 codes would be created, 0 would be "
+        "deactivated, 0 would be made unlimited, 0 would be deleted, 0 would be "
+        "re-priced/re-dated, 1 products would be re-priced; 2 usable\n"
     )
 
 
-@pytest.mark.parametrize(("answer", "price"), [("y", "0.00"), ("n", "12.00")])
+@pytest.mark.parametrize(
+    ("answer", "price"),
+    # Ctrl-D and Ctrl-C at the prompt are a no, not a traceback
+    [("y", "0.00"), ("n", "12.00"), (EOFError, "12.00"), (KeyboardInterrupt, "12.00")],
+)
 def test_fix_asks_on_a_terminal(
     capped, monkeypatch, django_capture_on_commit_callbacks, answer, price
 ):
     Product.objects.filter(pk=capped.product.pk).update(price=Decimal("12.00"))
     monkeypatch.setattr(b2b_check, "interactive", lambda: True)
-    monkeypatch.setattr("builtins.input", lambda: answer)
+
+    def reply() -> str:
+        if isinstance(answer, type):
+            raise answer
+        return answer
+
+    monkeypatch.setattr("builtins.input", reply)
+    refused = None
     with django_capture_on_commit_callbacks(execute=True):
         try:
             call_command("b2b_check", "--fix", stdout=io.StringIO(), stderr=io.StringIO())
         except CommandError as exc:
-            assert (answer, exc.returncode, str(exc)) == (
-                "n",
-                1,
-                "Repairs not applied: nothing was changed.",
-            )
+            refused = (exc.returncode, str(exc))
+    assert refused == (
+        None if answer == "y" else (1, "Repairs not applied: nothing was changed.")
+    )
     assert Product.objects.get(pk=capped.product.pk).price == Decimal(price)
 
 

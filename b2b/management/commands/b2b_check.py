@@ -20,6 +20,8 @@ from b2b.services.check import (
     repairs_apply,
     repairs_plan,
 )
+from b2b.services.codes import codes_plan
+from b2b.services.contracts import contract_get
 from main.commands import DomainCommand, add_format_argument
 
 #: The exit status when the check found at least one error.
@@ -28,10 +30,15 @@ EXIT_ERRORS = 3
 
 def confirm(question: str) -> bool:
     """Ask on the terminal (the question on stderr, so stdout keeps only the findings); only
-    ``y`` or ``yes`` agrees."""
+    ``y`` or ``yes`` agrees; end of input or an interrupt is a no."""
     sys.stderr.write(question)
     sys.stderr.flush()
-    return input().strip().lower() in ("y", "yes")
+    try:
+        answer = input()
+    except (EOFError, KeyboardInterrupt):  # Ctrl-D or Ctrl-C: a no
+        sys.stderr.write("\n")
+        return False
+    return answer.strip().lower() in ("y", "yes")
 
 
 def interactive() -> bool:
@@ -113,6 +120,8 @@ class Command(DomainCommand):
         self.hint("Repairs to apply:")
         for repair in repairs:
             self.hint(f"  - {repair.label}")
+            if repair.action == "codes":  # what the adjustment would do, as its dry run says
+                self.hint(f"    plan: {codes_plan(contract_get(repair.target)).summary()}")
         if not yes:
             if not interactive():
                 raise CommandError(
