@@ -63,8 +63,13 @@ class EnrollmentsView(DomainAPIView):
 
     @extend_schema(
         request=EnrollRequestSerializer,
-        responses={201: EnrollmentSerializer, 400: RefusalSerializer, 403: RefusalSerializer,
-                   404: RefusalSerializer, 409: RefusalSerializer},
+        responses={
+            201: EnrollmentSerializer,
+            400: RefusalSerializer,
+            403: RefusalSerializer,
+            404: RefusalSerializer,
+            409: RefusalSerializer,
+        },
     )
     def post(self, request: Request) -> Response:
         data = EnrollRequestSerializer(data=request.data)

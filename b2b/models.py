@@ -212,7 +212,8 @@ class ContractPage(RecordedPage):
 
     @property
     def needs_codes(self) -> bool:
-        """Codes are needed for non-SSO contracts, and for SSO contracts with a price (SPEC §4.2)."""
+        """Codes are needed for non-SSO contracts, and for SSO contracts with a price
+        (SPEC §4.2)."""
         return not self.is_sso or not self.is_free
 
     def _tz(self) -> ZoneInfo:
@@ -240,10 +241,13 @@ class ContractPage(RecordedPage):
 
 
 class ContractCourseware(models.Model):
-    """A course or a program on a contract (with or without runs): what ``b2b_list courseware`` lists."""
+    """A course or a program on a contract (with or without runs): what
+    ``b2b_list courseware`` lists."""
 
     contract = models.ForeignKey(ContractPage, on_delete=models.CASCADE, related_name="courseware")
-    course = models.ForeignKey(Course, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    course = models.ForeignKey(
+        Course, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     program = models.ForeignKey(
         Program, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -274,7 +278,8 @@ class ContractCourseware(models.Model):
 
 
 class ContractMembership(models.Model):
-    """A learner attached to a contract, and how they came (SPEC §1). One per learner per contract."""
+    """A learner attached to a contract, and how they came (SPEC §1). One per learner per
+    contract."""
 
     class Source(models.TextChoices):
         SSO = "sso"
@@ -290,7 +295,9 @@ class ContractMembership(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["user", "contract"], name="membership_one_per_user_contract"),
+            models.UniqueConstraint(
+                fields=["user", "contract"], name="membership_one_per_user_contract"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -308,3 +315,6 @@ class ContractCodesLock(models.Model):
         ContractPage, on_delete=models.CASCADE, primary_key=True, related_name="+"
     )
     locked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"codes lock of contract {self.contract_id}"

@@ -74,7 +74,9 @@ def validate_price(value: Decimal | None) -> None:
     if value is None:
         return
     if not isinstance(value, Decimal) or not value.is_finite():
-        raise ValidationError("The price must be a number such as 25 or 1250.00.", code="invalid-price")
+        raise ValidationError(
+            "The price must be a number such as 25 or 1250.00.", code="invalid-price"
+        )
     if value < 0 or value > PRICE_MAX:
         raise ValidationError(
             f"The price {value} is out of range: use an amount from 0.00 to {PRICE_MAX} "

@@ -128,17 +128,26 @@ def prepare() -> Fixture:
     site_configure()
     course = Course.objects.create(readable_id="course-v1:BenchX+B101x", title="Benchmarking")
     CourseRun.objects.create(
-        course=course, courseware_id="course-v1:BenchX+B101x+SOURCE", run_tag="SOURCE",
-        title="Benchmarking", is_source_run=True, is_self_paced=True,
+        course=course,
+        courseware_id="course-v1:BenchX+B101x+SOURCE",
+        run_tag="SOURCE",
+        title="Benchmarking",
+        is_source_run=True,
+        is_self_paced=True,
     )
     contract = contract_create(
-        organization="Bench University", name="Bench contract", integration_type="non-sso",
-        create_organization=True, org_key="BENCH", max_learners=LEARNERS,
+        organization="Bench University",
+        name="Bench contract",
+        integration_type="non-sso",
+        create_organization=True,
+        org_key="BENCH",
+        max_learners=LEARNERS,
     ).contract
     courseware_add(contract.pk, course.readable_id)  # Celery eager: the codes exist on return
     product = Product.objects.get(course_run__b2b_contract=contract, is_active=True)
     codes = list(
-        Discount.objects.filter(product_links__product=product).order_by("pk")
+        Discount.objects.filter(product_links__product=product)
+        .order_by("pk")
         .values_list("discount_code", flat=True)
     )
     if len(codes) != LEARNERS:
@@ -150,8 +159,11 @@ def prepare() -> Fixture:
     hashed.set_password("bench-password")
     users = user_model.objects.bulk_create(
         [
-            user_model(username=f"bench{i:05d}", email=f"bench{i:05d}@example.edu",
-                       password=hashed.password)
+            user_model(
+                username=f"bench{i:05d}",
+                email=f"bench{i:05d}@example.edu",
+                password=hashed.password,
+            )
             for i in range(LEARNERS)
         ],
         batch_size=1000,
@@ -170,8 +182,9 @@ def prepare() -> Fixture:
             "_auth_user_backend": "django.contrib.auth.backends.ModelBackend",
             "_auth_user_hash": user.get_session_auth_hash(),
         }
-        sessions.append(Session(session_key=key, session_data=store.encode(data),
-                                expire_date=expires))
+        sessions.append(
+            Session(session_key=key, session_data=store.encode(data), expire_date=expires)
+        )
         learners.append((key, secrets.token_hex(16), code.upper()))
     Session.objects.bulk_create(sessions, batch_size=1000)
     from django.db import connections
@@ -195,11 +208,25 @@ def start_server(database_url: str) -> subprocess.Popen[bytes]:
     }
     env.pop("CELERY_BROKER_URL", None)
     server = subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "gunicorn"), "main.wsgi:application",
-         "--bind", f"127.0.0.1:{PORT}", "--worker-class", "gthread",
-         "--workers", str(WORKERS), "--threads", str(THREADS), "--keep-alive", "30",
-         "--log-level", "warning"],
-        cwd=ROOT, env=env, start_new_session=True,
+        [
+            str(ROOT / ".venv" / "bin" / "gunicorn"),
+            "main.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{PORT}",
+            "--worker-class",
+            "gthread",
+            "--workers",
+            str(WORKERS),
+            "--threads",
+            str(THREADS),
+            "--keep-alive",
+            "30",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -246,8 +273,10 @@ class Run:
         p50 = statistics.median(ordered) * 1000 if ordered else 0.0
         p95 = ordered[max(0, int(len(ordered) * 0.95) - 1)] * 1000 if ordered else 0.0
         rate = done / self.seconds if self.seconds else 0.0
-        return (f"{label}: {done} {unit} in {self.seconds:.2f} s = {rate:.1f} {unit}/s; "
-                f"latency p50 {p50:.1f} ms, p95 {p95:.1f} ms; errors {len(self.failures)}")
+        return (
+            f"{label}: {done} {unit} in {self.seconds:.2f} s = {rate:.1f} {unit}/s; "
+            f"latency p50 {p50:.1f} ms, p95 {p95:.1f} ms; errors {len(self.failures)}"
+        )
 
     @property
     def rate(self) -> float:
@@ -282,8 +311,7 @@ def _drive(jobs: list, work) -> Run:  # type: ignore[no-untyped-def]
     for job in jobs:
         pending.put(job)
     run = Run()
-    threads = [threading.Thread(target=_client, args=(pending, run, work))
-               for _ in range(CLIENTS)]
+    threads = [threading.Thread(target=_client, args=(pending, run, work)) for _ in range(CLIENTS)]
     started = time.perf_counter()
     for thread in threads:
         thread.start()
@@ -294,8 +322,12 @@ def _drive(jobs: list, work) -> Run:  # type: ignore[no-untyped-def]
 
 
 def _headers(session: str, csrf: str) -> dict[str, str]:
-    return {"Cookie": f"sessionid={session}; csrftoken={csrf}", "X-CSRFToken": csrf,
-            "Content-Type": "application/json", "Host": "127.0.0.1"}
+    return {
+        "Cookie": f"sessionid={session}; csrftoken={csrf}",
+        "X-CSRFToken": csrf,
+        "Content-Type": "application/json",
+        "Host": "127.0.0.1",
+    }
 
 
 def _call(conn, method: str, path: str, headers, body=None) -> tuple[int, bytes]:  # type: ignore[no-untyped-def]
@@ -307,8 +339,9 @@ def _call(conn, method: str, path: str, headers, body=None) -> tuple[int, bytes]
 def checkout(conn, job) -> str | None:  # type: ignore[no-untyped-def]
     session, csrf, code = job
     headers = _headers(session, csrf)
-    status, body = _call(conn, "POST", "/api/v0/basket/code/", headers,
-                         json.dumps({"code": f" {code} "}))
+    status, body = _call(
+        conn, "POST", "/api/v0/basket/code/", headers, json.dumps({"code": f" {code} "})
+    )
     if status != 200:
         return f"apply {status}: {body[:200]!r}"
     status, body = _call(conn, "POST", "/api/v0/checkout/", headers)
@@ -341,15 +374,23 @@ def verify(fixture: Fixture) -> list[str]:
     other_orders = Order.objects.exclude(state=Order.State.FULFILLED).count()
     twice = (
         DiscountRedemption.objects.values("redeemed_discount")
-        .annotate(n=Count("pk")).filter(n__gt=1).count()
+        .annotate(n=Count("pk"))
+        .filter(n__gt=1)
+        .count()
     )
     distinct_codes = DiscountRedemption.objects.values("redeemed_discount").distinct().count()
-    say(f"after: redemptions {redemptions}, enrollments {enrollments}, memberships {memberships}, "
-        f"fulfilled orders {fulfilled}, other orders {other_orders}, codes used twice {twice}")
+    say(
+        f"after: redemptions {redemptions}, enrollments {enrollments}, memberships {memberships}, "
+        f"fulfilled orders {fulfilled}, other orders {other_orders}, codes used twice {twice}"
+    )
     anomalies = []
-    for name, value in (("redemptions", redemptions), ("enrollments", enrollments),
-                        ("memberships", memberships), ("fulfilled orders", fulfilled),
-                        ("distinct redeemed codes", distinct_codes)):
+    for name, value in (
+        ("redemptions", redemptions),
+        ("enrollments", enrollments),
+        ("memberships", memberships),
+        ("fulfilled orders", fulfilled),
+        ("distinct redeemed codes", distinct_codes),
+    ):
         if value != LEARNERS:
             anomalies.append(f"{name} = {value}, expected {LEARNERS}")
     if twice:
@@ -369,8 +410,10 @@ def main() -> int:
     recreate_database()
     started = time.perf_counter()
     fixture = prepare()
-    say(f"prepared in {time.perf_counter() - started:.1f} s; starting gunicorn on "
-        f"127.0.0.1:{PORT} ({WORKERS} workers x {THREADS} threads)")
+    say(
+        f"prepared in {time.perf_counter() - started:.1f} s; starting gunicorn on "
+        f"127.0.0.1:{PORT} ({WORKERS} workers x {THREADS} threads)"
+    )
     server = start_server(_with_conn_age(DATABASE_URL))
     try:
         _drive(fixture.learners[: CLIENTS * 2], me)  # warm the workers and their connections
@@ -383,8 +426,10 @@ def main() -> int:
     connections.close_all()
     anomalies = verify(fixture) + [f"request failed: {f}" for f in checkouts.failures[:10]]
     anomalies += [f"ceiling request failed: {f}" for f in ceiling.failures[:10]]
-    print(f"bench-checkout: {LEARNERS} learners, {CLIENTS} concurrent clients, gunicorn "
-          f"{WORKERS}x{THREADS} gthread, PostgreSQL")
+    print(
+        f"bench-checkout: {LEARNERS} learners, {CLIENTS} concurrent clients, gunicorn "
+        f"{WORKERS}x{THREADS} gthread, PostgreSQL"
+    )
     print(checkouts.report("checkout (apply code + checkout)", "checkouts"))
     print(ceiling.report("ceiling (GET /api/v0/me/)", "requests"))
     verdict = "met" if checkouts.rate >= TARGET else "NOT met"
@@ -394,8 +439,10 @@ def main() -> int:
         for anomaly in anomalies:
             print(f"  - {anomaly}")
     else:
-        print(f"checks: redemptions = enrollments = memberships = {LEARNERS}, no code used "
-              "twice, no errors")
+        print(
+            f"checks: redemptions = enrollments = memberships = {LEARNERS}, no code used "
+            "twice, no errors"
+        )
     if not KEEP_DB:
         drop_database()
     return 3 if anomalies else 0

@@ -98,11 +98,7 @@ def parse_courseware_id(value: str) -> CoursewareId:
         key = CourseKey.from_string(f"{text}+{_PLACEHOLDER_RUN}")
     except InvalidKeyError:
         key = None
-    if (
-        isinstance(key, CourseLocator)
-        and not key.deprecated
-        and course_readable_id(key) == text
-    ):
+    if isinstance(key, CourseLocator) and not key.deprecated and course_readable_id(key) == text:
         return CoursewareId("course", text, key)
     raise InvalidCoursewareId(
         f"'{text}' is not a valid readable ID: expected a course (course-v1:ORG+NUMBER), "

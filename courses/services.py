@@ -60,7 +60,9 @@ def _read_catalog(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise CatalogError(f"No catalog file at {path}: give the path of a catalog JSON file.") from None
+        raise CatalogError(
+            f"No catalog file at {path}: give the path of a catalog JSON file."
+        ) from None
     except OSError as exc:
         raise CatalogError(f"Cannot read the catalog file {path}: {exc.strerror}.") from None
     except UnicodeDecodeError as exc:
@@ -135,7 +137,8 @@ def _run_fields(entry: dict[str, Any], course_id: str, where: str) -> dict[str, 
 
 
 def _requirement_groups(entry: dict[str, Any], where: str) -> list[dict[str, Any]]:
-    """Normalise ``requirements`` into groups: ``{"min": int | None, "ids": [...], "title": str}``."""
+    """Normalise ``requirements`` into groups:
+    ``{"min": int | None, "ids": [...], "title": str}``."""
     requirements = entry.get("requirements", {})
     if not isinstance(requirements, dict):
         raise CatalogError(f'{where}: "requirements" must be an object.')
@@ -160,7 +163,11 @@ def _requirement_groups(entry: dict[str, Any], where: str) -> list[dict[str, Any
         minimum = group.get("min") if isinstance(group, dict) else None
         if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids) or not ids:
             raise CatalogError(f'{where}: elective group {index + 1} needs a "courses" list.')
-        if not isinstance(minimum, int) or isinstance(minimum, bool) or not 1 <= minimum <= len(ids):
+        if (
+            not isinstance(minimum, int)
+            or isinstance(minimum, bool)
+            or not 1 <= minimum <= len(ids)
+        ):
             raise CatalogError(
                 f'{where}: elective group {index + 1} needs "min" between 1 and {len(ids)}.'
             )
@@ -204,7 +211,9 @@ def _tree_shape(program: Program) -> list[tuple[Any, ...]]:
             leaf.course.readable_id if leaf.course else leaf.required_program.readable_id
             for leaf in children[group.pk]
         )
-        minimum = group.min_required if group.operator == ProgramRequirement.Operator.MIN_OF else None
+        minimum = (
+            group.min_required if group.operator == ProgramRequirement.Operator.MIN_OF else None
+        )
         shape.append((minimum, ids, group.title))
     return shape
 
@@ -216,7 +225,9 @@ def _write_tree(program: Program, groups: list[dict[str, Any]], refs: dict[str, 
     )
     for position, group in enumerate(groups):
         operator = (
-            ProgramRequirement.Operator.ALL_OF if group["min"] is None else ProgramRequirement.Operator.MIN_OF
+            ProgramRequirement.Operator.ALL_OF
+            if group["min"] is None
+            else ProgramRequirement.Operator.MIN_OF
         )
         node = ProgramRequirement.objects.create(
             program=program,
@@ -321,7 +332,9 @@ def catalog_load(path: Path | None = None) -> CatalogLoadResult:
             raise CatalogError(f"{where} is listed twice.")
         program_ids.add(readable_id)
         groups = _requirement_groups(entry, where)
-        program_entries.append(({"readable_id": readable_id, "title": _text(entry, "title", where)}, groups))
+        program_entries.append(
+            ({"readable_id": readable_id, "title": _text(entry, "title", where)}, groups)
+        )
 
     known_courses = seen | set(
         Course.objects.filter(
@@ -351,7 +364,7 @@ def catalog_load(path: Path | None = None) -> CatalogLoadResult:
                 elif ref not in known_courses:
                     raise CatalogError(
                         f"program {program['readable_id']} requires {ref}, which is neither in the "
-                        "file nor in the database: add the course to \"courses\"."
+                        'file nor in the database: add the course to "courses".'
                     )
     _check_no_cycles(graph, [program["readable_id"] for program, _ in program_entries])
 
@@ -383,11 +396,15 @@ def catalog_load(path: Path | None = None) -> CatalogLoadResult:
     programs: dict[str, tuple[Program, str]] = {}
     for program_fields, _ in program_entries:
         program, outcome = _upsert(
-            Program, {"readable_id": program_fields["readable_id"]}, {"title": program_fields["title"]}
+            Program,
+            {"readable_id": program_fields["readable_id"]},
+            {"title": program_fields["title"]},
         )
         programs[program.readable_id] = (program, outcome)
     referenced = {i for _, gs in program_entries for g in gs for i in g["ids"]}
-    refs: dict[str, Any] = {c.readable_id: c for c in Course.objects.filter(readable_id__in=referenced)}
+    refs: dict[str, Any] = {
+        c.readable_id: c for c in Course.objects.filter(readable_id__in=referenced)
+    }
     refs.update({p.readable_id: p for p in Program.objects.filter(readable_id__in=referenced)})
     for program_fields, groups in program_entries:
         program, outcome = programs[program_fields["readable_id"]]

@@ -60,14 +60,16 @@ class BasketSerializer(serializers.Serializer):
 def basket_data(summary: BasketSummary) -> dict[str, Any]:
     items = []
     if summary.product is not None and summary.run is not None:
-        items.append({
-            "product_id": summary.product.pk,
-            "description": summary.product.description,
-            "course_title": summary.run.course.title,
-            "run": summary.run.courseware_id,
-            "price": _money(summary.price),
-            "discounted_price": _money(summary.total),
-        })
+        items.append(
+            {
+                "product_id": summary.product.pk,
+                "description": summary.product.description,
+                "course_title": summary.run.course.title,
+                "run": summary.run.courseware_id,
+                "price": _money(summary.price),
+                "discounted_price": _money(summary.total),
+            }
+        )
     blocker = summary.blocker
     return {
         "items": items,
@@ -86,7 +88,9 @@ class ProductIdSerializer(serializers.Serializer):
 
 class CodeSerializer(serializers.Serializer):
     code = serializers.CharField(
-        max_length=200, allow_blank=True, trim_whitespace=False,
+        max_length=200,
+        allow_blank=True,
+        trim_whitespace=False,
         help_text="The enrollment code; case does not matter, surrounding spaces are trimmed.",
     )
 
@@ -129,7 +133,8 @@ def checkout_data(result: CheckoutResult) -> dict[str, Any]:
         "status": result.status,
         "payment": (
             {"url": payment.url, "method": payment.method, "fields": payment.fields}
-            if payment else None
+            if payment
+            else None
         ),
     }
 
@@ -167,8 +172,12 @@ def client_ip(request: Request) -> str:
 
 # -- views -------------------------------------------------------------------------------------
 
-REFUSALS = {400: RefusalSerializer, 403: RefusalSerializer, 404: RefusalSerializer,
-            409: RefusalSerializer}
+REFUSALS = {
+    400: RefusalSerializer,
+    403: RefusalSerializer,
+    404: RefusalSerializer,
+    409: RefusalSerializer,
+}
 
 
 class BasketView(DomainAPIView):
@@ -209,8 +218,9 @@ class BasketCodeView(DomainAPIView):
 class CheckoutView(DomainAPIView):
     """Check out the basket: 201 with a new order, 200 when a pending order is reused."""
 
-    @extend_schema(request=None, responses={200: CheckoutSerializer, 201: CheckoutSerializer,
-                                            **REFUSALS})
+    @extend_schema(
+        request=None, responses={200: CheckoutSerializer, 201: CheckoutSerializer, **REFUSALS}
+    )
     def post(self, request: Request) -> Response:
         result = basket_checkout(request.user, ip_address=client_ip(request))
         code = status.HTTP_200_OK if result.reused else status.HTTP_201_CREATED
@@ -220,7 +230,6 @@ class CheckoutView(DomainAPIView):
 class OrderView(DomainAPIView):
     """One of the learner's orders."""
 
-    @extend_schema(responses={200: OrderSerializer, 403: RefusalSerializer,
-                              404: RefusalSerializer})
+    @extend_schema(responses={200: OrderSerializer, 403: RefusalSerializer, 404: RefusalSerializer})
     def get(self, request: Request, order_id: int) -> Response:
         return Response(order_data(order_get(request.user, order_id)))

@@ -107,6 +107,9 @@ class DiscountProduct(models.Model):
             models.UniqueConstraint(fields=["discount", "product"], name="discountproduct_unique"),
         ]
 
+    def __str__(self) -> str:
+        return f"discount {self.discount_id} on product {self.product_id}"
+
 
 class Order(models.Model):
     """A learner's purchase. ``total_price_paid`` is what they pay (Decimal, 2 places).
@@ -136,7 +139,9 @@ class Order(models.Model):
         indexes = [
             # Pending orders are few and looked up at every checkout (reuse, seats held).
             models.Index(
-                fields=["purchaser"], condition=Q(state="pending"), name="order_pending_by_purchaser"
+                fields=["purchaser"],
+                condition=Q(state="pending"),
+                name="order_pending_by_purchaser",
             ),
         ]
 
@@ -152,6 +157,9 @@ class Line(models.Model):
     quantity = models.PositiveIntegerField(default=1)
     unit_price = models.DecimalField(**MONEY)
     discounted_price = models.DecimalField(**MONEY)
+
+    def __str__(self) -> str:
+        return f"order {self.order_id}: product {self.product_id} × {self.quantity}"
 
 
 class DiscountRedemption(models.Model):
@@ -182,6 +190,12 @@ class DiscountRedemption(models.Model):
                 fields=["redeemed_discount", "redeemed_by"], name="redemption_one_per_user_code"
             ),
         ]
+
+    def __str__(self) -> str:
+        return (
+            f"discount {self.redeemed_discount_id} by user {self.redeemed_by_id} "
+            f"on order {self.redeemed_order_id}"
+        )
 
 
 class Basket(models.Model):

@@ -70,7 +70,8 @@ def cart_add(request: HttpRequest) -> HttpResponse:
     try:
         if not raw.isdigit() or int(raw) < 1:
             raise ProductNotFound(
-                f"The link is incomplete: product_id must be a positive whole number, got {raw!r}. Use the "
+                "The link is incomplete: product_id must be a positive whole number, "
+                f"got {raw!r}. Use the "
                 "product link exactly as you were given it."
             )
         basket_replace(request.user, product_id=int(raw))
@@ -93,11 +94,13 @@ def cart_code(request: HttpRequest) -> HttpResponse:
     try:
         summary = basket_code_apply(request.user, code=code)
     except DomainError as refusal:
-        return _cart_page(request, code_error=refusal, code_value=code[:200],
-                          status=refusal_status(refusal))
+        return _cart_page(
+            request, code_error=refusal, code_value=code[:200], status=refusal_status(refusal)
+        )
     assert summary.discount is not None
-    messages.success(request, f"Code {summary.discount.discount_code} applied.",
-                     extra_tags="code-applied")
+    messages.success(
+        request, f"Code {summary.discount.discount_code} applied.", extra_tags="code-applied"
+    )
     return redirect("cart")
 
 
@@ -120,8 +123,11 @@ def checkout(request: HttpRequest) -> HttpResponse:
         return redirect("cart")
     if result.payment is None:
         return HttpResponseRedirect(f"{reverse('dashboard')}?order={result.order.pk}")
-    return render(request, "ecommerce/payment_redirect.html",
-                  {"order": result.order, "payment": result.payment})
+    return render(
+        request,
+        "ecommerce/payment_redirect.html",
+        {"order": result.order, "payment": result.payment},
+    )
 
 
 def _apply_response(request: HttpRequest) -> Order | HttpResponse:
@@ -129,8 +135,12 @@ def _apply_response(request: HttpRequest) -> Order | HttpResponse:
         outcome = payment_response_apply(request.POST.dict())
     except DomainError as refusal:
         log.warning("Payment response refused (%s): %s", refusal.code, refusal.message)
-        return render(request, "ecommerce/payment_error.html", {"refusal": refusal},
-                      status=refusal_status(refusal))
+        return render(
+            request,
+            "ecommerce/payment_error.html",
+            {"refusal": refusal},
+            status=refusal_status(refusal),
+        )
     return outcome.order
 
 
@@ -157,4 +167,3 @@ def checkout_backoffice(request: HttpRequest) -> HttpResponse:
     if isinstance(result, HttpResponse):
         return result
     return HttpResponse(f"order {result.pk} {result.state}\n", content_type="text/plain")
-

@@ -104,8 +104,12 @@ class MeView(DomainAPIView):
     def get(self, request: Request) -> Response:
         user = request.user
         return Response(
-            {"id": user.pk, "username": user.get_username(), "email": user.email,
-             "name": user.get_full_name()}
+            {
+                "id": user.pk,
+                "username": user.get_username(),
+                "email": user.email,
+                "name": user.get_full_name(),
+            }
         )
 
 

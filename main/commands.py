@@ -152,9 +152,7 @@ def database_problem() -> str | None:
         pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
     except DatabaseError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return (
-            f"Cannot reach the database ({first}): check DATABASE_URL and that the server runs."
-        )
+        return f"Cannot reach the database ({first}): check DATABASE_URL and that the server runs."
     if pending:
         return (
             f"The database is not set up ({len(pending)} migrations not applied): run `make setup` "

@@ -6,7 +6,8 @@ it into a ``CommandError`` (commands), a message or an HTTP 4xx (views). Nothing
 
 
 class DomainError(Exception):
-    """A refusal by a service: ``code`` is stable (for scripts and pages), ``message`` says how to fix it."""
+    """A refusal by a service: ``code`` is stable (for scripts and pages), ``message`` says how
+    to fix it."""
 
     code = "error"
 

@@ -6,7 +6,8 @@ from wagtail.models import Page
 
 
 class User(AbstractUser):
-    """A learner or a member of staff. ``name`` is the full display name (from SSO claims or admin)."""
+    """A learner or a member of staff. ``name`` is the full display name (from SSO claims or
+    admin)."""
 
     name = models.CharField(max_length=255, blank=True, default="")
 

@@ -40,9 +40,7 @@ def site_configure() -> SiteConfiguration:
 
     home = HomePage.objects.first()
     if home is None:
-        placeholder = (
-            root.get_children().filter(slug="home", content_type__model="page").first()
-        )
+        placeholder = root.get_children().filter(slug="home", content_type__model="page").first()
         if placeholder is not None:
             placeholder.slug = "wagtail-welcome"
             placeholder.save(update_fields=["slug"])

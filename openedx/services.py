@@ -110,17 +110,33 @@ def _finish(
 
 
 def _unclaimed_result(
-    kind: Literal["run", "enrollment"], record: CourseRun | CourseRunEnrollment, run: str,
+    kind: Literal["run", "enrollment"],
+    record: CourseRun | CourseRunEnrollment,
+    run: str,
     username: str | None,
 ) -> EdxSyncResult:
     record.refresh_from_db(fields=["edx_status", "edx_error", "edx_last_attempt_on"])
     if record.edx_status == EdxStatus.CREATED:
-        return EdxSyncResult(kind, record.pk, run, username, record.edx_status, "already-created",
-                             "already in Open edX")
+        return EdxSyncResult(
+            kind,
+            record.pk,
+            run,
+            username,
+            record.edx_status,
+            "already-created",
+            "already in Open edX",
+        )
     held = record.edx_last_attempt_on
     until = (held + SYNC_LEASE).isoformat(timespec="seconds") if held else "now"
-    return EdxSyncResult(kind, record.pk, run, username, record.edx_status, "in-progress",
-                         f"another sync is at work on it (its claim lapses at {until})")
+    return EdxSyncResult(
+        kind,
+        record.pk,
+        run,
+        username,
+        record.edx_status,
+        "in-progress",
+        f"another sync is at work on it (its claim lapses at {until})",
+    )
 
 
 def course_run_sync(run_id: int, *, client: EdxClient | None = None) -> EdxSyncResult:
@@ -138,14 +154,29 @@ def course_run_sync(run_id: int, *, client: EdxClient | None = None) -> EdxSyncR
         raise EdxRecordNotFound(f"No course run with ID {run_id}.")
     key = run.courseware_id
     if not edx_configured():
-        return EdxSyncResult("run", run.pk, key, None, run.edx_status, "not-configured",
-                             "Open edX is not configured: nothing sent")
+        return EdxSyncResult(
+            "run",
+            run.pk,
+            key,
+            None,
+            run.edx_status,
+            "not-configured",
+            "Open edX is not configured: nothing sent",
+        )
     if not run.edx_source_key:
-        return EdxSyncResult("run", run.pk, key, None, run.edx_status, "not-managed",
-                             "not created here (it comes from Open edX): nothing to clone")
+        return EdxSyncResult(
+            "run",
+            run.pk,
+            key,
+            None,
+            run.edx_status,
+            "not-managed",
+            "not created here (it comes from Open edX): nothing to clone",
+        )
     if run.edx_status == EdxStatus.CREATED:
-        return EdxSyncResult("run", run.pk, key, None, run.edx_status, "already-created",
-                             "already in Open edX")
+        return EdxSyncResult(
+            "run", run.pk, key, None, run.edx_status, "already-created", "already in Open edX"
+        )
     claimed_on = _claim(CourseRun, run.pk)
     if claimed_on is None:
         return _unclaimed_result("run", run, key, None)
@@ -198,11 +229,25 @@ def enrollment_sync(enrollment_id: int, *, client: EdxClient | None = None) -> E
     run, username = enrollment.run, enrollment.user.username
     key = run.courseware_id
     if not edx_configured():
-        return EdxSyncResult("enrollment", enrollment.pk, key, username, enrollment.edx_status,
-                             "not-configured", "Open edX is not configured: nothing sent")
+        return EdxSyncResult(
+            "enrollment",
+            enrollment.pk,
+            key,
+            username,
+            enrollment.edx_status,
+            "not-configured",
+            "Open edX is not configured: nothing sent",
+        )
     if enrollment.edx_status == EdxStatus.CREATED:
-        return EdxSyncResult("enrollment", enrollment.pk, key, username, enrollment.edx_status,
-                             "already-created", "already in Open edX")
+        return EdxSyncResult(
+            "enrollment",
+            enrollment.pk,
+            key,
+            username,
+            enrollment.edx_status,
+            "already-created",
+            "already in Open edX",
+        )
     claimed_on = _claim(CourseRunEnrollment, enrollment.pk)
     if claimed_on is None:
         return _unclaimed_result("enrollment", enrollment, key, username)
@@ -222,13 +267,20 @@ def enrollment_sync(enrollment_id: int, *, client: EdxClient | None = None) -> E
             is_active=enrollment.active,
         )
     except (EdxError, EdxNotConfigured) as exc:
-        _finish(CourseRunEnrollment, enrollment.pk, claimed_on, status=EdxStatus.FAILED,
-                error=exc.message)
+        _finish(
+            CourseRunEnrollment,
+            enrollment.pk,
+            claimed_on,
+            status=EdxStatus.FAILED,
+            error=exc.message,
+        )
         log.warning("Enrollment of %s in %s: Open edX sync failed: %s", username, key, exc.message)
-        return EdxSyncResult("enrollment", enrollment.pk, key, username, EdxStatus.FAILED,
-                             "failed", exc.message)
+        return EdxSyncResult(
+            "enrollment", enrollment.pk, key, username, EdxStatus.FAILED, "failed", exc.message
+        )
     _finish(CourseRunEnrollment, enrollment.pk, claimed_on, status=EdxStatus.CREATED)
     detail = f"enrolled in the LMS ({settings.OPENEDX_ENROLLMENT_MODE})"
     log.info("Enrollment of %s in %s: %s", username, key, detail)
-    return EdxSyncResult("enrollment", enrollment.pk, key, username, EdxStatus.CREATED, "created",
-                         detail)
+    return EdxSyncResult(
+        "enrollment", enrollment.pk, key, username, EdxStatus.CREATED, "created", detail
+    )

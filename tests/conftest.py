@@ -65,7 +65,9 @@ def catalog(db):
     data = course_with_source("course-v1:MITxT+14.310x", "Data Analysis for Social Scientists")
     micro = course_with_source("course-v1:MITxT+14.100x", "Microeconomics")
     nested_only = course_with_source("course-v1:MITxT+14.73x", "The Challenges of Global Poverty")
-    no_source = Course.objects.create(readable_id="course-v1:MITxT+JPAL102x", title="Randomized Evaluations")
+    no_source = Course.objects.create(
+        readable_id="course-v1:MITxT+JPAL102x", title="Randomized Evaluations"
+    )
     inner = program_with("program-v1:MITx+INNER", "Inner program", required=[nested_only])
     program = program_with(
         "program-v1:MITx+DEDP", "DEDP", required=[data, micro], electives=[inner], minimum=1

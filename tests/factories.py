@@ -51,14 +51,20 @@ def course_with_source(readable_id: str, title: str) -> Course:
 def program_with(readable_id: str, title: str, *, required=(), electives=(), minimum=1) -> Program:
     """A program whose tree has a required group and, optionally, one elective group."""
     program = Program.objects.create(readable_id=readable_id, title=title)
-    root = ProgramRequirement.objects.create(program=program, node_type="operator", operator="all-of")
+    root = ProgramRequirement.objects.create(
+        program=program, node_type="operator", operator="all-of"
+    )
     groups = [("all-of", None, required)]
     if electives:
         groups.append(("min-of", minimum, electives))
     for position, (operator, minimum_required, items) in enumerate(groups):
         node = ProgramRequirement.objects.create(
-            program=program, parent=root, node_type="operator", operator=operator,
-            min_required=minimum_required, position=position,
+            program=program,
+            parent=root,
+            node_type="operator",
+            operator=operator,
+            min_required=minimum_required,
+            position=position,
         )
         for leaf_position, item in enumerate(items):
             ProgramRequirement.objects.create(

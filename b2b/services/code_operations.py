@@ -31,8 +31,19 @@ USABLE, REDEEMED, DEACTIVATED = "usable", "redeemed", "deactivated"
 #: The keys of each row of ``contract_codes_status`` (and of ``b2b_list contracts --codes ID
 #: --format json``).
 CODE_KEYS = (
-    "code", "product_id", "product", "status", "redemption_type", "amount", "activation",
-    "expiration", "redemptions", "redeemed_by", "redeemed_by_id", "redeemed_at", "order_id",
+    "code",
+    "product_id",
+    "product",
+    "status",
+    "redemption_type",
+    "amount",
+    "activation",
+    "expiration",
+    "redemptions",
+    "redeemed_by",
+    "redeemed_by_id",
+    "redeemed_at",
+    "order_id",
     "order_state",
 )
 #: Rows fetched per round trip when streaming a contract's codes.
@@ -62,8 +73,12 @@ def _latest_redemptions(discount_ids: Any) -> dict[int, dict[str, Any]]:
         DiscountRedemption.objects.filter(redeemed_discount_id__in=discount_ids)
         .order_by("redeemed_discount_id", "redemption_date", "pk")
         .values_list(
-            "redeemed_discount_id", "redeemed_by_id", "redeemed_by__email",
-            "redeemed_by__username", "redemption_date", "redeemed_order_id",
+            "redeemed_discount_id",
+            "redeemed_by_id",
+            "redeemed_by__email",
+            "redeemed_by__username",
+            "redemption_date",
+            "redeemed_order_id",
             "redeemed_order__state",
         )
     )
@@ -71,8 +86,12 @@ def _latest_redemptions(discount_ids: Any) -> dict[int, dict[str, Any]]:
     for discount_id, user_id, email, username, date, order_id, state in rows.iterator(CHUNK):
         count = latest.get(discount_id, {}).get("redemptions", 0) + 1
         latest[discount_id] = {
-            "redemptions": count, "redeemed_by": email or username, "redeemed_by_id": user_id,
-            "redeemed_at": _iso(date), "order_id": order_id, "order_state": state,
+            "redemptions": count,
+            "redeemed_by": email or username,
+            "redeemed_by_id": user_id,
+            "redeemed_at": _iso(date),
+            "order_id": order_id,
+            "order_state": state,
         }
     return latest
 
@@ -87,20 +106,33 @@ def contract_codes_status(contract_id: int) -> Iterator[dict[str, Any]]:
     links = DiscountProduct.objects.filter(product__course_run__b2b_contract=contract)
     used = _latest_redemptions(links.values("discount_id"))
     rows = links.order_by("product_id", "discount_id").values_list(
-        "discount_id", "discount__discount_code", "product_id", "product__description",
-        "discount__is_active", "discount__redemption_type", "discount__amount",
-        "discount__activation_date", "discount__expiration_date",
+        "discount_id",
+        "discount__discount_code",
+        "product_id",
+        "product__description",
+        "discount__is_active",
+        "discount__redemption_type",
+        "discount__amount",
+        "discount__activation_date",
+        "discount__expiration_date",
     )
-    none = {"redemptions": 0, "redeemed_by": None, "redeemed_by_id": None, "redeemed_at": None,
-            "order_id": None, "order_state": None}
+    none = {
+        "redemptions": 0,
+        "redeemed_by": None,
+        "redeemed_by_id": None,
+        "redeemed_at": None,
+        "order_id": None,
+        "order_state": None,
+    }
     for pk, code, product_id, description, active, kind, amount, start, end in rows.iterator(CHUNK):
         redeemed = used.get(pk, none)
         yield {
             "code": code,
             "product_id": product_id,
             "product": description,
-            "status": code_status(is_active=active, redemption_type=kind,
-                                  redemptions=redeemed["redemptions"]),
+            "status": code_status(
+                is_active=active, redemption_type=kind, redemptions=redeemed["redemptions"]
+            ),
             "redemption_type": kind,
             "amount": json_value(amount),
             "activation": _iso(start),
@@ -146,20 +178,24 @@ def code_describe(text: str) -> dict[str, Any]:
     ).order_by("product_id"):
         run = link.product.course_run
         contract = run.b2b_contract
-        products.append({
-            "product_id": link.product_id,
-            "product": link.product.description,
-            "product_active": link.product.is_active,
-            "run": run.courseware_id,
-            "contract_id": contract.pk if contract else None,
-            "contract": contract.name if contract else None,
-            "organization": contract.organization.name if contract else None,
-        })
+        products.append(
+            {
+                "product_id": link.product_id,
+                "product": link.product.description,
+                "product_active": link.product.is_active,
+                "run": run.courseware_id,
+                "contract_id": contract.pk if contract else None,
+                "contract": contract.name if contract else None,
+                "organization": contract.organization.name if contract else None,
+            }
+        )
     return {
         "code": discount.discount_code,
-        "status": code_status(is_active=discount.is_active,
-                              redemption_type=discount.redemption_type,
-                              redemptions=len(redemptions)),
+        "status": code_status(
+            is_active=discount.is_active,
+            redemption_type=discount.redemption_type,
+            redemptions=len(redemptions),
+        ),
         "redemption_type": discount.redemption_type,
         "discount_type": discount.discount_type,
         "amount": json_value(discount.amount),
@@ -215,9 +251,14 @@ def codes_deactivate(texts: list[str]) -> CodesDeactivateResult:
             .order_by()
         )
         redeemed = [
-            d.discount_code for d in locked
-            if code_status(is_active=d.is_active, redemption_type=d.redemption_type,
-                           redemptions=counts.get(d.pk, 0)) == REDEEMED
+            d.discount_code
+            for d in locked
+            if code_status(
+                is_active=d.is_active,
+                redemption_type=d.redemption_type,
+                redemptions=counts.get(d.pk, 0),
+            )
+            == REDEEMED
         ]
         if redeemed:
             raise CodeRedeemed(
@@ -237,8 +278,11 @@ def codes_deactivate(texts: list[str]) -> CodesDeactivateResult:
         Discount.objects.filter(pk__in=doomed).update(is_active=False, updated_on=timezone.now())
         result.contract_ids = sorted(
             {
-                cid for cid in DiscountProduct.objects.filter(discount_id__in=doomed)
-                .values_list("product__course_run__b2b_contract_id", flat=True) if cid
+                cid
+                for cid in DiscountProduct.objects.filter(discount_id__in=doomed).values_list(
+                    "product__course_run__b2b_contract_id", flat=True
+                )
+                if cid
             }
         )
         for contract in ContractPage.objects.filter(pk__in=result.contract_ids):

@@ -106,12 +106,17 @@ def contract_get(contract_id: int, *, for_update: bool = False) -> ContractPage:
 
 def _validate(values: dict[str, Any]) -> None:
     try:
-        if "integration_type" in values and values["integration_type"] not in ContractPage.IntegrationType.values:
+        if (
+            "integration_type" in values
+            and values["integration_type"] not in ContractPage.IntegrationType.values
+        ):
             raise ValidationError(
                 f"Integration type {values['integration_type']!r} is not valid: use sso or non-sso."
             )
         if "name" in values and not (values["name"] or "").strip():
-            raise ValidationError("The contract name is empty: give the contract a descriptive name.")
+            raise ValidationError(
+                "The contract name is empty: give the contract a descriptive name."
+            )
         if "name" in values:
             validate_display_name(values["name"].strip(), what="contract")
         if "description" in values:
@@ -192,7 +197,9 @@ def contract_create(
         contract.save_revision().publish()
         contract_created_record(contract)
         codes_adjust_queue(contract)
-    return ContractCreateResult(contract=contract, organization=org, organization_created=org_created)
+    return ContractCreateResult(
+        contract=contract, organization=org, organization_created=org_created
+    )
 
 
 def contract_created_record(contract: ContractPage, **extra: object) -> None:

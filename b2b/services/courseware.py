@@ -39,7 +39,9 @@ from openedx.api import course_run_edx_queue, edx_configured
 
 log = logging.getLogger(__name__)
 
-Outcome = Literal["created", "reattached", "assigned", "recorded", "skipped", "failed", "removed", "kept"]
+Outcome = Literal[
+    "created", "reattached", "assigned", "recorded", "skipped", "failed", "removed", "kept"
+]
 
 
 @dataclass
@@ -54,7 +56,8 @@ class CourseOutcome:
 
 @dataclass
 class CoursewareChangeResult:
-    """The result of ``courseware_add`` / ``courseware_remove``; ``items`` has one entry per course."""
+    """The result of ``courseware_add`` / ``courseware_remove``; ``items`` has one entry per
+    course."""
 
     contract: ContractPage
     readable_id: str
@@ -84,7 +87,9 @@ def contract_run_key(contract: ContractPage, source: CourseRun, *, year: int | N
     """
     number = parse_run_key(source.courseware_id).course
     year = year or timezone.now().astimezone(dt.UTC).year
-    locator = CourseLocator(f"UAI_{contract.organization.org_key}", number, f"{year}_C{contract.pk}")
+    locator = CourseLocator(
+        f"UAI_{contract.organization.org_key}", number, f"{year}_C{contract.pk}"
+    )
     return str(locator)
 
 
@@ -183,7 +188,9 @@ def _attach_course(contract: ContractPage, course: Course) -> CourseOutcome:
 
 def _assign_run(contract: ContractPage, run: CourseRun) -> CourseOutcome:
     if run.b2b_contract_id == contract.pk:
-        return CourseOutcome(run.course.readable_id, "skipped", run.courseware_id, "already on the contract")
+        return CourseOutcome(
+            run.course.readable_id, "skipped", run.courseware_id, "already on the contract"
+        )
     _check_not_ended(contract)
     if run.b2b_contract_id is not None:
         other = run.b2b_contract
@@ -200,12 +207,18 @@ def _assign_run(contract: ContractPage, run: CourseRun) -> CourseOutcome:
     run.b2b_contract = contract
     run.is_b2b = True
     run.save(update_fields=["b2b_contract", "is_b2b", "updated_on"])
-    product_for_run_ensure(run, price=contract.price, description=product_description(contract, run))
+    product_for_run_ensure(
+        run, price=contract.price, description=product_description(contract, run)
+    )
     return CourseOutcome(run.course.readable_id, "assigned", run.courseware_id)
 
 
-def _record(contract: ContractPage, *, course: Course | None = None, program: Program | None = None) -> bool:
-    _, created = ContractCourseware.objects.get_or_create(contract=contract, course=course, program=program)
+def _record(
+    contract: ContractPage, *, course: Course | None = None, program: Program | None = None
+) -> bool:
+    _, created = ContractCourseware.objects.get_or_create(
+        contract=contract, course=course, program=program
+    )
     return created
 
 
@@ -220,7 +233,11 @@ def _course_get(readable_id: str) -> Course:
 
 
 def _run_get(courseware_id: str) -> CourseRun:
-    run = CourseRun.objects.select_related("course", "b2b_contract").filter(courseware_id=courseware_id).first()
+    run = (
+        CourseRun.objects.select_related("course", "b2b_contract")
+        .filter(courseware_id=courseware_id)
+        .first()
+    )
     if run is None:
         raise CoursewareNotFound(
             f"No course run {courseware_id} in the catalog: check the courseware ID "
@@ -254,7 +271,9 @@ def courseware_add(
         return _add_program(contract_id, parsed, create_runs=create_runs, edx=edx)
     with transaction.atomic():
         contract = contract_get(contract_id, for_update=True)
-        result = CoursewareChangeResult(contract, parsed.text, parsed.kind, "add", edx_configured=edx)
+        result = CoursewareChangeResult(
+            contract, parsed.text, parsed.kind, "add", edx_configured=edx
+        )
         if parsed.kind == "run":
             run = _run_get(parsed.text)
             item = _assign_run(contract, run)
@@ -267,8 +286,12 @@ def courseware_add(
             if create_runs:
                 item = _attach_course(contract, course)
             else:
-                item = CourseOutcome(course.readable_id, "recorded" if recorded else "skipped", None,
-                                     "recorded without runs" if recorded else "already on the contract")
+                item = CourseOutcome(
+                    course.readable_id,
+                    "recorded" if recorded else "skipped",
+                    None,
+                    "recorded without runs" if recorded else "already on the contract",
+                )
         result.items.append(item)
         result.changed = recorded or item.outcome not in ("skipped",)
         if result.changed:
@@ -291,14 +314,22 @@ def _add_program(
     courses = program_courses(program)
     for course in courses:
         if not create_runs:
-            result.items.append(CourseOutcome(course.readable_id, "skipped", None, "--no-create-runs"))
+            result.items.append(
+                CourseOutcome(course.readable_id, "skipped", None, "--no-create-runs")
+            )
             continue
         try:
             with transaction.atomic():
                 contract = contract_get(contract_id, for_update=True)
                 result.items.append(_attach_course(contract, course))
         except DomainError as exc:
-            log.warning("Contract %s: course %s of %s failed: %s", contract_id, course.readable_id, program.readable_id, exc)
+            log.warning(
+                "Contract %s: course %s of %s failed: %s",
+                contract_id,
+                course.readable_id,
+                program.readable_id,
+                exc,
+            )
             result.items.append(CourseOutcome(course.readable_id, "failed", None, exc.message))
     result.changed = recorded or any(i.outcome in ("created", "reattached") for i in result.items)
     if result.changed:
@@ -314,8 +345,10 @@ def _audit(result: CoursewareChangeResult, *, codes_deactivated: int = 0) -> Non
     adding = result.action == "add"
     moved = ("created", "reattached", "assigned") if adding else ("removed",)
     changes: dict[str, object] = {
-        "courseware": {"before": None if adding else result.readable_id,
-                       "after": result.readable_id if adding else None},
+        "courseware": {
+            "before": None if adding else result.readable_id,
+            "after": result.readable_id if adding else None,
+        },
         "runs " + ("added" if adding else "removed"): [
             item.run for item in result.items if item.outcome in moved
         ],
@@ -412,11 +445,16 @@ def courseware_remove(
     parsed = parse_courseware_id(readable_id)
     with transaction.atomic():
         contract = contract_get(contract_id, for_update=True)
-        result = CoursewareChangeResult(contract, parsed.text, parsed.kind, "remove", edx_configured=edx_configured())
+        result = CoursewareChangeResult(
+            contract, parsed.text, parsed.kind, "remove", edx_configured=edx_configured()
+        )
         if parsed.kind == "run":
             run = _run_get(parsed.text)
             if run.b2b_contract_id != contract.pk:
-                result.message = f"Course run {run.courseware_id} is not on contract {contract.pk}: nothing to do."
+                result.message = (
+                    f"Course run {run.courseware_id} is not on contract {contract.pk}: "
+                    "nothing to do."
+                )
                 return result
             deactivated = _detach_runs([run])
             result.items.append(CourseOutcome(run.course.readable_id, "removed", run.courseware_id))
@@ -443,8 +481,14 @@ def courseware_remove(
             deactivated = _detach_runs(leaving)
             for run in runs:
                 outcome: Outcome = "removed" if run in leaving else "kept"
-                detail = "" if outcome == "removed" else "still on the contract directly or through another program"
-                result.items.append(CourseOutcome(run.course.readable_id, outcome, run.courseware_id, detail))
+                detail = (
+                    ""
+                    if outcome == "removed"
+                    else "still on the contract directly or through another program"
+                )
+                result.items.append(
+                    CourseOutcome(run.course.readable_id, outcome, run.courseware_id, detail)
+                )
         result.changed = True
         codes_adjust_queue(contract)
         _audit(result, codes_deactivated=deactivated)
@@ -456,7 +500,6 @@ def courseware_remove(
         + "."
     )
     return result
-
 
 
 # -- dry runs ------------------------------------------------------------------------------------

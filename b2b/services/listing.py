@@ -17,11 +17,30 @@ from ecommerce.models import Discount, DiscountProduct, DiscountRedemption, Prod
 
 ORGANIZATION_KEYS = ("id", "name", "org_key", "slug", "sso_organization_id", "contracts")
 CONTRACT_KEYS = (
-    "id", "name", "slug", "organization_id", "organization", "integration_type", "active",
-    "start", "end", "max_learners", "price", "learners", "description",
+    "id",
+    "name",
+    "slug",
+    "organization_id",
+    "organization",
+    "integration_type",
+    "active",
+    "start",
+    "end",
+    "max_learners",
+    "price",
+    "learners",
+    "description",
 )
 COURSEWARE_KEYS = (
-    "type", "readable_id", "run", "title", "start", "end", "product_id", "price", "codes",
+    "type",
+    "readable_id",
+    "run",
+    "title",
+    "start",
+    "end",
+    "product_id",
+    "price",
+    "codes",
     "edx_status",
 )
 
@@ -41,7 +60,9 @@ def organizations_list(*, organization_id: int | None = None) -> list[dict[str, 
             "name": org.name,
             "org_key": org.org_key,
             "slug": org.slug,
-            "sso_organization_id": str(org.sso_organization_id) if org.sso_organization_id else None,
+            "sso_organization_id": str(org.sso_organization_id)
+            if org.sso_organization_id
+            else None,
             "contracts": org.contract_count,
         }
         for org in queryset
@@ -69,7 +90,9 @@ def contract_row(contract: ContractPage, *, learners: int) -> dict[str, Any]:
 
 def contracts_list(*, organization_id: int | None = None) -> list[dict[str, Any]]:
     """One row per contract (keys ``CONTRACT_KEYS``), by organization then ID."""
-    queryset = ContractPage.objects.select_related("organization").order_by("organization__name", "pk")
+    queryset = ContractPage.objects.select_related("organization").order_by(
+        "organization__name", "pk"
+    )
     if organization_id is not None:
         queryset = queryset.filter(organization=organization_get(organization_id))
     contracts = list(queryset)
@@ -87,7 +110,9 @@ def courseware_list(contract_id: int) -> list[dict[str, Any]]:
     per program, then one per course recorded without runs. ``codes`` counts usable codes."""
     contract = contract_get(contract_id)
     runs = list(
-        CourseRun.objects.filter(b2b_contract=contract).select_related("course").order_by("courseware_id")
+        CourseRun.objects.filter(b2b_contract=contract)
+        .select_related("course")
+        .order_by("courseware_id")
     )
     products = {
         p.course_run_id: p for p in Product.objects.filter(course_run__in=runs, is_active=True)
@@ -97,7 +122,11 @@ def courseware_list(contract_id: int) -> list[dict[str, Any]]:
     )
     code_counts = dict(
         DiscountProduct.objects.filter(product__in=products.values())
-        .alias(redeemed=Exists(DiscountRedemption.objects.filter(redeemed_discount=OuterRef("discount_id"))))
+        .alias(
+            redeemed=Exists(
+                DiscountRedemption.objects.filter(redeemed_discount=OuterRef("discount_id"))
+            )
+        )
         .values_list("product_id")
         .annotate(n=Count("pk", filter=usable))
         .order_by()
@@ -120,16 +149,30 @@ def courseware_list(contract_id: int) -> list[dict[str, Any]]:
             }
         )
     records = list(
-        ContractCourseware.objects.filter(contract=contract).select_related("course", "program").order_by("pk")
+        ContractCourseware.objects.filter(contract=contract)
+        .select_related("course", "program")
+        .order_by("pk")
     )
     with_runs = {run.course_id for run in runs}
     empty = dict.fromkeys(COURSEWARE_KEYS)
     for record in records:
         if record.program_id:
-            rows.append({**empty, "type": "program", "readable_id": record.program.readable_id,
-                         "title": record.program.title})
+            rows.append(
+                {
+                    **empty,
+                    "type": "program",
+                    "readable_id": record.program.readable_id,
+                    "title": record.program.title,
+                }
+            )
     for record in records:
         if record.course_id and record.course_id not in with_runs:
-            rows.append({**empty, "type": "course", "readable_id": record.course.readable_id,
-                         "title": record.course.title})
+            rows.append(
+                {
+                    **empty,
+                    "type": "course",
+                    "readable_id": record.course.readable_id,
+                    "title": record.course.title,
+                }
+            )
     return rows

@@ -132,8 +132,7 @@ def contract_code_check(
     code = discount
     if code is not None and not hasattr(code, "used_by_user"):
         code = _code(code.pk, user, product=product, lock=False)
-    _decide(contract, code, run=run, now=timezone.now(),
-            enrolled=contract.enrolled)  # type: ignore[attr-defined]
+    _decide(contract, code, run=run, now=timezone.now(), enrolled=contract.enrolled)  # type: ignore[attr-defined]
     return ContractCodeCheck(
         contract=contract,
         needs_code=not _code_free(contract, contract.attached),  # type: ignore[attr-defined]
@@ -239,8 +238,13 @@ def contract_enroll(user: AbstractBaseUser, *, run: CourseRun) -> CourseRunEnrol
     with transaction.atomic():
         enrollment = CourseRunEnrollment.objects.filter(user=user, run=run).first()
         contract = _contract_facts(run.b2b_contract_id, user, run=run, order=None, lock=True)
-        _decide(contract, None, run=run, now=timezone.now(),
-                enrolled=enrollment is not None and enrollment.active)
+        _decide(
+            contract,
+            None,
+            run=run,
+            now=timezone.now(),
+            enrolled=enrollment is not None and enrollment.active,
+        )
         seat = ContractSeat(contract, contract.attached, False, None, None)  # type: ignore[attr-defined]
         _admit(user, seat, run, enrollment)
     assert seat.enrollment is not None
@@ -252,9 +256,7 @@ def contract_enroll(user: AbstractBaseUser, *, run: CourseRun) -> CourseRunEnrol
 
 def _lock_contract(contract_id: int | None) -> ContractPage:
     # ``of=("self",)`` locks the contract's own row, not Wagtail's page row it inherits from.
-    contract = (
-        ContractPage.objects.select_for_update(of=("self",)).filter(pk=contract_id).first()
-    )
+    contract = ContractPage.objects.select_for_update(of=("self",)).filter(pk=contract_id).first()
     if contract is None:
         raise ProductUnavailable("This course is no longer offered under a contract.")
     return contract
@@ -268,7 +270,11 @@ class _CountOf(Subquery):
 
 
 def _contract_facts(
-    contract_id: int | None, user: AbstractBaseUser, *, run: CourseRun, order: Order | None,
+    contract_id: int | None,
+    user: AbstractBaseUser,
+    *,
+    run: CourseRun,
+    order: Order | None,
     lock: bool,
 ) -> ContractPage:
     """The contract with what the rules need, in one statement (two when locking: the lock
@@ -285,9 +291,13 @@ def _contract_facts(
     ):
         raise ProductUnavailable("This course is no longer offered under a contract.")
     memberships = ContractMembership.objects.filter(contract=OuterRef("pk"))
-    facts = ContractPage.objects.select_related("organization").filter(pk=contract_id).annotate(
-        attached=Exists(memberships.filter(user=user)),
-        enrolled=Exists(CourseRunEnrollment.objects.filter(user=user, run=run, active=True)),
+    facts = (
+        ContractPage.objects.select_related("organization")
+        .filter(pk=contract_id)
+        .annotate(
+            attached=Exists(memberships.filter(user=user)),
+            enrolled=Exists(CourseRunEnrollment.objects.filter(user=user, run=run, active=True)),
+        )
     )
     contract = facts.first()
     if contract is None:
@@ -304,11 +314,16 @@ def _contract_facts(
             "user_id"
         )
     )
-    seats = ContractPage.objects.filter(pk=contract.pk).annotate(
-        members=_CountOf(memberships.values("pk")),
-        held=_CountOf(others.values("purchaser_id").distinct()),
-        holding=Exists(pending.filter(purchaser=user)),
-    ).values("members", "held", "holding").first()
+    seats = (
+        ContractPage.objects.filter(pk=contract.pk)
+        .annotate(
+            members=_CountOf(memberships.values("pk")),
+            held=_CountOf(others.values("purchaser_id").distinct()),
+            holding=Exists(pending.filter(purchaser=user)),
+        )
+        .values("members", "held", "holding")
+        .first()
+    )
     assert seats is not None
     for name, value in seats.items():
         setattr(contract, name, value)
@@ -433,7 +448,10 @@ def _attach(user: AbstractBaseUser, seat: ContractSeat) -> None:
             seat.contract,
             action="membership.add",
             changes={
-                "learner": {"before": None, "after": getattr(user, "email", "") or user.get_username()},
+                "learner": {
+                    "before": None,
+                    "after": getattr(user, "email", "") or user.get_username(),
+                },
                 "source": {"before": None, "after": ContractMembership.Source.CODE},
             },
             actor=Actor(via=Via.CHECKOUT, user=user, name="checkout"),

@@ -259,23 +259,27 @@ def payment_response_apply(fields: Mapping[str, str]) -> PaymentOutcome:
         raise OrderNotFound(f"The payment response names order {response.order_id}, unknown here.")
     with transaction.atomic():
         basket = Basket.objects.select_for_update().filter(user_id=purchaser_id).first()
-        order = Order.objects.select_for_update().select_related("purchaser").get(
-            pk=response.order_id
+        order = (
+            Order.objects.select_for_update().select_related("purchaser").get(pk=response.order_id)
         )
-        _record(order, response.decision, response.transaction_id, response.amount,
-                response.fields)
+        _record(order, response.decision, response.transaction_id, response.amount, response.fields)
         changed = False
         if order.state != PENDING:
             if response.decision == ACCEPT and order.state != FULFILLED:
                 log.error(
                     "Payment %s accepted for order %s, which is %s: refund it.",
-                    response.transaction_id, order.pk, order.state,
+                    response.transaction_id,
+                    order.pk,
+                    order.state,
                 )
         elif response.decision == ACCEPT:
             if response.amount != order.total_price_paid:
                 log.error(
                     "Payment %s for order %s is %s, the order is %s: left pending for review.",
-                    response.transaction_id, order.pk, response.amount, order.total_price_paid,
+                    response.transaction_id,
+                    order.pk,
+                    response.amount,
+                    order.total_price_paid,
                 )
             else:
                 changed = _fulfil_paid(order, basket)
@@ -314,7 +318,9 @@ def _record(
     if transaction_id and Transaction.objects.filter(transaction_id=transaction_id).exists():
         return
     Transaction.objects.create(
-        order=order, transaction_id=transaction_id, decision=decision, amount=amount,
+        order=order,
+        transaction_id=transaction_id,
+        decision=decision,
+        amount=amount,
         data=dict(fields),
     )
-

@@ -6,11 +6,17 @@ from b2b.models import ContractPage
 from ecommerce.models import Discount
 
 
-def make_contract(run_command, *argv: str, org: str = "University X", key: str = "UX") -> ContractPage:
+def make_contract(
+    run_command, *argv: str, org: str = "University X", key: str = "UX"
+) -> ContractPage:
     """``b2b_contract create`` (creating the organization when needed); returns the contract."""
     from b2b.models import OrganizationPage
 
-    extra = [] if OrganizationPage.objects.filter(org_key=key).exists() else ["--create", "--org-key", key]
+    extra = (
+        []
+        if OrganizationPage.objects.filter(org_key=key).exists()
+        else ["--create", "--org-key", key]
+    )
     out = run_command("b2b_contract", "create", org, *argv, *extra)
     return ContractPage.objects.get(pk=int(out.stdout))
 

@@ -500,9 +500,7 @@ def test_fix_asks_on_a_terminal(
             call_command("b2b_check", "--fix", stdout=io.StringIO(), stderr=io.StringIO())
         except CommandError as exc:
             refused = (exc.returncode, str(exc))
-    assert refused == (
-        None if answer == "y" else (1, "Repairs not applied: nothing was changed.")
-    )
+    assert refused == (None if answer == "y" else (1, "Repairs not applied: nothing was changed."))
     assert Product.objects.get(pk=capped.product.pk).price == Decimal(price)
 
 

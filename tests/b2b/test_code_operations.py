@@ -33,20 +33,41 @@ def test_every_code_with_its_status_and_who_redeemed_it(offer, run_command):
     run_command("b2b_codes", "deactivate", offer.codes[1])
     redemption = DiscountRedemption.objects.get()
 
-    rows = json.loads(run_command("b2b_list", "contracts", "--codes", str(offer.contract.pk),
-                                  "--format", "json").stdout)
+    rows = json.loads(
+        run_command(
+            "b2b_list", "contracts", "--codes", str(offer.contract.pk), "--format", "json"
+        ).stdout
+    )
 
     fresh = Discount.objects.filter(product_links__product=offer.product).order_by("pk").last()
-    common = {"product_id": offer.product.pk, "product": offer.product.description,
-              "redemption_type": "one-time", "amount": "0.00", "activation": None,
-              "expiration": None}
-    unused = {"redemptions": 0, "redeemed_by": None, "redeemed_by_id": None,
-              "redeemed_at": None, "order_id": None, "order_state": None}
+    common = {
+        "product_id": offer.product.pk,
+        "product": offer.product.description,
+        "redemption_type": "one-time",
+        "amount": "0.00",
+        "activation": None,
+        "expiration": None,
+    }
+    unused = {
+        "redemptions": 0,
+        "redeemed_by": None,
+        "redeemed_by_id": None,
+        "redeemed_at": None,
+        "order_id": None,
+        "order_state": None,
+    }
     assert rows == [
-        {"code": offer.codes[0], **common, "status": "redeemed", "redemptions": 1,
-         "redeemed_by": "bo@example.edu", "redeemed_by_id": user.pk,
-         "redeemed_at": redemption.redemption_date.isoformat(), "order_id": order.pk,
-         "order_state": "fulfilled"},
+        {
+            "code": offer.codes[0],
+            **common,
+            "status": "redeemed",
+            "redemptions": 1,
+            "redeemed_by": "bo@example.edu",
+            "redeemed_by_id": user.pk,
+            "redeemed_at": redemption.redemption_date.isoformat(),
+            "order_id": order.pk,
+            "order_state": "fulfilled",
+        },
         {"code": offer.codes[1], **common, "status": "deactivated", **unused},
         {"code": offer.codes[2], **common, "status": "usable", **unused},
         # Deactivating a code of a capped contract re-adjusts its codes: a fresh one replaces it.
@@ -76,12 +97,13 @@ def test_deactivate_takes_a_leaked_code_out_of_use(offer, run_command):
 
     again = run_command("b2b_codes", "deactivate", offer.codes[2], "--format", "json")
     assert json.loads(again.stdout) == {
-        "deactivated": [], "already_deactivated": [offer.codes[2]], "contracts": []
+        "deactivated": [],
+        "already_deactivated": [offer.codes[2]],
+        "contracts": [],
     }
 
 
-def test_deactivate_refuses_a_redeemed_code_and_changes_nothing(offer, run_command,
-                                                                unchanged):
+def test_deactivate_refuses_a_redeemed_code_and_changes_nothing(offer, run_command, unchanged):
     redeem(offer, offer.codes[0], "bo")
     before = db_state()
 
@@ -122,24 +144,42 @@ def test_show_says_everything_about_one_code(offer, run_command):
     code = Discount.objects.get(discount_code=offer.codes[0])
     redemption = DiscountRedemption.objects.get()
 
-    info = json.loads(run_command("b2b_codes", "show", offer.codes[0].upper(), "--format",
-                                  "json").stdout)
+    info = json.loads(
+        run_command("b2b_codes", "show", offer.codes[0].upper(), "--format", "json").stdout
+    )
 
     assert info == {
-        "code": offer.codes[0], "status": "redeemed", "redemption_type": "one-time",
-        "discount_type": "fixed-price", "amount": "0.00", "payment_type": "sales",
-        "is_bulk": True, "activation": None, "expiration": None,
-        "created_on": code.created_on.isoformat(), "updated_on": code.updated_on.isoformat(),
-        "products": [{
-            "product_id": offer.product.pk, "product": offer.product.description,
-            "product_active": True, "run": offer.run.courseware_id,
-            "contract_id": offer.contract.pk, "contract": "Acme", "organization": "University X",
-        }],
-        "redemptions": [{
-            "user_id": user.pk, "user": "bo@example.edu",
-            "date": redemption.redemption_date.isoformat(), "order_id": order.pk,
-            "order_state": "fulfilled",
-        }],
+        "code": offer.codes[0],
+        "status": "redeemed",
+        "redemption_type": "one-time",
+        "discount_type": "fixed-price",
+        "amount": "0.00",
+        "payment_type": "sales",
+        "is_bulk": True,
+        "activation": None,
+        "expiration": None,
+        "created_on": code.created_on.isoformat(),
+        "updated_on": code.updated_on.isoformat(),
+        "products": [
+            {
+                "product_id": offer.product.pk,
+                "product": offer.product.description,
+                "product_active": True,
+                "run": offer.run.courseware_id,
+                "contract_id": offer.contract.pk,
+                "contract": "Acme",
+                "organization": "University X",
+            }
+        ],
+        "redemptions": [
+            {
+                "user_id": user.pk,
+                "user": "bo@example.edu",
+                "date": redemption.redemption_date.isoformat(),
+                "order_id": order.pk,
+                "order_state": "fulfilled",
+            }
+        ],
     }
     table = run_command("b2b_codes", "show", offer.codes[0]).stdout
     assert f"Enrollment code {offer.codes[0]}" in table

@@ -255,7 +255,9 @@ def test_remove_dry_run_plans_the_product_off_sale(setup, unchanged):
         )
     document = json.loads(out.stdout)
     assert (document["dry_run"], document["changed"]) == (True, True)
-    assert document["message"].startswith("Dry run, nothing changed. The real run would report: Removed")
+    assert document["message"].startswith(
+        "Dry run, nothing changed. The real run would report: Removed"
+    )
     removed = [p for p in document["plan"]["products"] if p["product_deactivated"]]
     assert [(p["product_id"], p["deactivate"], p["usable_after"]) for p in removed] == [
         (data.pk, 2, 0)

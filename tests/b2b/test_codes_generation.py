@@ -14,10 +14,14 @@ pytestmark = pytest.mark.django_db
 
 def _add(run_command, contract, readable_id="course-v1:MITxT+14.310x"):
     run_command("b2b_courseware", "add", str(contract.pk), readable_id)
-    return Product.objects.get(course_run__b2b_contract=contract, course_run__course__readable_id=readable_id)
+    return Product.objects.get(
+        course_run__b2b_contract=contract, course_run__course__readable_id=readable_id
+    )
 
 
-def test_capped_non_sso_gets_one_one_time_code_per_learner_per_product(wagtail_site, catalog, run_command):
+def test_capped_non_sso_gets_one_one_time_code_per_learner_per_product(
+    wagtail_site, catalog, run_command
+):
     contract = make_contract(run_command, "Capped", "non-sso", "--max-learners", "200")
     run_command("b2b_courseware", "add", str(contract.pk), "program-v1:MITx+DEDP")
     products = Product.objects.filter(course_run__b2b_contract=contract)
@@ -26,8 +30,9 @@ def test_capped_non_sso_gets_one_one_time_code_per_learner_per_product(wagtail_s
         codes = codes_of(product)
         assert len(codes) == 200
         assert all(is_uuid4(c.discount_code) for c in codes)
-        assert {(c.redemption_type, c.amount, c.discount_type, c.payment_type, c.is_bulk)
-                for c in codes} == {("one-time", Decimal("0.00"), "fixed-price", "sales", True)}
+        assert {
+            (c.redemption_type, c.amount, c.discount_type, c.payment_type, c.is_bulk) for c in codes
+        } == {("one-time", Decimal("0.00"), "fixed-price", "sales", True)}
     all_codes = [c.discount_code for p in products for c in codes_of(p)]
     assert len(set(all_codes)) == 600
 
@@ -36,7 +41,9 @@ def test_uncapped_non_sso_gets_one_unlimited_code_per_product(wagtail_site, cata
     contract = make_contract(run_command, "Open", "non-sso", "--price", "10")
     product = _add(run_command, contract)
     codes = codes_of(product)
-    assert [(c.redemption_type, c.amount, c.is_active) for c in codes] == [("unlimited", Decimal("10.00"), True)]
+    assert [(c.redemption_type, c.amount, c.is_active) for c in codes] == [
+        ("unlimited", Decimal("10.00"), True)
+    ]
 
 
 def test_free_sso_gets_no_codes(wagtail_site, catalog, run_command):
@@ -47,10 +54,14 @@ def test_free_sso_gets_no_codes(wagtail_site, catalog, run_command):
 
 
 def test_priced_sso_gets_codes_at_the_price(wagtail_site, catalog, run_command):
-    contract = make_contract(run_command, "SSO paid", "sso", "--max-learners", "4", "--price", "150")
+    contract = make_contract(
+        run_command, "SSO paid", "sso", "--max-learners", "4", "--price", "150"
+    )
     product = _add(run_command, contract)
     assert product.price == Decimal("150.00")
-    assert [(c.redemption_type, c.amount) for c in codes_of(product)] == [("one-time", Decimal("150.00"))] * 4
+    assert [(c.redemption_type, c.amount) for c in codes_of(product)] == [
+        ("one-time", Decimal("150.00"))
+    ] * 4
 
 
 def test_adjustment_is_idempotent(wagtail_site, catalog, run_command):
@@ -76,16 +87,24 @@ def test_codes_csv(wagtail_site, catalog, run_command, tmp_path, monkeypatch, se
     rows = list(csv.reader(io.StringIO(raw.decode("utf-8"))))
     assert rows[0] == ["Code", "Product", "Redeemed", "Product URL"]
     assert sorted(r[0] for r in rows[1:]) == sorted(c.discount_code for c in codes_of(product))
-    assert {tuple(r[1:]) for r in rows[1:]} == {(
-        product.description, "No", f"https://learn.example.edu/cart/add/?product_id={product.pk}",
-    )}
+    assert {tuple(r[1:]) for r in rows[1:]} == {
+        (
+            product.description,
+            "No",
+            f"https://learn.example.edu/cart/add/?product_id={product.pk}",
+        )
+    }
     # --codes-out writes elsewhere.
-    out = run_command("b2b_list", "contracts", "--codes", str(contract.pk), "--codes-out", "mine.csv")
+    out = run_command(
+        "b2b_list", "contracts", "--codes", str(contract.pk), "--codes-out", "mine.csv"
+    )
     assert out.stdout == "Wrote 3 codes to mine.csv\n"
     assert (tmp_path / "mine.csv").read_bytes() == raw
 
 
-def test_codes_csv_leaves_out_deactivated_codes_and_marks_redeemed(wagtail_site, catalog, run_command, tmp_path, monkeypatch):
+def test_codes_csv_leaves_out_deactivated_codes_and_marks_redeemed(
+    wagtail_site, catalog, run_command, tmp_path, monkeypatch
+):
     from ecommerce.models import DiscountRedemption, Order
     from tests.factories import UserFactory
 
@@ -96,11 +115,16 @@ def test_codes_csv_leaves_out_deactivated_codes_and_marks_redeemed(wagtail_site,
     third.save()
     learner = UserFactory()
     order = Order.objects.create(purchaser=learner, state="fulfilled")
-    DiscountRedemption.objects.create(redeemed_discount=first, redeemed_by=learner, redeemed_order=order, is_one_time=True)
+    DiscountRedemption.objects.create(
+        redeemed_discount=first, redeemed_by=learner, redeemed_order=order, is_one_time=True
+    )
     monkeypatch.chdir(tmp_path)
     run_command("b2b_list", "contracts", "--codes", str(contract.pk))
     rows = list(csv.reader((tmp_path / f"codes-{contract.pk}.csv").open(encoding="utf-8")))
-    assert [(r[0], r[2]) for r in rows[1:]] == [(first.discount_code, "Yes"), (second.discount_code, "No")]
+    assert [(r[0], r[2]) for r in rows[1:]] == [
+        (first.discount_code, "Yes"),
+        (second.discount_code, "No"),
+    ]
 
 
 def test_codes_csv_bad_path_is_refused(wagtail_site, catalog, run_command, tmp_path):
@@ -108,9 +132,21 @@ def test_codes_csv_bad_path_is_refused(wagtail_site, catalog, run_command, tmp_p
 
     contract = make_contract(run_command, "Capped", "non-sso", "--max-learners", "1")
     with pytest.raises(CommandError) as refusal:
-        run_command("b2b_list", "contracts", "--codes", str(contract.pk), "--codes-out", str(tmp_path))
+        run_command(
+            "b2b_list", "contracts", "--codes", str(contract.pk), "--codes-out", str(tmp_path)
+        )
     assert str(refusal.value) == f"--codes-out {tmp_path} is a directory: give a file name."
     with pytest.raises(CommandError) as refusal:
-        run_command("b2b_list", "contracts", "--codes", str(contract.pk), "--codes-out", str(tmp_path / "no" / "such" / "dir.csv"))
-    assert str(refusal.value) == f"Cannot write {tmp_path / 'no' / 'such' / 'dir.csv'}: No such file or directory."
+        run_command(
+            "b2b_list",
+            "contracts",
+            "--codes",
+            str(contract.pk),
+            "--codes-out",
+            str(tmp_path / "no" / "such" / "dir.csv"),
+        )
+    assert (
+        str(refusal.value)
+        == f"Cannot write {tmp_path / 'no' / 'such' / 'dir.csv'}: No such file or directory."
+    )
     assert list(tmp_path.iterdir()) == []

@@ -13,8 +13,16 @@ pytestmark = pytest.mark.django_db
 
 def test_create_with_new_organization(wagtail_site, run_command):
     out = run_command(
-        "b2b_contract", "create", "University X", "Contract Name", "sso",
-        "--description", "Test uncapped SSO contract", "--create", "--org-key", "UX",
+        "b2b_contract",
+        "create",
+        "University X",
+        "Contract Name",
+        "sso",
+        "--description",
+        "Test uncapped SSO contract",
+        "--create",
+        "--org-key",
+        "UX",
     )
     org = OrganizationPage.objects.get()
     contract = ContractPage.objects.get()
@@ -25,17 +33,36 @@ def test_create_with_new_organization(wagtail_site, run_command):
         f"'University X'. Next: manage.py b2b_courseware add {contract.pk} <readable ID>",
     ]
     assert (org.name, org.org_key, org.slug, org.title, org.live) == (
-        "University X", "UX", "university-x", "University X", True,
+        "University X",
+        "UX",
+        "university-x",
+        "University X",
+        True,
     )
     assert org.get_parent().specific_class.__name__ == "OrganizationIndexPage"
     assert contract.get_parent().pk == org.pk
     assert contract.organization_id == org.pk
     assert (
-        contract.name, contract.slug, contract.integration_type, contract.active,
-        contract.max_learners, contract.enrollment_fixed_price, contract.contract_start,
-        contract.contract_end, contract.description,
-    ) == ("Contract Name", "contract-name", "sso", True, None, None, None, None,
-          "Test uncapped SSO contract")
+        contract.name,
+        contract.slug,
+        contract.integration_type,
+        contract.active,
+        contract.max_learners,
+        contract.enrollment_fixed_price,
+        contract.contract_start,
+        contract.contract_end,
+        contract.description,
+    ) == (
+        "Contract Name",
+        "contract-name",
+        "sso",
+        True,
+        None,
+        None,
+        None,
+        None,
+        "Test uncapped SSO contract",
+    )
     # Published: the latest revision holds what the command wrote.
     assert contract.live and contract.latest_revision is not None
     assert contract.latest_revision.as_object().max_learners is None
@@ -46,9 +73,26 @@ def test_create_with_every_option_and_json_output(wagtail_site, run_command):
     import json
 
     out = run_command(
-        "b2b_contract", "create", "UniversityX", "UniversityX Contract", "non-sso",
-        "--create", "--org-key", "UniversityX", "--start", "2026-01-01", "--end", "2026-12-31",
-        "--max-learners", "200", "--price", "49.9", "--description", "Capped", "--format", "json",
+        "b2b_contract",
+        "create",
+        "UniversityX",
+        "UniversityX Contract",
+        "non-sso",
+        "--create",
+        "--org-key",
+        "UniversityX",
+        "--start",
+        "2026-01-01",
+        "--end",
+        "2026-12-31",
+        "--max-learners",
+        "200",
+        "--price",
+        "49.9",
+        "--description",
+        "Capped",
+        "--format",
+        "json",
     )
     contract = ContractPage.objects.get()
     assert json.loads(out.stdout) == {
@@ -71,29 +115,54 @@ def test_create_with_every_option_and_json_output(wagtail_site, run_command):
 
 
 def test_existing_organization_found_by_name_or_key_case_insensitively(wagtail_site, run_command):
-    run_command("b2b_contract", "create", "University X", "First", "sso", "--create", "--org-key", "UX")
+    run_command(
+        "b2b_contract", "create", "University X", "First", "sso", "--create", "--org-key", "UX"
+    )
     run_command("b2b_contract", "create", "university x", "Second", "sso")
     run_command("b2b_contract", "create", "ux", "Third", "non-sso")
     # --create for an existing organization with the same key uses it.
-    run_command("b2b_contract", "create", "University X", "Fourth", "sso", "--create", "--org-key", "ux")
+    run_command(
+        "b2b_contract", "create", "University X", "Fourth", "sso", "--create", "--org-key", "ux"
+    )
     org = OrganizationPage.objects.get()
-    assert sorted(org.contracts.values_list("name", flat=True)) == ["First", "Fourth", "Second", "Third"]
+    assert sorted(org.contracts.values_list("name", flat=True)) == [
+        "First",
+        "Fourth",
+        "Second",
+        "Third",
+    ]
 
 
 def test_two_contracts_with_the_same_name_get_distinct_slugs(wagtail_site, run_command):
     run_command("b2b_contract", "create", "U", "Same", "sso", "--create", "--org-key", "U")
     run_command("b2b_contract", "create", "U", "Same", "sso")
-    assert list(ContractPage.objects.order_by("pk").values_list("slug", flat=True)) == ["same", "same-1"]
+    assert list(ContractPage.objects.order_by("pk").values_list("slug", flat=True)) == [
+        "same",
+        "same-1",
+    ]
 
 
 def test_free_price_zero_is_stored_as_cents(wagtail_site, run_command):
-    run_command("b2b_contract", "create", "U", "Free", "non-sso", "--create", "--org-key", "U", "--price", "0")
+    run_command(
+        "b2b_contract",
+        "create",
+        "U",
+        "Free",
+        "non-sso",
+        "--create",
+        "--org-key",
+        "U",
+        "--price",
+        "0",
+    )
     assert ContractPage.objects.get().enrollment_fixed_price == Decimal("0.00")
 
 
 @pytest.fixture
 def existing_org(wagtail_site, run_command):
-    run_command("b2b_contract", "create", "University X", "Existing", "sso", "--create", "--org-key", "UX")
+    run_command(
+        "b2b_contract", "create", "University X", "Existing", "sso", "--create", "--org-key", "UX"
+    )
 
 
 REFUSALS = [

@@ -22,40 +22,72 @@ YEAR = timezone.now().astimezone(dt.UTC).year
 @pytest.fixture
 def capped(wagtail_site, catalog, run_command):
     return make_contract(
-        run_command, "Capped", "non-sso", "--max-learners", "3", "--price", "25",
-        "--start", "2096-02-01", "--end", "2096-06-30",
+        run_command,
+        "Capped",
+        "non-sso",
+        "--max-learners",
+        "3",
+        "--price",
+        "25",
+        "--start",
+        "2096-02-01",
+        "--end",
+        "2096-06-30",
     )
 
 
 def test_add_course_creates_run_product_and_codes(capped, catalog, run_command):
     out = run_command("b2b_courseware", "add", str(capped.pk), "course-v1:MITxT+14.310x")
     key = f"course-v1:UAI_UX+14.310x+{YEAR}_C{capped.pk}"
-    assert out.stdout == f"Added course-v1:MITxT+14.310x to contract {capped.pk}: created run {key}.\n"
+    assert (
+        out.stdout == f"Added course-v1:MITxT+14.310x to contract {capped.pk}: created run {key}.\n"
+    )
     run = CourseRun.objects.get(courseware_id=key)
     utc = ZoneInfo("UTC")
     assert (
-        run.course, run.run_tag, run.title, run.live, run.is_self_paced, run.is_source_run,
-        run.is_b2b, run.b2b_contract, run.edx_status,
-    ) == (catalog.data, f"{YEAR}_C{capped.pk}", catalog.data.title, True, True, False, True,
-          capped, "not-configured")
+        run.course,
+        run.run_tag,
+        run.title,
+        run.live,
+        run.is_self_paced,
+        run.is_source_run,
+        run.is_b2b,
+        run.b2b_contract,
+        run.edx_status,
+    ) == (
+        catalog.data,
+        f"{YEAR}_C{capped.pk}",
+        catalog.data.title,
+        True,
+        True,
+        False,
+        True,
+        capped,
+        "not-configured",
+    )
     assert run.start_date == dt.datetime(2096, 2, 1, 0, 0, 0, tzinfo=utc)
     assert run.enrollment_start == run.start_date
     assert run.end_date == dt.datetime(2096, 6, 30, 23, 59, 59, tzinfo=utc)
     assert run.enrollment_end == run.end_date
     product = Product.objects.get(course_run=run)
     assert (product.price, product.is_active, product.description) == (
-        Decimal("25.00"), True,
+        Decimal("25.00"),
+        True,
         f"University X - Data Analysis for Social Scientists - {key}",
     )
     codes = codes_of(product)
     assert len(codes) == 3
-    assert {(c.amount, c.discount_type, c.redemption_type, c.payment_type, c.is_bulk, c.is_active)
-            for c in codes} == {(Decimal("25.00"), "fixed-price", "one-time", "sales", True, True)}
+    assert {
+        (c.amount, c.discount_type, c.redemption_type, c.payment_type, c.is_bulk, c.is_active)
+        for c in codes
+    } == {(Decimal("25.00"), "fixed-price", "one-time", "sales", True, True)}
     assert {c.activation_date for c in codes} == {dt.datetime(2096, 2, 1, tzinfo=utc)}
     assert {c.expiration_date for c in codes} == {dt.datetime(2096, 6, 30, 23, 59, 59, tzinfo=utc)}
-    assert list(ContractCourseware.objects.filter(contract=capped).values_list("course__readable_id", flat=True)) == [
-        "course-v1:MITxT+14.310x"
-    ]
+    assert list(
+        ContractCourseware.objects.filter(contract=capped).values_list(
+            "course__readable_id", flat=True
+        )
+    ) == ["course-v1:MITxT+14.310x"]
 
 
 def test_open_ended_contract_runs_start_now_without_end(wagtail_site, catalog, run_command):
@@ -72,7 +104,10 @@ def test_adding_again_is_a_no_op_that_says_so(capped, run_command, unchanged):
     run_command("b2b_courseware", "add", str(capped.pk), "course-v1:MITxT+14.310x")
     with unchanged():
         out = run_command("b2b_courseware", "add", str(capped.pk), "course-v1:MITxT+14.310x")
-    assert out.stdout == f"course-v1:MITxT+14.310x is already on contract {capped.pk}: nothing to do.\n"
+    assert (
+        out.stdout
+        == f"course-v1:MITxT+14.310x is already on contract {capped.pk}: nothing to do.\n"
+    )
 
 
 def test_course_without_source_run_is_refused_and_creates_nothing(capped, run_command, unchanged):
@@ -87,16 +122,36 @@ def test_course_without_source_run_is_refused_and_creates_nothing(capped, run_co
 
 
 def test_no_create_runs_records_the_course_only(capped, run_command):
-    out = run_command("b2b_courseware", "add", str(capped.pk), "course-v1:MITxT+JPAL102x", "--no-create-runs")
-    assert out.stdout == f"Added course-v1:MITxT+JPAL102x to contract {capped.pk}: recorded without runs.\n"
+    out = run_command(
+        "b2b_courseware", "add", str(capped.pk), "course-v1:MITxT+JPAL102x", "--no-create-runs"
+    )
+    assert (
+        out.stdout
+        == f"Added course-v1:MITxT+JPAL102x to contract {capped.pk}: recorded without runs.\n"
+    )
     assert capped.course_runs.count() == 0
-    assert ContractCourseware.objects.filter(contract=capped, course__readable_id="course-v1:MITxT+JPAL102x").exists()
-    listing = json.loads(run_command("b2b_list", "courseware", "--contract", str(capped.pk), "--format", "json").stdout)
-    assert listing == [{
-        "type": "course", "readable_id": "course-v1:MITxT+JPAL102x", "run": None,
-        "title": "Randomized Evaluations", "start": None, "end": None, "product_id": None,
-        "price": None, "codes": None, "edx_status": None,
-    }]
+    assert ContractCourseware.objects.filter(
+        contract=capped, course__readable_id="course-v1:MITxT+JPAL102x"
+    ).exists()
+    listing = json.loads(
+        run_command(
+            "b2b_list", "courseware", "--contract", str(capped.pk), "--format", "json"
+        ).stdout
+    )
+    assert listing == [
+        {
+            "type": "course",
+            "readable_id": "course-v1:MITxT+JPAL102x",
+            "run": None,
+            "title": "Randomized Evaluations",
+            "start": None,
+            "end": None,
+            "product_id": None,
+            "price": None,
+            "codes": None,
+            "edx_status": None,
+        }
+    ]
 
 
 def test_add_program_walks_the_whole_tree(capped, run_command):
@@ -109,7 +164,10 @@ def test_add_program_walks_the_whole_tree(capped, run_command):
         f"course-v1:UAI_UX+{n}+{YEAR}_C{capped.pk}" for n in ("14.310x", "14.100x", "14.73x")
     )
     assert Product.objects.filter(course_run__b2b_contract=capped, is_active=True).count() == 3
-    assert Discount.objects.filter(product_links__product__course_run__b2b_contract=capped).count() == 9
+    assert (
+        Discount.objects.filter(product_links__product__course_run__b2b_contract=capped).count()
+        == 9
+    )
 
 
 def test_program_skips_courses_the_contract_has_and_reports_failures(capped, catalog, run_command):
@@ -118,27 +176,45 @@ def test_program_skips_courses_the_contract_has_and_reports_failures(capped, cat
     program_with("program-v1:MITx+MIXED", "Mixed", required=[catalog.data, catalog.no_source])
     run_command("b2b_courseware", "add", str(capped.pk), "course-v1:MITxT+14.310x")
     with pytest.raises(CommandError) as refusal:
-        run_command("b2b_courseware", "add", str(capped.pk), "program-v1:MITx+MIXED", "--format", "json")
+        run_command(
+            "b2b_courseware", "add", str(capped.pk), "program-v1:MITx+MIXED", "--format", "json"
+        )
     assert str(refusal.value) == (
         "1 of 2 courses failed; the others were added. Fix the failures listed above and run the "
         "command again."
     )
     # The program stays recorded; the run that existed is kept; nothing half-made for the failure.
-    assert ContractCourseware.objects.filter(contract=capped, program__readable_id="program-v1:MITx+MIXED").exists()
+    assert ContractCourseware.objects.filter(
+        contract=capped, program__readable_id="program-v1:MITx+MIXED"
+    ).exists()
     assert capped.course_runs.count() == 1
 
 
 def test_program_result_as_json(capped, run_command):
     run_command("b2b_courseware", "add", str(capped.pk), "course-v1:MITxT+14.310x")
-    out = run_command("b2b_courseware", "add", str(capped.pk), "program-v1:MITx+DEDP", "--format", "json")
+    out = run_command(
+        "b2b_courseware", "add", str(capped.pk), "program-v1:MITx+DEDP", "--format", "json"
+    )
     document = json.loads(out.stdout)
     assert document["items"] == [
-        {"course": "course-v1:MITxT+14.310x", "outcome": "skipped",
-         "run": f"course-v1:UAI_UX+14.310x+{YEAR}_C{capped.pk}", "detail": "the contract already has a run"},
-        {"course": "course-v1:MITxT+14.100x", "outcome": "created",
-         "run": f"course-v1:UAI_UX+14.100x+{YEAR}_C{capped.pk}", "detail": ""},
-        {"course": "course-v1:MITxT+14.73x", "outcome": "created",
-         "run": f"course-v1:UAI_UX+14.73x+{YEAR}_C{capped.pk}", "detail": ""},
+        {
+            "course": "course-v1:MITxT+14.310x",
+            "outcome": "skipped",
+            "run": f"course-v1:UAI_UX+14.310x+{YEAR}_C{capped.pk}",
+            "detail": "the contract already has a run",
+        },
+        {
+            "course": "course-v1:MITxT+14.100x",
+            "outcome": "created",
+            "run": f"course-v1:UAI_UX+14.100x+{YEAR}_C{capped.pk}",
+            "detail": "",
+        },
+        {
+            "course": "course-v1:MITxT+14.73x",
+            "outcome": "created",
+            "run": f"course-v1:UAI_UX+14.73x+{YEAR}_C{capped.pk}",
+            "detail": "",
+        },
     ]
     assert (document["type"], document["action"], document["changed"]) == ("program", "add", True)
 
@@ -146,7 +222,10 @@ def test_program_result_as_json(capped, run_command):
 def test_assign_existing_run(capped, catalog, run_command):
     run = CourseRunFactory(course=catalog.micro, run_tag="3T2025")
     out = run_command("b2b_courseware", "add", str(capped.pk), run.courseware_id)
-    assert out.stdout == f"Added {run.courseware_id} to contract {capped.pk}: assigned run {run.courseware_id}.\n"
+    assert (
+        out.stdout
+        == f"Added {run.courseware_id} to contract {capped.pk}: assigned run {run.courseware_id}.\n"
+    )
     run.refresh_from_db()
     assert (run.b2b_contract, run.is_b2b) == (capped, True)
     assert Product.objects.get(course_run=run).price == Decimal("25.00")
@@ -168,12 +247,30 @@ def test_run_of_another_contract_is_refused(capped, catalog, run_command, unchan
 @pytest.mark.parametrize(
     ("readable_id", "message"),
     [
-        ("course-v1:MITxT+99.999x", "No course course-v1:MITxT+99.999x in the catalog: check the readable ID, or load the catalog with `manage.py load_catalog`."),
-        ("course-v1:MITxT+14.310x+9T2099", "No course run course-v1:MITxT+14.310x+9T2099 in the catalog: check the courseware ID (`manage.py b2b_list courseware --contract ID` lists a contract's runs)."),
-        ("program-v1:MITx+NOPE", "No program 'program-v1:MITx+NOPE' in the catalog: check the readable ID (load the catalog with manage.py load_catalog)."),
-        ("program:MITx+DEDP", "'program:MITx+DEDP' is not a program ID: program readable IDs must begin with 'program-v1:', for example program-v1:MITx+DEDP."),
-        ("MITx/14.310x/1T2020", "'MITx/14.310x/1T2020' is not a valid readable ID: expected a course (course-v1:ORG+NUMBER), a course run (course-v1:ORG+NUMBER+RUN) or a program (program-v1:ORG+NAME)."),
-        ("course-v1:bad id", "'course-v1:bad id' is not a valid readable ID: expected a course (course-v1:ORG+NUMBER), a course run (course-v1:ORG+NUMBER+RUN) or a program (program-v1:ORG+NAME)."),
+        (
+            "course-v1:MITxT+99.999x",
+            "No course course-v1:MITxT+99.999x in the catalog: check the readable ID, or load the catalog with `manage.py load_catalog`.",
+        ),
+        (
+            "course-v1:MITxT+14.310x+9T2099",
+            "No course run course-v1:MITxT+14.310x+9T2099 in the catalog: check the courseware ID (`manage.py b2b_list courseware --contract ID` lists a contract's runs).",
+        ),
+        (
+            "program-v1:MITx+NOPE",
+            "No program 'program-v1:MITx+NOPE' in the catalog: check the readable ID (load the catalog with manage.py load_catalog).",
+        ),
+        (
+            "program:MITx+DEDP",
+            "'program:MITx+DEDP' is not a program ID: program readable IDs must begin with 'program-v1:', for example program-v1:MITx+DEDP.",
+        ),
+        (
+            "MITx/14.310x/1T2020",
+            "'MITx/14.310x/1T2020' is not a valid readable ID: expected a course (course-v1:ORG+NUMBER), a course run (course-v1:ORG+NUMBER+RUN) or a program (program-v1:ORG+NAME).",
+        ),
+        (
+            "course-v1:bad id",
+            "'course-v1:bad id' is not a valid readable ID: expected a course (course-v1:ORG+NUMBER), a course run (course-v1:ORG+NUMBER+RUN) or a program (program-v1:ORG+NAME).",
+        ),
     ],
 )
 def test_unknown_or_malformed_ids_are_refused(capped, run_command, unchanged, readable_id, message):
@@ -185,13 +282,18 @@ def test_unknown_or_malformed_ids_are_refused(capped, run_command, unchanged, re
 def test_unknown_contract_is_refused(catalog, wagtail_site, run_command, unchanged):
     with unchanged(), pytest.raises(CommandError) as refusal:
         run_command("b2b_courseware", "add", "999", "course-v1:MITxT+14.310x")
-    assert str(refusal.value) == "No contract with ID 999: `manage.py b2b_list contracts` lists them."
+    assert (
+        str(refusal.value) == "No contract with ID 999: `manage.py b2b_list contracts` lists them."
+    )
 
 
 def test_contract_id_must_be_a_number(wagtail_site, run_command, unchanged):
     with unchanged(), pytest.raises(CommandError) as refusal:
         run_command("b2b_courseware", "add", "abc", "course-v1:MITxT+14.310x")
-    assert str(refusal.value) == "Error: argument contract_id: 'abc' is not an ID: give a whole number such as 12."
+    assert (
+        str(refusal.value)
+        == "Error: argument contract_id: 'abc' is not an ID: give a whole number such as 12."
+    )
 
 
 def test_remove_course_detaches_run_and_deactivates_product_and_codes(capped, run_command):
@@ -199,7 +301,10 @@ def test_remove_course_detaches_run_and_deactivates_product_and_codes(capped, ru
     run = capped.course_runs.get()
     product = Product.objects.get(course_run=run)
     out = run_command("b2b_courseware", "remove", str(capped.pk), "course-v1:MITxT+14.310x")
-    assert out.stdout.splitlines()[-1] == f"Removed course-v1:MITxT+14.310x from contract {capped.pk}: 1 run left the contract."
+    assert (
+        out.stdout.splitlines()[-1]
+        == f"Removed course-v1:MITxT+14.310x from contract {capped.pk}: 1 run left the contract."
+    )
     run.refresh_from_db()
     product.refresh_from_db()
     assert (run.b2b_contract, run.is_b2b, product.is_active) == (None, True, False)
@@ -215,7 +320,10 @@ def test_readding_a_removed_course_reattaches_its_run(capped, run_command):
     product = Product.objects.get(course_run=run)
     run_command("b2b_courseware", "remove", str(capped.pk), "course-v1:MITxT+14.310x")
     out = run_command("b2b_courseware", "add", str(capped.pk), "course-v1:MITxT+14.310x")
-    assert out.stdout == f"Added course-v1:MITxT+14.310x to contract {capped.pk}: re-attached run {run.courseware_id}.\n"
+    assert (
+        out.stdout
+        == f"Added course-v1:MITxT+14.310x to contract {capped.pk}: re-attached run {run.courseware_id}.\n"
+    )
     assert list(capped.course_runs.all()) == [run]
     product.refresh_from_db()
     assert product.is_active
@@ -226,14 +334,18 @@ def test_readding_a_removed_course_reattaches_its_run(capped, run_command):
 def test_remove_program_keeps_runs_still_needed(capped, run_command):
     run_command("b2b_courseware", "add", str(capped.pk), "program-v1:MITx+DEDP")
     run_command("b2b_courseware", "add", str(capped.pk), "course-v1:MITxT+14.100x")
-    out = run_command("b2b_courseware", "remove", str(capped.pk), "program-v1:MITx+DEDP", "--format", "json")
+    out = run_command(
+        "b2b_courseware", "remove", str(capped.pk), "program-v1:MITx+DEDP", "--format", "json"
+    )
     outcomes = {i["course"]: i["outcome"] for i in json.loads(out.stdout)["items"]}
     assert outcomes == {
         "course-v1:MITxT+14.310x": "removed",
         "course-v1:MITxT+14.100x": "kept",
         "course-v1:MITxT+14.73x": "removed",
     }
-    assert list(capped.course_runs.values_list("course__readable_id", flat=True)) == ["course-v1:MITxT+14.100x"]
+    assert list(capped.course_runs.values_list("course__readable_id", flat=True)) == [
+        "course-v1:MITxT+14.100x"
+    ]
 
 
 def test_remove_what_is_not_there_says_so(capped, run_command, unchanged):
@@ -260,5 +372,12 @@ def test_old_spelling_b2b_contract_courseware(capped, run_command):
 
 def test_old_spelling_refuses_remove_with_no_create_runs(capped, run_command, unchanged):
     with unchanged(), pytest.raises(CommandError) as refusal:
-        run_command("b2b_contract", "courseware", str(capped.pk), "course-v1:MITxT+14.310x", "--remove", "--no-create-runs")
+        run_command(
+            "b2b_contract",
+            "courseware",
+            str(capped.pk),
+            "course-v1:MITxT+14.310x",
+            "--remove",
+            "--no-create-runs",
+        )
     assert str(refusal.value) == "--no-create-runs only applies when adding: drop it with --remove."

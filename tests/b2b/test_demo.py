@@ -28,14 +28,25 @@ def test_demo_runs_both_walkthroughs(tmp_path, monkeypatch, settings):
     sso = ContractPage.objects.get(name="University X SSO Contract")
     typical = ContractPage.objects.get(name="UniversityX Contract")
     assert list(OrganizationPage.objects.order_by("pk").values_list("name", "org_key")) == [
-        ("University X", "UX"), ("UniversityX", "UniversityX"),
+        ("University X", "UX"),
+        ("UniversityX", "UniversityX"),
     ]
-    assert (sso.integration_type, sso.max_learners, typical.integration_type, typical.max_learners) == (
-        "sso", None, "non-sso", 200,
+    assert (
+        sso.integration_type,
+        sso.max_learners,
+        typical.integration_type,
+        typical.max_learners,
+    ) == (
+        "sso",
+        None,
+        "non-sso",
+        200,
     )
     # SSO walkthrough: a course and a whole program (DEDP: 6 courses, 14.310x shared).
     assert sso.course_runs.count() == 6
-    assert Discount.objects.filter(product_links__product__course_run__b2b_contract=sso).count() == 0
+    assert (
+        Discount.objects.filter(product_links__product__course_run__b2b_contract=sso).count() == 0
+    )
     # Typical walkthrough: one run with the key format, one product, 200 codes in the CSV.
     run = CourseRun.objects.get(b2b_contract=typical)
     assert run.courseware_id == f"course-v1:UAI_UniversityX+14.100x+{year}_C{typical.pk}"
@@ -46,8 +57,9 @@ def test_demo_runs_both_walkthroughs(tmp_path, monkeypatch, settings):
     assert len(codes) == 200 and len(set(codes)) == 200
     assert all(is_uuid4(code) for code in codes)
     linked = set(
-        Discount.objects.filter(discount_code__in=codes, product_links__product=product)
-        .values_list("discount_code", flat=True)
+        Discount.objects.filter(
+            discount_code__in=codes, product_links__product=product
+        ).values_list("discount_code", flat=True)
     )
     assert linked == set(codes)
     assert {r[3] for r in rows[1:]} == {f"http://127.0.0.1:8000/cart/add/?product_id={product.pk}"}
@@ -61,8 +73,14 @@ def test_demo_runs_both_walkthroughs(tmp_path, monkeypatch, settings):
     assert "Wagtail admin: http://127.0.0.1:8000/cms/" in text
     assert f"http://127.0.0.1:8000/admin/b2b/contractpage/{typical.pk}/change/" in text
     staff = authenticate(username="staff", password="b2b-staff-demo")
-    assert (staff.is_staff, staff.is_superuser, list(staff.groups.values_list("name", flat=True))) == (
-        True, False, ["B2B staff"],
+    assert (
+        staff.is_staff,
+        staff.is_superuser,
+        list(staff.groups.values_list("name", flat=True)),
+    ) == (
+        True,
+        False,
+        ["B2B staff"],
     )
     # What a learner needs to try the cart: a Product URL, a login, an unused code of the CSV.
     assert text.endswith(

@@ -19,8 +19,15 @@ def test_a_learner_enrolls_with_a_code_from_the_csv(
     page, live_site, settings, wagtail_site, catalog, run_command, tmp_path
 ):
     settings.SITE_BASE_URL = live_site
-    contract = make_contract(run_command, "Acme Contract", "non-sso", "--max-learners", "3",
-                             org="Acme University", key="ACME")
+    contract = make_contract(
+        run_command,
+        "Acme Contract",
+        "non-sso",
+        "--max-learners",
+        "3",
+        org="Acme University",
+        key="ACME",
+    )
     run_command("b2b_courseware", "add", str(contract.pk), catalog.data.readable_id)
     csv_path = tmp_path / f"codes-{contract.pk}.csv"
     run_command("b2b_list", "contracts", "--codes", str(contract.pk), "--codes-out", str(csv_path))
@@ -73,6 +80,4 @@ def test_a_learner_enrolls_with_a_code_from_the_csv(
     assert list(CourseRunEnrollment.objects.values_list("user", "run__b2b_contract")) == [
         (learner.pk, contract.pk)
     ]
-    assert list(ContractMembership.objects.values_list("user", "source")) == [
-        (learner.pk, "code")
-    ]
+    assert list(ContractMembership.objects.values_list("user", "source")) == [(learner.pk, "code")]

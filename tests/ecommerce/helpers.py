@@ -28,8 +28,14 @@ def sign(fields: dict[str, str], key: str = SECURITY_KEY) -> str:
     return base64.b64encode(digest).decode()
 
 
-def gateway_response(form: dict[str, str], decision: str, *, transaction_id: str = "7412345678",
-                     amount: str | None = None, key: str = SECURITY_KEY) -> dict[str, str]:
+def gateway_response(
+    form: dict[str, str],
+    decision: str,
+    *,
+    transaction_id: str = "7412345678",
+    amount: str | None = None,
+    key: str = SECURITY_KEY,
+) -> dict[str, str]:
     """What CyberSource posts back for a form it received: req_* echoes, the decision, signed."""
     fields = {
         "decision": decision,

@@ -21,21 +21,24 @@ def api(learner):
     return client
 
 
-def test_the_whole_flow_through_the_api(api, make_offer, learner,
-                                        django_capture_on_commit_callbacks):
+def test_the_whole_flow_through_the_api(
+    api, make_offer, learner, django_capture_on_commit_callbacks
+):
     offer = make_offer("Acme", "non-sso", "--max-learners", "5")
 
     basket = api.post("/api/v0/basket/items/", {"product_id": offer.product.pk}, format="json")
     assert basket.status_code == 200
     assert basket.json() == {
-        "items": [{
-            "product_id": offer.product.pk,
-            "description": offer.product.description,
-            "course_title": "Data Analysis for Social Scientists",
-            "run": offer.run.courseware_id,
-            "price": "0.00",
-            "discounted_price": "0.00",
-        }],
+        "items": [
+            {
+                "product_id": offer.product.pk,
+                "description": offer.product.description,
+                "course_title": "Data Analysis for Social Scientists",
+                "run": offer.run.courseware_id,
+                "price": "0.00",
+                "discounted_price": "0.00",
+            }
+        ],
         "code": None,
         "total": "0.00",
         "contract": "Acme",
@@ -44,15 +47,18 @@ def test_the_whole_flow_through_the_api(api, make_offer, learner,
         "refusal": {
             "code": "code-required",
             "message": "This course is offered through your organization: enter the enrollment "
-                       "code you were given to enroll.",
+            "code you were given to enroll.",
         },
     }
 
-    applied = api.post("/api/v0/basket/code/", {"code": f" {offer.codes[0].upper()}"},
-                       format="json")
+    applied = api.post(
+        "/api/v0/basket/code/", {"code": f" {offer.codes[0].upper()}"}, format="json"
+    )
     assert applied.status_code == 200
     assert (applied.json()["code"], applied.json()["can_checkout"], applied.json()["refusal"]) == (
-        offer.codes[0], True, None
+        offer.codes[0],
+        True,
+        None,
     )
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -62,13 +68,23 @@ def test_the_whole_flow_through_the_api(api, make_offer, learner,
     assert checkout.json() == {"order_id": order.pk, "status": "fulfilled", "payment": None}
 
     detail = api.get(f"/api/v0/orders/{order.pk}/").json()
-    assert {k: detail[k] for k in ("id", "status", "total", "reference_number", "codes",
-                                   "lines")} == {
-        "id": order.pk, "status": "fulfilled", "total": "0.00", "reference_number": "",
+    assert {
+        k: detail[k] for k in ("id", "status", "total", "reference_number", "codes", "lines")
+    } == {
+        "id": order.pk,
+        "status": "fulfilled",
+        "total": "0.00",
+        "reference_number": "",
         "codes": [offer.codes[0]],
-        "lines": [{"product_id": offer.product.pk, "description": offer.product.description,
-                   "run": offer.run.courseware_id, "unit_price": "0.00",
-                   "discounted_price": "0.00"}],
+        "lines": [
+            {
+                "product_id": offer.product.pk,
+                "description": offer.product.description,
+                "run": offer.run.courseware_id,
+                "unit_price": "0.00",
+                "discounted_price": "0.00",
+            }
+        ],
     }
     enrollments = api.get("/api/v0/enrollments/").json()
     assert [(e["run"], e["contract"], e["organization"]) for e in enrollments] == [
@@ -83,19 +99,32 @@ def test_checkout_without_a_code_is_refused_with_nothing_written(api, make_offer
 
     response = api.post("/api/v0/checkout/")
 
-    assert (response.status_code, response.json()) == (400, {
-        "code": "code-required",
-        "message": "This course is offered through your organization: enter the enrollment "
-                   "code you were given to enroll.",
-    })
+    assert (response.status_code, response.json()) == (
+        400,
+        {
+            "code": "code-required",
+            "message": "This course is offered through your organization: enter the enrollment "
+            "code you were given to enroll.",
+        },
+    )
     assert shop_state() == before
 
 
-@pytest.mark.parametrize(("body", "status", "expected"), [
-    ({"code": "nope"}, 400, {"code": "invalid-code", "message": "“nope” is not a valid enrollment "
-                             "code: check it against the one you were given."}),
-    ({}, 400, {"code": "invalid-input", "message": "code: This field is required."}),
-])
+@pytest.mark.parametrize(
+    ("body", "status", "expected"),
+    [
+        (
+            {"code": "nope"},
+            400,
+            {
+                "code": "invalid-code",
+                "message": "“nope” is not a valid enrollment "
+                "code: check it against the one you were given.",
+            },
+        ),
+        ({}, 400, {"code": "invalid-input", "message": "code: This field is required."}),
+    ],
+)
 def test_code_refusals_have_the_refusal_shape(api, make_offer, body, status, expected):
     offer = make_offer("Acme", "non-sso", "--max-learners", "5")
     api.post("/api/v0/basket/items/", {"product_id": offer.product.pk}, format="json")
@@ -110,13 +139,15 @@ def test_unknown_product_and_foreign_order_are_404(api, make_offer):
     other = UserFactory(username="bo")
     foreign = Order.objects.create(purchaser=other, state="fulfilled")
 
-    product = api.post("/api/v0/basket/items/", {"product_id": offer.product.pk + 100},
-                       format="json")
+    product = api.post(
+        "/api/v0/basket/items/", {"product_id": offer.product.pk + 100}, format="json"
+    )
     order = api.get(f"/api/v0/orders/{foreign.pk}/")
 
     assert (product.status_code, product.json()["code"]) == (404, "product-not-found")
     assert (order.status_code, order.json()) == (
-        404, {"code": "order-not-found", "message": f"You have no order {foreign.pk}."}
+        404,
+        {"code": "order-not-found", "message": f"You have no order {foreign.pk}."},
     )
 
 
@@ -135,10 +166,14 @@ def test_priced_checkout_returns_the_signed_payment_form_and_a_retry_the_same_or
     body = first.json()
     payment = body["payment"]
     assert (body["order_id"], body["status"], payment["url"], payment["method"]) == (
-        order.pk, "pending", "https://testsecureacceptance.cybersource.com/pay", "POST"
+        order.pk,
+        "pending",
+        "https://testsecureacceptance.cybersource.com/pay",
+        "POST",
     )
     assert (body["payment"]["fields"]["amount"], body["payment"]["fields"]["reference_number"]) == (
-        "99.50", f"b2b-{order.pk}"
+        "99.50",
+        f"b2b-{order.pk}",
     )
     assert second.json()["order_id"] == order.pk
 
@@ -159,20 +194,24 @@ def test_the_api_needs_a_session_and_the_csrf_token(make_offer, learner):
     anonymous = APIClient(enforce_csrf_checks=True)
     response = anonymous.post("/api/v0/checkout/")
     assert (response.status_code, response.json()) == (
-        403, {"code": "not-authenticated",
-              "message": "Authentication credentials were not provided."}
+        403,
+        {"code": "not-authenticated", "message": "Authentication credentials were not provided."},
     )
     no_token = APIClient(enforce_csrf_checks=True)
     no_token.force_login(learner)
     response = no_token.post("/api/v0/basket/code/", {"code": "x"}, format="json")
     assert (response.status_code, response.json()) == (
-        403, {"code": "csrf-failed", "message": "CSRF Failed: CSRF cookie not set."}
+        403,
+        {"code": "csrf-failed", "message": "CSRF Failed: CSRF cookie not set."},
     )
 
 
 def test_me_is_the_signed_in_learner(api, learner):
     assert api.get("/api/v0/me/").json() == {
-        "id": learner.pk, "username": "ada", "email": "ada@example.edu", "name": "Ada Learner"
+        "id": learner.pk,
+        "username": "ada",
+        "email": "ada@example.edu",
+        "name": "Ada Learner",
     }
 
 
@@ -181,9 +220,15 @@ def test_the_schema_documents_the_api(client):
     schema = response.json()
     assert response.status_code == 200
     assert sorted(schema["paths"]) == [
-        "/api/v0/basket/", "/api/v0/basket/code/", "/api/v0/basket/items/", "/api/v0/checkout/",
-        "/api/v0/courses/", "/api/v0/courses/{readable_id}/", "/api/v0/enrollments/",
-        "/api/v0/me/", "/api/v0/orders/{order_id}/",
+        "/api/v0/basket/",
+        "/api/v0/basket/code/",
+        "/api/v0/basket/items/",
+        "/api/v0/checkout/",
+        "/api/v0/courses/",
+        "/api/v0/courses/{readable_id}/",
+        "/api/v0/enrollments/",
+        "/api/v0/me/",
+        "/api/v0/orders/{order_id}/",
     ]
     checkout = schema["paths"]["/api/v0/checkout/"]["post"]["responses"]
     assert sorted(checkout) == ["200", "201", "400", "403", "404", "409"]
@@ -210,20 +255,21 @@ def test_the_enroll_api_lets_a_free_sso_member_in_without_a_code(
     ContractMembership.objects.create(user=learner, contract=offer.contract, source="sso")
 
     with django_capture_on_commit_callbacks(execute=True):
-        response = api.post("/api/v0/enrollments/", {"run": offer.run.courseware_id},
-                            format="json")
+        response = api.post("/api/v0/enrollments/", {"run": offer.run.courseware_id}, format="json")
     again = api.post("/api/v0/enrollments/", {"run": offer.run.courseware_id}, format="json")
 
     assert response.status_code == 201
     assert (response.json()["run"], response.json()["contract"]) == (
-        offer.run.courseware_id, "Acme SSO"
+        offer.run.courseware_id,
+        "Acme SSO",
     )
     assert (again.status_code, again.json()["code"]) == (409, "already-enrolled")
     assert CourseRunEnrollment.objects.filter(user=learner, run=offer.run).count() == 1
 
 
-def test_the_enroll_api_refuses_an_inactive_free_sso_contract(api, make_offer, learner,
-                                                              run_command):
+def test_the_enroll_api_refuses_an_inactive_free_sso_contract(
+    api, make_offer, learner, run_command
+):
     offer = make_offer("Acme SSO", "sso")
     ContractMembership.objects.create(user=learner, contract=offer.contract, source="sso")
     run_command("b2b_contract", "modify", str(offer.contract.pk), "--inactive")
@@ -237,8 +283,9 @@ def test_the_enroll_api_opens_public_runs_and_refuses_unknown_ones(api, catalog,
     public = CourseRunFactory(course=catalog.micro, run_tag="1T2026")
 
     created = api.post("/api/v0/enrollments/", {"run": public.courseware_id}, format="json")
-    source = api.post("/api/v0/enrollments/",
-                      {"run": "course-v1:MITxT+14.100x+SOURCE"}, format="json")
+    source = api.post(
+        "/api/v0/enrollments/", {"run": "course-v1:MITxT+14.100x+SOURCE"}, format="json"
+    )
     unknown = api.post("/api/v0/enrollments/", {"run": "course-v1:X+Y+Z"}, format="json")
 
     assert created.status_code == 201
@@ -273,8 +320,10 @@ def test_checkout_records_the_new_membership_in_the_contract_history(api, make_o
         "ada@example.edu",
         "checkout",
         "membership.add",
-        {"learner": {"before": None, "after": "ada@example.edu"},
-         "source": {"before": None, "after": "code"}},
+        {
+            "learner": {"before": None, "after": "ada@example.edu"},
+            "source": {"before": None, "after": "code"},
+        },
     )
 
 
@@ -285,7 +334,10 @@ def test_unknown_api_addresses_and_oversized_bodies_get_the_api_shape(api, setti
         assert (response.status_code, response["Content-Type"], response.json()) == (
             404,
             "application/json",
-            {"code": "not-found", "message": "No API endpoint at /api/v0/nope/: /api/schema/ lists them."},
+            {
+                "code": "not-found",
+                "message": "No API endpoint at /api/v0/nope/: /api/schema/ lists them.",
+            },
         )
     # an order ID that is not a number matches no endpoint either
     assert api.get("/api/v0/orders/abc/").json()["code"] == "not-found"
@@ -296,7 +348,10 @@ def test_unknown_api_addresses_and_oversized_bodies_get_the_api_shape(api, setti
     )
     assert (response.status_code, response.json()) == (
         413,
-        {"code": "request-too-large", "message": "The request body is too large: send the JSON fields only."},
+        {
+            "code": "request-too-large",
+            "message": "The request body is too large: send the JSON fields only.",
+        },
     )
 
 
@@ -321,6 +376,7 @@ def test_an_enrolled_learner_is_told_so_before_being_asked_for_a_code(
     )
     assert basket["refusal"] == {"code": "already-enrolled", "message": message}
     assert (checkout.status_code, checkout.json()) == (
-        409, {"code": "already-enrolled", "message": message}
+        409,
+        {"code": "already-enrolled", "message": message},
     )
     assert (enroll.status_code, enroll.json()["code"]) == (409, "already-enrolled")

@@ -29,8 +29,9 @@ def test_product_url_asks_to_log_in_then_comes_back_to_the_cart(client, make_off
     assert page.status_code == 200
     assert b'<label for="id_username">Username</label>' in page.content
 
-    response = client.post("/login/", {"username": "ada", "password": "learner-password",
-                                       "next": url})
+    response = client.post(
+        "/login/", {"username": "ada", "password": "learner-password", "next": url}
+    )
     assert (response.status_code, response["Location"]) == (302, url)
     response = client.get(url)
     assert (response.status_code, response["Location"]) == (302, "/cart/")
@@ -144,11 +145,13 @@ def test_checking_out_a_contract_product_without_a_code_goes_back_to_the_cart(
     response = client.post("/checkout/")
 
     assert response["Location"] == "/cart/"
-    assert refusals(response) == [(
-        "code-required",
-        "This course is offered through your organization: enter the enrollment code you were "
-        "given to enroll.",
-    )]
+    assert refusals(response) == [
+        (
+            "code-required",
+            "This course is offered through your organization: enter the enrollment code you were "
+            "given to enroll.",
+        )
+    ]
     assert shop_state() == before
 
 
@@ -161,24 +164,48 @@ def _enroll_with_code(client, offer, code):
 @pytest.mark.parametrize(
     ("case", "code", "status", "message"),
     [
-        ("unknown", "not-a-code", 400,
-         "“not-a-code” is not a valid enrollment code: check it against the one you were given."),
+        (
+            "unknown",
+            "not-a-code",
+            400,
+            "“not-a-code” is not a valid enrollment code: check it against the one you were given.",
+        ),
         ("empty", "   ", 400, "Enter the enrollment code you were given."),
-        ("other product", None, 400,
-         "This enrollment code is for another course: open the link that came with it, or check "
-         "that you typed the code for this course."),
-        ("used", None, 409,
-         "This enrollment code has already been used: each code admits one learner. Ask the "
-         "organization that gave it to you for another."),
-        ("deactivated", None, 409,
-         "This enrollment code has been deactivated: ask the organization that gave it to you "
-         "for a new one."),
-        ("inactive contract", None, 409,
-         "Enrollment under the contract “Acme” is closed (it is inactive or outside its dates): "
-         "contact the organization that gave you the code."),
-        ("full", None, 409,
-         "The contract “Acme” has no seats left (its 2 learners are attached): your code stays "
-         "unused. Contact your organization."),
+        (
+            "other product",
+            None,
+            400,
+            "This enrollment code is for another course: open the link that came with it, or check "
+            "that you typed the code for this course.",
+        ),
+        (
+            "used",
+            None,
+            409,
+            "This enrollment code has already been used: each code admits one learner. Ask the "
+            "organization that gave it to you for another.",
+        ),
+        (
+            "deactivated",
+            None,
+            409,
+            "This enrollment code has been deactivated: ask the organization that gave it to you "
+            "for a new one.",
+        ),
+        (
+            "inactive contract",
+            None,
+            409,
+            "Enrollment under the contract “Acme” is closed (it is inactive or outside its dates): "
+            "contact the organization that gave you the code.",
+        ),
+        (
+            "full",
+            None,
+            409,
+            "The contract “Acme” has no seats left (its 2 learners are attached): your code stays "
+            "unused. Contact your organization.",
+        ),
         ("enrolled", None, 409, None),
     ],
 )
@@ -188,9 +215,13 @@ def test_a_refused_code_says_exactly_why_and_changes_nothing(
     offer = make_offer("Acme", "non-sso", "--max-learners", "2")
     other = make_offer("Acme", "non-sso", "--max-learners", "2", course=catalog.micro)
     expected_code = {
-        "unknown": "invalid-code", "empty": "invalid-code", "other product": "code-not-for-product",
-        "used": "code-used", "deactivated": "code-deactivated",
-        "inactive contract": "contract-inactive", "full": "contract-full",
+        "unknown": "invalid-code",
+        "empty": "invalid-code",
+        "other product": "code-not-for-product",
+        "used": "code-used",
+        "deactivated": "code-deactivated",
+        "inactive contract": "contract-inactive",
+        "full": "contract-full",
         "enrolled": "already-enrolled",
     }[case]
     if case == "other product":
@@ -244,9 +275,10 @@ def test_a_learner_attached_to_a_free_sso_contract_needs_no_code(
     ContractMembership.objects.create(user=learner, contract=offer.contract, source="sso")
     client.force_login(learner)
     client.get(f"/cart/add/?product_id={offer.product.pk}")
-    assert '<button type="submit" class="primary">Check out</button>' in client.get(
-        "/cart/"
-    ).content.decode()
+    assert (
+        '<button type="submit" class="primary">Check out</button>'
+        in client.get("/cart/").content.decode()
+    )
 
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post("/checkout/")
@@ -295,10 +327,12 @@ def test_the_cart_says_when_it_is_empty(client, learner):
     page = client.get("/cart/").content.decode()
     assert "<p>Your cart is empty.</p>" in page
     response = client.post("/checkout/")
-    assert refusals(response) == [(
-        "basket-empty",
-        "Your basket is empty: open the product link you were given to add the course.",
-    )]
+    assert refusals(response) == [
+        (
+            "basket-empty",
+            "Your basket is empty: open the product link you were given to add the course.",
+        )
+    ]
 
 
 def test_removing_the_code_hides_the_checkout_button_again(client, make_offer, learner):
@@ -314,8 +348,12 @@ def test_removing_the_code_hides_the_checkout_button_again(client, make_offer, l
 
 
 def test_the_cart_pages_need_a_login(client):
-    for method, url in (("get", "/cart/"), ("post", "/cart/code/"), ("post", "/checkout/"),
-                        ("get", "/dashboard/")):
+    for method, url in (
+        ("get", "/cart/"),
+        ("post", "/cart/code/"),
+        ("post", "/checkout/"),
+        ("get", "/dashboard/"),
+    ):
         response = getattr(client, method)(url)
         assert (response.status_code, response["Location"]) == (302, f"/login/?next={url}")
 

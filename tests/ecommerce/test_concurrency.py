@@ -28,7 +28,7 @@ pytestmark = [
     pytest.mark.skipif(
         settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql",
         reason="needs PostgreSQL: SQLite has no row locks and runs one writer at a time, so "
-               "these races cannot be staged there (set DATABASE_URL=postgres://...)",
+        "these races cannot be staged there (set DATABASE_URL=postgres://...)",
     ),
     pytest.mark.django_db(transaction=True),
 ]
@@ -86,10 +86,9 @@ def test_twenty_learners_one_one_time_code(make_offer):
     assert outcomes(results) == Counter({"ok": 1, "code-used": 19})
     winner = next(result.order for kind, result in results if kind == "ok")
     assert list(Order.objects.values_list("pk", "state")) == [(winner.pk, "fulfilled")]
-    assert list(DiscountRedemption.objects.values_list("redeemed_discount__discount_code",
-                                                       "redeemed_by")) == [
-        (code, winner.purchaser_id)
-    ]
+    assert list(
+        DiscountRedemption.objects.values_list("redeemed_discount__discount_code", "redeemed_by")
+    ) == [(code, winner.purchaser_id)]
     assert list(CourseRunEnrollment.objects.values_list("user", "run")) == [
         (winner.purchaser_id, offer.run.pk)
     ]
@@ -105,7 +104,8 @@ def test_a_full_contract_attaches_nobody_beyond_its_cap(make_offer):
     # Then five learners are attached by SSO and by an administrator: the contract is full.
     for index in range(5):
         ContractMembership.objects.create(
-            user=UserFactory(username=f"attached{index}"), contract=offer.contract,
+            user=UserFactory(username=f"attached{index}"),
+            contract=offer.contract,
             source="sso" if index % 2 else "manual",
         )
 
@@ -185,17 +185,16 @@ def test_a_declined_payment_frees_the_code_for_exactly_one_of_the_next_learners(
 
     assert outcomes(results) == Counter({"ok": 1, "code-used": 1})
     winner = next(result.order for kind, result in results if kind == "ok")
-    accepted = payment_response_apply(gateway_response(
-        order_payment_form(winner, ip_address="203.0.113.7").fields, "ACCEPT",
-        transaction_id="7400000002",
-    ))
+    accepted = payment_response_apply(
+        gateway_response(
+            order_payment_form(winner, ip_address="203.0.113.7").fields,
+            "ACCEPT",
+            transaction_id="7400000002",
+        )
+    )
     assert accepted.order.state == "fulfilled"
     assert list(DiscountRedemption.objects.values_list("redeemed_by", "redeemed_order")) == [
         (winner.purchaser_id, winner.pk)
     ]
-    assert list(CourseRunEnrollment.objects.values_list("user", flat=True)) == [
-        winner.purchaser_id
-    ]
-    assert list(ContractMembership.objects.values_list("user", flat=True)) == [
-        winner.purchaser_id
-    ]
+    assert list(CourseRunEnrollment.objects.values_list("user", flat=True)) == [winner.purchaser_id]
+    assert list(ContractMembership.objects.values_list("user", flat=True)) == [winner.purchaser_id]

@@ -16,12 +16,31 @@ from tests.factories import UserFactory
 pytestmark = pytest.mark.django_db
 
 FORM_FIELDS = {
-    "access_key", "amount", "consumer_id", "currency", "customer_ip_address", "item_0_code",
-    "item_0_name", "item_0_quantity", "item_0_sku", "item_0_tax_amount", "item_0_unit_price",
-    "line_item_count", "locale", "override_backoffice_post_url", "override_custom_cancel_page",
-    "override_custom_receipt_page", "profile_id", "reference_number", "signed_date_time",
-    "signed_field_names", "tax_amount", "transaction_type", "transaction_uuid",
-    "unsigned_field_names", "signature",
+    "access_key",
+    "amount",
+    "consumer_id",
+    "currency",
+    "customer_ip_address",
+    "item_0_code",
+    "item_0_name",
+    "item_0_quantity",
+    "item_0_sku",
+    "item_0_tax_amount",
+    "item_0_unit_price",
+    "line_item_count",
+    "locale",
+    "override_backoffice_post_url",
+    "override_custom_cancel_page",
+    "override_custom_receipt_page",
+    "profile_id",
+    "reference_number",
+    "signed_date_time",
+    "signed_field_names",
+    "tax_amount",
+    "transaction_type",
+    "transaction_uuid",
+    "unsigned_field_names",
+    "signature",
 }
 
 
@@ -58,11 +77,13 @@ def test_without_payments_configured_a_priced_checkout_refuses_and_consumes_noth
     response = client.post("/checkout/")
 
     messages = [(m.extra_tags, m.message) for m in get_messages(response.wsgi_request)]
-    assert messages == [(
-        "payments-not-configured",
-        "Payments are not available on this site yet, so this course cannot be bought now: "
-        "nothing was charged and your code stays unused. Try again later.",
-    )]
+    assert messages == [
+        (
+            "payments-not-configured",
+            "Payments are not available on this site yet, so this course cannot be bought now: "
+            "nothing was charged and your code stays unused. Try again later.",
+        )
+    ]
     assert shop_state() == before
 
 
@@ -71,22 +92,42 @@ def test_priced_checkout_makes_a_pending_order_and_a_signed_form(client, priced,
 
     order = Order.objects.get()
     assert (order.state, order.total_price_paid, order.reference_number) == (
-        "pending", 250, f"b2b-{order.pk}"
+        "pending",
+        250,
+        f"b2b-{order.pk}",
     )
     payment = response.context["payment"]
     assert payment.url == "https://testsecureacceptance.cybersource.com/pay"
     assert payment.method == "POST"
     fields = payment.fields
     assert set(fields) == FORM_FIELDS
-    assert {k: fields[k] for k in ("access_key", "profile_id", "amount", "currency",
-                                   "reference_number", "transaction_type", "item_0_unit_price",
-                                   "item_0_sku", "line_item_count", "customer_ip_address",
-                                   "override_custom_receipt_page",
-                                   "override_backoffice_post_url")} == {
-        "access_key": "test-access-key", "profile_id": "test-profile-id", "amount": "250.00",
-        "currency": "USD", "reference_number": f"b2b-{order.pk}", "transaction_type": "sale",
-        "item_0_unit_price": "250.00", "item_0_sku": str(priced.product.pk),
-        "line_item_count": "1", "customer_ip_address": "203.0.113.7",
+    assert {
+        k: fields[k]
+        for k in (
+            "access_key",
+            "profile_id",
+            "amount",
+            "currency",
+            "reference_number",
+            "transaction_type",
+            "item_0_unit_price",
+            "item_0_sku",
+            "line_item_count",
+            "customer_ip_address",
+            "override_custom_receipt_page",
+            "override_backoffice_post_url",
+        )
+    } == {
+        "access_key": "test-access-key",
+        "profile_id": "test-profile-id",
+        "amount": "250.00",
+        "currency": "USD",
+        "reference_number": f"b2b-{order.pk}",
+        "transaction_type": "sale",
+        "item_0_unit_price": "250.00",
+        "item_0_sku": str(priced.product.pk),
+        "line_item_count": "1",
+        "customer_ip_address": "203.0.113.7",
         "override_custom_receipt_page": "http://testserver/checkout/result/",
         "override_backoffice_post_url": "http://testserver/checkout/backoffice/",
     }
@@ -96,10 +137,9 @@ def test_priced_checkout_makes_a_pending_order_and_a_signed_form(client, priced,
     assert '<form method="post" action="https://testsecureacceptance.cybersource.com/pay"' in page
     assert f'<input type="hidden" name="signature" value="{fields["signature"]}">' in page
     # The code and the seat are held; nobody is enrolled or attached yet.
-    assert list(DiscountRedemption.objects.values_list("redeemed_discount__discount_code",
-                                                       "redeemed_order")) == [
-        (priced.codes[0], order.pk)
-    ]
+    assert list(
+        DiscountRedemption.objects.values_list("redeemed_discount__discount_code", "redeemed_order")
+    ) == [(priced.codes[0], order.pk)]
     assert CourseRunEnrollment.objects.count() == ContractMembership.objects.count() == 0
     assert BasketItem.objects.count() == 1
 
@@ -127,10 +167,9 @@ def test_changing_the_code_of_a_pending_order_cancels_it_and_frees_the_old_code(
     first.refresh_from_db()
     assert first.state == "canceled"
     assert (result.order.state, result.reused) == ("pending", False)
-    assert list(DiscountRedemption.objects.values_list("redeemed_discount__discount_code",
-                                                       "redeemed_order")) == [
-        (priced.codes[1], result.order.pk)
-    ]
+    assert list(
+        DiscountRedemption.objects.values_list("redeemed_discount__discount_code", "redeemed_order")
+    ) == [(priced.codes[1], result.order.pk)]
 
 
 def test_a_code_held_by_a_pending_order_cannot_be_used_by_someone_else(
@@ -175,8 +214,9 @@ def test_an_accepted_payment_fulfils_the_order_once(
     assert shop_state() == before
 
 
-@pytest.mark.parametrize(("decision", "state"), [("DECLINE", "declined"), ("CANCEL", "canceled"),
-                                                 ("ERROR", "declined")])
+@pytest.mark.parametrize(
+    ("decision", "state"), [("DECLINE", "declined"), ("CANCEL", "canceled"), ("ERROR", "declined")]
+)
 def test_a_declined_or_canceled_payment_frees_the_code_for_someone_else(
     client, priced, learner, payments, decision, state, django_capture_on_commit_callbacks
 ):
@@ -200,9 +240,10 @@ def test_a_declined_or_canceled_payment_frees_the_code_for_someone_else(
     basket_code_apply(other, code=priced.codes[0])
     second = basket_checkout(other)
     with django_capture_on_commit_callbacks(execute=True):
-        client.post("/checkout/backoffice/", gateway_response(
-            _form(second.order.pk), "ACCEPT", transaction_id="7499999999"
-        ))
+        client.post(
+            "/checkout/backoffice/",
+            gateway_response(_form(second.order.pk), "ACCEPT", transaction_id="7499999999"),
+        )
     second.order.refresh_from_db()
     assert second.order.state == "fulfilled"
     assert list(DiscountRedemption.objects.values_list("redeemed_by", "redeemed_order")) == [

@@ -185,18 +185,35 @@ def test_configure_gives_the_b2b_staff_group_exactly_its_permissions():
     )
     index = OrganizationIndexPage.objects.get()
     assert sorted(
-        GroupPagePermission.objects.filter(group=group).values_list("page_id", "permission__codename")
-    ) == [(index.pk, "add_page"), (index.pk, "change_page"), (index.pk, "delete_page"),
-          (index.pk, "publish_page")]
+        GroupPagePermission.objects.filter(group=group).values_list(
+            "page_id", "permission__codename"
+        )
+    ) == [
+        (index.pk, "add_page"),
+        (index.pk, "change_page"),
+        (index.pk, "delete_page"),
+        (index.pk, "publish_page"),
+    ]
     assert sorted(
-        GroupCollectionPermission.objects.filter(group=group).values_list("permission__codename", flat=True)
+        GroupCollectionPermission.objects.filter(group=group).values_list(
+            "permission__codename", flat=True
+        )
     ) == ["add_image", "choose_image"]
     assert sorted(
-        f"{app}.{code}" for app, code in group.permissions.values_list("content_type__app_label", "codename")
+        f"{app}.{code}"
+        for app, code in group.permissions.values_list("content_type__app_label", "codename")
     ) == [
-        "b2b.add_contractmembership", "b2b.delete_contractmembership",
-        "b2b.view_contractmembership", "b2b.view_contractpage", "b2b.view_organizationpage",
-        "courses.change_courserun", "courses.view_course", "courses.view_courserun",
-        "courses.view_program", "ecommerce.view_discount", "main.change_user", "main.view_user",
+        "b2b.add_contractmembership",
+        "b2b.delete_contractmembership",
+        "b2b.view_contractmembership",
+        "b2b.view_contractpage",
+        "b2b.view_organizationpage",
+        "courses.change_courserun",
+        "courses.view_course",
+        "courses.view_courserun",
+        "courses.view_program",
+        "ecommerce.view_discount",
+        "main.change_user",
+        "main.view_user",
         "wagtailadmin.access_admin",
     ]

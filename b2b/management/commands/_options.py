@@ -67,7 +67,9 @@ def positive_id(text: str) -> int:
     try:
         value = _whole(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an ID: give a whole number such as 12.") from None
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ID: give a whole number such as 12."
+        ) from None
     if not 1 <= value <= MAX_ID:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not an ID: IDs are whole numbers from 1 to {MAX_ID}."

@@ -39,12 +39,23 @@ class Command(DomainCommand):
             return
         from rich.table import Table
 
-        table = Table(title=f"Enrollment code {info['code']}", title_justify="left",
-                      show_header=False)
+        table = Table(
+            title=f"Enrollment code {info['code']}", title_justify="left", show_header=False
+        )
         table.add_column("field", style="bold")
         table.add_column("value", overflow="fold")
-        for key in ("status", "redemption_type", "discount_type", "amount", "payment_type",
-                    "is_bulk", "activation", "expiration", "created_on", "updated_on"):
+        for key in (
+            "status",
+            "redemption_type",
+            "discount_type",
+            "amount",
+            "payment_type",
+            "is_bulk",
+            "activation",
+            "expiration",
+            "created_on",
+            "updated_on",
+        ):
             table.add_row(key, "" if info[key] is None else str(info[key]))
         for product in info["products"]:
             table.add_row(
@@ -66,13 +77,15 @@ class Command(DomainCommand):
     def deactivate(self, *, codes: list[str], format: str, **_: Any) -> None:
         result = codes_deactivate(codes)
         if format == "json":
-            self.emit_json({
-                "deactivated": [c for c, o in result.outcomes.items() if o == "deactivated"],
-                "already_deactivated": [
-                    c for c, o in result.outcomes.items() if o == "already-deactivated"
-                ],
-                "contracts": result.contract_ids,
-            })
+            self.emit_json(
+                {
+                    "deactivated": [c for c, o in result.outcomes.items() if o == "deactivated"],
+                    "already_deactivated": [
+                        c for c, o in result.outcomes.items() if o == "already-deactivated"
+                    ],
+                    "contracts": result.contract_ids,
+                }
+            )
         else:
             for code, outcome in result.outcomes.items():
                 self.stdout.write(f"{code}: {outcome.replace('-', ' ')}")

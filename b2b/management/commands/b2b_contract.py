@@ -37,16 +37,26 @@ class Command(CoursewareCommandMixin, DomainCommand):
         create.add_argument("organization", help="The organization's name (or org key).")
         create.add_argument("name", help="The contract's name (a slug is made from it).")
         create.add_argument("integration_type", choices=["sso", "non-sso"], help="sso or non-sso.")
-        create.add_argument("--create", action="store_true", dest="create_organization",
-                            help="Create the organization if it does not exist (needs --org-key).")
-        create.add_argument("--org-key", help="The new organization's key: 1-30 letters, digits or _.")
-        create.add_argument("--sso-id", metavar="UUID",
-                            help="With --create: the new organization's Keycloak ID.")
+        create.add_argument(
+            "--create",
+            action="store_true",
+            dest="create_organization",
+            help="Create the organization if it does not exist (needs --org-key).",
+        )
+        create.add_argument(
+            "--org-key", help="The new organization's key: 1-30 letters, digits or _."
+        )
+        create.add_argument(
+            "--sso-id", metavar="UUID", help="With --create: the new organization's Keycloak ID."
+        )
         create.add_argument("--start", type=start_date_type, help="Start date, YYYY-MM-DD.")
         create.add_argument("--end", type=end_date_type, help="End date (inclusive), YYYY-MM-DD.")
         create.add_argument("--max-learners", type=learner_cap, help="Learner cap (at least 1).")
-        create.add_argument("--price", type=price_type,
-                            help="Fixed enrollment price, 0.00-99999.99 (default: free).")
+        create.add_argument(
+            "--price",
+            type=price_type,
+            help="Fixed enrollment price, 0.00-99999.99 (default: free).",
+        )
         create.add_argument("--description", default="", help="A description of the contract.")
         add_format_argument(create, choices=("table", "json"))
         create.set_defaults(handler=self.create)
@@ -62,31 +72,72 @@ class Command(CoursewareCommandMixin, DomainCommand):
         modify.add_argument("contract_id", type=positive_id, help="The contract's ID.")
         dates = modify.add_mutually_exclusive_group()
         dates.add_argument("--start", type=start_date_type, default=UNSET, help="New start date.")
-        dates.add_argument("--no-start-date", action="store_const", dest="start", const=None,
-                           help="Remove the start date.")
+        dates.add_argument(
+            "--no-start-date",
+            action="store_const",
+            dest="start",
+            const=None,
+            help="Remove the start date.",
+        )
         ends = modify.add_mutually_exclusive_group()
         ends.add_argument("--end", type=end_date_type, default=UNSET, help="New end date.")
-        ends.add_argument("--no-end-date", action="store_const", dest="end", const=None,
-                          help="Remove the end date.")
+        ends.add_argument(
+            "--no-end-date",
+            action="store_const",
+            dest="end",
+            const=None,
+            help="Remove the end date.",
+        )
         caps = modify.add_mutually_exclusive_group()
-        caps.add_argument("--max-learners", type=learner_cap, default=UNSET, help="New learner cap.")
-        caps.add_argument("--no-learner-cap", action="store_const", dest="max_learners", const=None,
-                          help="Remove the learner cap.")
+        caps.add_argument(
+            "--max-learners", type=learner_cap, default=UNSET, help="New learner cap."
+        )
+        caps.add_argument(
+            "--no-learner-cap",
+            action="store_const",
+            dest="max_learners",
+            const=None,
+            help="Remove the learner cap.",
+        )
         prices = modify.add_mutually_exclusive_group()
         prices.add_argument("--price", type=price_type, default=UNSET, help="New fixed price.")
-        prices.add_argument("--no-price", action="store_const", dest="price", const=None,
-                            help="Make the contract free (codes become $0 fixed-price).")
+        prices.add_argument(
+            "--no-price",
+            action="store_const",
+            dest="price",
+            const=None,
+            help="Make the contract free (codes become $0 fixed-price).",
+        )
         states = modify.add_mutually_exclusive_group()
-        states.add_argument("--active", action="store_const", dest="active", const=True,
-                            default=UNSET, help="Activate the contract.")
-        states.add_argument("--inactive", "--delete", action="store_const", dest="active",
-                            const=False, help="Deactivate the contract (nothing is deleted).")
-        modify.add_argument("--integration-type", choices=["sso", "non-sso"], default=UNSET,
-                            help="Switch between sso and non-sso.")
+        states.add_argument(
+            "--active",
+            action="store_const",
+            dest="active",
+            const=True,
+            default=UNSET,
+            help="Activate the contract.",
+        )
+        states.add_argument(
+            "--inactive",
+            "--delete",
+            action="store_const",
+            dest="active",
+            const=False,
+            help="Deactivate the contract (nothing is deleted).",
+        )
+        modify.add_argument(
+            "--integration-type",
+            choices=["sso", "non-sso"],
+            default=UNSET,
+            help="Switch between sso and non-sso.",
+        )
         modify.add_argument("--description", default=UNSET, help="New description.")
-        modify.add_argument("--dry-run", action="store_true",
-                            help="Show what would change (fields, products and enrollment codes), "
-                                 "and change nothing.")
+        modify.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="Show what would change (fields, products and enrollment codes), "
+            "and change nothing.",
+        )
         add_format_argument(modify, choices=("table", "json"))
         modify.set_defaults(handler=self.modify)
 
@@ -95,8 +146,9 @@ class Command(CoursewareCommandMixin, DomainCommand):
             help="Add (or with --remove, remove) a course, run or program; same as b2b_courseware.",
         )
         self.add_courseware_arguments(courseware)
-        courseware.add_argument("--remove", action="store_true",
-                                help="Remove the courseware from the contract instead.")
+        courseware.add_argument(
+            "--remove", action="store_true", help="Remove the courseware from the contract instead."
+        )
         courseware.set_defaults(handler=self.courseware)
 
     def create(
@@ -147,7 +199,15 @@ class Command(CoursewareCommandMixin, DomainCommand):
     def modify(self, *, contract_id: int, dry_run: bool, format: str, **options: Any) -> None:
         fields = {
             key: options[key]
-            for key in ("start", "end", "max_learners", "price", "active", "integration_type", "description")
+            for key in (
+                "start",
+                "end",
+                "max_learners",
+                "price",
+                "active",
+                "integration_type",
+                "description",
+            )
         }
         with self.codes_in_foreground() as foreground:
             result = contract_modify(contract_id, dry_run=dry_run, **fields)
@@ -189,4 +249,3 @@ class Command(CoursewareCommandMixin, DomainCommand):
             self.remove(**options)
         else:
             self.add(**options)
-

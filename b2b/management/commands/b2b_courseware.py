@@ -36,20 +36,37 @@ class CoursewareCommandMixin(CodesOutputMixin):
         parser.add_argument(
             "--dry-run",
             action="store_true",
-            help="Show what would change (runs, products and enrollment codes), and change nothing.",
+            help=(
+                "Show what would change (runs, products and enrollment codes), and change nothing."
+            ),
         )
         add_format_argument(parser, choices=("table", "json"))
 
-    def add(self, *, contract_id: int, readable_id: str, no_create_runs: bool = False,
-            dry_run: bool = False, format: str = "table", **_: Any) -> None:
+    def add(
+        self,
+        *,
+        contract_id: int,
+        readable_id: str,
+        no_create_runs: bool = False,
+        dry_run: bool = False,
+        format: str = "table",
+        **_: Any,
+    ) -> None:
         with self.codes_in_foreground() as foreground:
             result = courseware_add(
                 contract_id, readable_id, create_runs=not no_create_runs, dry_run=dry_run
             )
         self.report(result, format, foreground)
 
-    def remove(self, *, contract_id: int, readable_id: str, dry_run: bool = False,
-               format: str = "table", **_: Any) -> None:
+    def remove(
+        self,
+        *,
+        contract_id: int,
+        readable_id: str,
+        dry_run: bool = False,
+        format: str = "table",
+        **_: Any,
+    ) -> None:
         with self.codes_in_foreground() as foreground:
             result = courseware_remove(contract_id, readable_id, dry_run=dry_run)
         self.report(result, format, foreground)
@@ -100,8 +117,11 @@ class CoursewareCommandMixin(CodesOutputMixin):
         if result.failed:
             raise CommandError(
                 f"{len(result.failed)} of {len(result.items)} courses "
-                + ("would fail; the others would be added" if result.dry_run
-                   else "failed; the others were added")
+                + (
+                    "would fail; the others would be added"
+                    if result.dry_run
+                    else "failed; the others were added"
+                )
                 + ". Fix the failures listed above and run the command again."
             )
 
@@ -142,31 +162,33 @@ class Command(CoursewareCommandMixin, DomainCommand):
         )
         sync.add_argument("contract_id", type=positive_id, help="The contract's ID.")
         sync.add_argument(
-            "--dry-run", action="store_true",
+            "--dry-run",
+            action="store_true",
             help="List what would be synced, with the last error of each; send nothing.",
         )
         add_format_argument(sync, choices=("table", "json"))
         sync.set_defaults(handler=self.sync_edx)
 
-    def sync_edx(self, *, contract_id: int, dry_run: bool = False, format: str = "table",
-                 **_: Any) -> None:
+    def sync_edx(
+        self, *, contract_id: int, dry_run: bool = False, format: str = "table", **_: Any
+    ) -> None:
         result = contract_edx_sync(contract_id, dry_run=dry_run)
         rows = [item.as_row() for item in result.items]
         if format == "json":
-            self.emit_json({
-                "contract_id": result.contract.pk,
-                "dry_run": result.dry_run,
-                "items": rows,
-                "message": result.message,
-            })
+            self.emit_json(
+                {
+                    "contract_id": result.contract.pk,
+                    "dry_run": result.dry_run,
+                    "items": rows,
+                    "message": result.message,
+                }
+            )
         else:
             if rows:
                 self.emit_rows(rows, fmt="table", columns=ITEM_KEYS)
             self.stdout.write(result.message)
         if dry_run and not result.configured:
-            self.hint(
-                "Open edX is not configured (OPENEDX_* settings): set them before syncing."
-            )
+            self.hint("Open edX is not configured (OPENEDX_* settings): set them before syncing.")
         if result.failed:
             raise CommandError(
                 f"{len(result.failed)} of {len(result.items)} failed (see the detail column): "

@@ -40,7 +40,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "--quiet", action="store_true", help="Print only the step lines, not each command's output."
+            "--quiet",
+            action="store_true",
+            help="Print only the step lines, not each command's output.",
         )
 
     def handle(self, *args: Any, quiet: bool = False, **options: Any) -> None:
@@ -48,7 +50,9 @@ class Command(BaseCommand):
         missing = [
             readable_id
             for readable_id, model in (
-                (SSO_COURSE, Course), (TYPICAL_COURSE, Course), (SSO_PROGRAM, Program),
+                (SSO_COURSE, Course),
+                (TYPICAL_COURSE, Course),
+                (SSO_PROGRAM, Program),
             )
             if not model.objects.filter(readable_id=readable_id).exists()
         ]
@@ -60,8 +64,14 @@ class Command(BaseCommand):
 
         self.heading("Walkthrough 1: UAI contracts with SSO integration")
         sso_id = self.create_contract(
-            "University X", "University X SSO Contract", "sso",
-            "--description", "Test uncapped SSO contract", "--create", "--org-key", "UX",
+            "University X",
+            "University X SSO Contract",
+            "sso",
+            "--description",
+            "Test uncapped SSO contract",
+            "--create",
+            "--org-key",
+            "UX",
         )
         self.step("b2b_list", "organizations")
         self.step("b2b_list", "contracts")
@@ -71,8 +81,16 @@ class Command(BaseCommand):
 
         self.heading("Walkthrough 2: a typical B2B contract (capped, non-SSO, enrollment codes)")
         typical_id = self.create_contract(
-            "UniversityX", "UniversityX Contract", "non-sso", "--max-learners", "200",
-            "--description", "Test capped non-SSO contract", "--create", "--org-key", "UniversityX",
+            "UniversityX",
+            "UniversityX Contract",
+            "non-sso",
+            "--max-learners",
+            "200",
+            "--description",
+            "Test capped non-SSO contract",
+            "--create",
+            "--org-key",
+            "UniversityX",
         )
         self.step("b2b_list", "organizations")
         self.step("b2b_list", "contracts")
@@ -135,7 +153,8 @@ class Command(BaseCommand):
         base = settings.SITE_BASE_URL
         self.heading("Staff surfaces (start the site with `make run`)")
         self.stdout.write(
-            f"Staff login: {STAFF_USERNAME} / {STAFF_PASSWORD} (group “B2B staff”, not a superuser)\n"
+            f"Staff login: {STAFF_USERNAME} / {STAFF_PASSWORD} "
+            "(group “B2B staff”, not a superuser)\n"
             f"Wagtail admin: {base}/cms/ — Pages → Home → Organizations: organizations and "
             "contracts (basics, learner provisioning, availability; courseware, learners and "
             "codes shown read-only)\n"

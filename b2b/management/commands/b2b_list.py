@@ -25,8 +25,18 @@ from b2b.services.listing import (
 from b2b.services.memberships import LEARNER_KEYS, learners_list
 from main.commands import DomainCommand, add_format_argument
 
-CONTRACT_TABLE = ("id", "name", "organization", "integration_type", "active", "start", "end",
-                  "max_learners", "price", "learners")
+CONTRACT_TABLE = (
+    "id",
+    "name",
+    "organization",
+    "integration_type",
+    "active",
+    "start",
+    "end",
+    "max_learners",
+    "price",
+    "learners",
+)
 
 
 class Command(DomainCommand):
@@ -35,8 +45,13 @@ class Command(DomainCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         sub = self.add_subcommands(parser)
         orgs = sub.add_parser("organizations", help="List the organizations.")
-        orgs.add_argument("--org", "--organization", dest="organization_id", type=positive_id,
-                          help="Only this organization (ID).")
+        orgs.add_argument(
+            "--org",
+            "--organization",
+            dest="organization_id",
+            type=positive_id,
+            help="Only this organization (ID).",
+        )
         add_format_argument(orgs)
         orgs.set_defaults(handler=self.organizations)
 
@@ -44,27 +59,53 @@ class Command(DomainCommand):
             "contracts",
             help="List the contracts, or with --codes ID write a contract's codes CSV.",
         )
-        contracts.add_argument("--org", "--organization", dest="organization_id", type=positive_id,
-                               help="Only the contracts of this organization (ID).")
-        contracts.add_argument("--codes", dest="codes_contract_id", type=positive_id, metavar="ID",
-                               help="Write this contract's enrollment codes to codes-ID.csv; with "
-                                    "--format json, list every code with its status instead.")
-        contracts.add_argument("--codes-out", type=Path, metavar="FILE",
-                               help="With --codes: write the CSV here instead of codes-ID.csv.")
+        contracts.add_argument(
+            "--org",
+            "--organization",
+            dest="organization_id",
+            type=positive_id,
+            help="Only the contracts of this organization (ID).",
+        )
+        contracts.add_argument(
+            "--codes",
+            dest="codes_contract_id",
+            type=positive_id,
+            metavar="ID",
+            help="Write this contract's enrollment codes to codes-ID.csv; with "
+            "--format json, list every code with its status instead.",
+        )
+        contracts.add_argument(
+            "--codes-out",
+            type=Path,
+            metavar="FILE",
+            help="With --codes: write the CSV here instead of codes-ID.csv.",
+        )
         add_format_argument(contracts)
         contracts.set_defaults(handler=self.contracts)
 
-        courseware = sub.add_parser("courseware", help="List a contract's runs, programs and courses.")
-        courseware.add_argument("--contract", dest="contract_id", type=positive_id, required=True,
-                                help="The contract's ID.")
+        courseware = sub.add_parser(
+            "courseware", help="List a contract's runs, programs and courses."
+        )
+        courseware.add_argument(
+            "--contract",
+            dest="contract_id",
+            type=positive_id,
+            required=True,
+            help="The contract's ID.",
+        )
         add_format_argument(courseware)
         courseware.set_defaults(handler=self.courseware)
 
         learners = sub.add_parser(
             "learners", help="List a contract's attached learners: email, name, source, since."
         )
-        learners.add_argument("--contract", dest="contract_id", type=positive_id, required=True,
-                              help="The contract's ID.")
+        learners.add_argument(
+            "--contract",
+            dest="contract_id",
+            type=positive_id,
+            required=True,
+            help="The contract's ID.",
+        )
         add_format_argument(learners)
         learners.set_defaults(handler=self.learners)
 
@@ -72,8 +113,13 @@ class Command(DomainCommand):
             "history",
             help="A contract's audit trail: when, who, through which surface, what changed.",
         )
-        history.add_argument("--contract", dest="contract_id", type=positive_id, required=True,
-                             help="The contract's ID (a deleted contract's ID works too).")
+        history.add_argument(
+            "--contract",
+            dest="contract_id",
+            type=positive_id,
+            required=True,
+            help="The contract's ID (a deleted contract's ID works too).",
+        )
         add_format_argument(history, choices=("table", "json"))
         history.set_defaults(handler=self.history)
 
@@ -81,8 +127,15 @@ class Command(DomainCommand):
         rows = organizations_list(organization_id=organization_id)
         self.emit_rows(rows, fmt=format, columns=ORGANIZATION_KEYS, title="Organizations")
 
-    def contracts(self, *, organization_id: int | None, codes_contract_id: int | None,
-                  codes_out: Path | None, format: str, **_: Any) -> None:
+    def contracts(
+        self,
+        *,
+        organization_id: int | None,
+        codes_contract_id: int | None,
+        codes_out: Path | None,
+        format: str,
+        **_: Any,
+    ) -> None:
         if codes_contract_id is not None:
             if organization_id is not None:
                 raise CommandError(
@@ -141,17 +194,20 @@ class Command(DomainCommand):
 
     def courseware(self, *, contract_id: int, format: str, **_: Any) -> None:
         rows = courseware_list(contract_id)
-        self.emit_rows(rows, fmt=format, columns=COURSEWARE_KEYS,
-                       title=f"Courseware of contract {contract_id}")
+        self.emit_rows(
+            rows, fmt=format, columns=COURSEWARE_KEYS, title=f"Courseware of contract {contract_id}"
+        )
 
     def learners(self, *, contract_id: int, format: str, **_: Any) -> None:
         rows = learners_list(contract_id)
-        self.emit_rows(rows, fmt=format, columns=LEARNER_KEYS,
-                       title=f"Learners of contract {contract_id}")
+        self.emit_rows(
+            rows, fmt=format, columns=LEARNER_KEYS, title=f"Learners of contract {contract_id}"
+        )
 
     def history(self, *, contract_id: int, format: str, **_: Any) -> None:
         rows = [entry.as_row() for entry in contract_history(contract_id)]
         if format == "table":
             rows = [{**row, "changes": changes_text(row["changes"])} for row in rows]
-        self.emit_rows(rows, fmt=format, columns=HISTORY_KEYS,
-                       title=f"History of contract {contract_id}")
+        self.emit_rows(
+            rows, fmt=format, columns=HISTORY_KEYS, title=f"History of contract {contract_id}"
+        )

@@ -22,13 +22,20 @@ class Command(DomainCommand):
             nargs="?",
             type=Path,
             default=None,
-            help="Catalog file (default: the catalog shipped with the project, courses/data/catalog.json).",
+            help=(
+                "Catalog file (default: the catalog shipped with the project, "
+                "courses/data/catalog.json)."
+            ),
         )
         parser.set_defaults(handler=self.load)
 
     def load(self, *, path: Path | None, **_: Any) -> None:
         result = catalog_load(path)
-        for label, tally in (("courses", result.courses), ("course runs", result.runs), ("programs", result.programs)):
+        for label, tally in (
+            ("courses", result.courses),
+            ("course runs", result.runs),
+            ("programs", result.programs),
+        ):
             self.stdout.write(
                 f"{label}: {tally.created} created, {tally.updated} updated, "
                 f"{tally.unchanged} unchanged"
