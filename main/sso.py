@@ -25,6 +25,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
+from django.db.models import Q
 from social_core.backends.open_id_connect import OpenIdConnectAuth
 
 from b2b.services.sso import ABSENT, sso_contracts_sync
@@ -58,14 +59,25 @@ def user_by_verified_email(
     backend: Any, details: dict[str, Any], response: dict[str, Any], user: Any = None, **_: Any
 ) -> dict[str, Any] | None:
     """A user not found by subject is matched by email, only when the provider says the email
-    is verified (``email_verified`` is true) and exactly one user has it (case-insensitive)."""
+    is verified (``email_verified`` is true), exactly one user has it (case-insensitive) and no
+    staff or superuser account has it."""
     if user is not None:
         return None
     claims = claims_of(backend, response)
     email = (claims.get("email") or "").strip()
     if not email or claims.get("email_verified") is not True:
         return None
-    found = list(get_user_model().objects.filter(email__iexact=email)[:2])
+    users = get_user_model().objects.filter(email__iexact=email)
+    # Never a staff or superuser account: an email the provider vouches for must not open the
+    # admin sites (link such an account by its subject instead, in the Django Admin).
+    if users.filter(Q(is_staff=True) | Q(is_superuser=True)).exists():
+        log.warning(
+            "SSO: the email %s belongs to a staff account, which is never matched by email: "
+            "a new learner account is created",
+            email,
+        )
+        return None
+    found = list(users[:2])
     if len(found) != 1:
         if found:
             log.warning("SSO: several users have the email %s: a new user is created", email)

@@ -208,6 +208,27 @@ def test_verified_email_matches_an_existing_user_unverified_does_not(sso, world)
     assert (stranger.username, stranger.email) == (f"sso-{unverified}", "hopper@x.example")
 
 
+def test_a_verified_email_never_opens_a_staff_or_superuser_account(sso, world, caplog):
+    staff = UserFactory(username="staffer", email="staff@x.example", is_staff=True)
+    root = UserFactory(username="root", email="root@x.example", is_superuser=True)
+    for account in (staff, root):
+        sub = new_sub()
+        set_user(sso, sub, email=account.email.upper(), email_verified=True, name="Mallory")
+        with caplog.at_level(logging.WARNING, logger="main.sso"):
+            user = login(sso, sub).client.get("/dashboard/").wsgi_request.user
+        assert (user.username, user.email, user.is_staff, user.is_superuser) == (
+            f"sso-{sub}", account.email.upper(), False, False
+        )
+        account.refresh_from_db()
+        assert (account.name, account.social_auth.count()) == (f"Learner {account.username}", 0)
+    assert [r.getMessage() for r in caplog.records if "staff account" in r.getMessage()] == [
+        "SSO: the email STAFF@X.EXAMPLE belongs to a staff account, which is never matched by "
+        "email: a new learner account is created",
+        "SSO: the email ROOT@X.EXAMPLE belongs to a staff account, which is never matched by "
+        "email: a new learner account is created",
+    ]
+
+
 def test_forged_or_replayed_callbacks_are_refused(sso, world):
     # A callback whose state is not this browser's: no login, no user.
     sub = new_sub()
