@@ -6,6 +6,7 @@ in process after commit, every integration off, ``SITE_BASE_URL`` the dev server
 ``ALLOWED_HOSTS`` are required and the process refuses to start without them.
 """
 
+import re
 import warnings
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -207,6 +208,49 @@ KEYCLOAK_CLIENT_SECRET = env.str("KEYCLOAK_CLIENT_SECRET", default="")
 OIDC_DISCOVERY_URL = env.str("OIDC_DISCOVERY_URL", default="")
 # Keycloak 26 returns every organization of the user for the scope ``organization:*``.
 SSO_SCOPES = env.list("SSO_SCOPES", default=["organization:*"])
+
+_sso_given = [
+    name
+    for name, value in (
+        ("KEYCLOAK_SERVER_URL", KEYCLOAK_SERVER_URL),
+        ("KEYCLOAK_REALM", KEYCLOAK_REALM),
+        ("OIDC_DISCOVERY_URL", OIDC_DISCOVERY_URL),
+        ("KEYCLOAK_CLIENT_ID", KEYCLOAK_CLIENT_ID),
+        ("KEYCLOAK_CLIENT_SECRET", KEYCLOAK_CLIENT_SECRET),
+    )
+    if value
+]
+if _sso_given:  # SSO is all or nothing: a half-set configuration stops the start, saying why
+    if OIDC_DISCOVERY_URL and (KEYCLOAK_SERVER_URL or KEYCLOAK_REALM):
+        raise ImproperlyConfigured(
+            "SSO: set either OIDC_DISCOVERY_URL or KEYCLOAK_SERVER_URL + KEYCLOAK_REALM, not both."
+        )
+    _sso_missing = [
+        name
+        for name, value in (
+            (("OIDC_DISCOVERY_URL", OIDC_DISCOVERY_URL),)
+            if OIDC_DISCOVERY_URL
+            else (("KEYCLOAK_SERVER_URL", KEYCLOAK_SERVER_URL), ("KEYCLOAK_REALM", KEYCLOAK_REALM))
+        )
+        + (
+            ("KEYCLOAK_CLIENT_ID", KEYCLOAK_CLIENT_ID),
+            ("KEYCLOAK_CLIENT_SECRET", KEYCLOAK_CLIENT_SECRET),
+        )
+        if not value
+    ]
+    if _sso_missing:
+        raise ImproperlyConfigured(
+            f"SSO is half configured ({', '.join(_sso_given)} set): set {', '.join(_sso_missing)} "
+            f"too, or unset {', '.join(_sso_given)} to keep SSO off (the README's SSO section)."
+        )
+    for _name, _url in (
+        ("OIDC_DISCOVERY_URL", OIDC_DISCOVERY_URL),
+        ("KEYCLOAK_SERVER_URL", KEYCLOAK_SERVER_URL),
+    ):
+        if _url and not re.match(r"^https?://[^/\s]+", _url):
+            raise ImproperlyConfigured(
+                f"{_name} must be an http(s) URL, such as https://sso.example.edu, not {_url!r}."
+            )
 
 AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
 SOCIAL_AUTH_SSO_OIDC_ENDPOINT = (

@@ -254,6 +254,10 @@ def organization_modify(
             organization_name_check(name, organization=organization)
             organization.name = organization.title = name
         if description is not None:
+            try:
+                validate_description(description, what="organization")
+            except ValidationError as exc:
+                raise as_domain_error(exc) from None
             organization.description = description
         if sso_organization_id is not ...:
             organization_sso_check(sso_organization_id, organization=organization)

@@ -253,6 +253,20 @@ def test_modify_refusals(acme, run_command, unchanged):
         assert str(exc.value) == (
             "No organization with ID 4242: `manage.py b2b_list organizations` lists them."
         )
+        for bad, message in (
+            (
+                "bad\x07bell\x1b[31mred",
+                "The organization description contains a control character (such as an escape "
+                "sequence): give plain text; line breaks and tabs are fine.",
+            ),
+            (
+                "d" * 20_001,
+                "The organization description is 20,001 characters long: keep it to 10,000.",
+            ),
+        ):
+            with pytest.raises(CommandError) as exc:
+                run_command("b2b_organization", "modify", str(acme.pk), "--description", bad)
+            assert str(exc.value) == message
 
 
 def test_modify_exit_codes(operator_env):  # noqa: F811

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 # Everything settings.py reads that could leak in from the test process's environment.
 SETTINGS_VARIABLES = (
@@ -18,6 +20,11 @@ SETTINGS_VARIABLES = (
     "ALLOWED_HOSTS",
     "DATABASE_URL",
     "DATABASE_RANDOM_PAGE_COST",
+    "KEYCLOAK_SERVER_URL",
+    "KEYCLOAK_REALM",
+    "KEYCLOAK_CLIENT_ID",
+    "KEYCLOAK_CLIENT_SECRET",
+    "OIDC_DISCOVERY_URL",
     "CELERY_BROKER_URL",
     "SITE_BASE_URL",
     "CSRF_TRUSTED_ORIGINS",
@@ -201,3 +208,61 @@ def test_commands_keep_the_logs_info_lines_off_the_terminal_unless_verbose():
     assert console.level == before
     with _log_lines(2):
         assert console.level == before
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {"KEYCLOAK_SERVER_URL": "https://sso.example.edu"},
+            "SSO is half configured (KEYCLOAK_SERVER_URL set): set KEYCLOAK_REALM, "
+            "KEYCLOAK_CLIENT_ID, KEYCLOAK_CLIENT_SECRET too, or unset KEYCLOAK_SERVER_URL to keep "
+            "SSO off (the README's SSO section).",
+        ),
+        (
+            {"OIDC_DISCOVERY_URL": "https://sso.example.edu/x", "KEYCLOAK_CLIENT_ID": "site"},
+            "SSO is half configured (OIDC_DISCOVERY_URL, KEYCLOAK_CLIENT_ID set): set "
+            "KEYCLOAK_CLIENT_SECRET too, or unset OIDC_DISCOVERY_URL, KEYCLOAK_CLIENT_ID to keep "
+            "SSO off (the README's SSO section).",
+        ),
+        (
+            {
+                "OIDC_DISCOVERY_URL": "not-a-url",
+                "KEYCLOAK_CLIENT_ID": "a",
+                "KEYCLOAK_CLIENT_SECRET": "b",
+            },
+            "OIDC_DISCOVERY_URL must be an http(s) URL, such as https://sso.example.edu, not "
+            "'not-a-url'.",
+        ),
+        (
+            {
+                "OIDC_DISCOVERY_URL": "https://a.example",
+                "KEYCLOAK_REALM": "r",
+                "KEYCLOAK_CLIENT_ID": "a",
+                "KEYCLOAK_CLIENT_SECRET": "b",
+            },
+            "SSO: set either OIDC_DISCOVERY_URL or KEYCLOAK_SERVER_URL + KEYCLOAK_REALM, not both.",
+        ),
+    ],
+)
+def test_half_configured_sso_refuses_to_start(env, message):
+    result = python(SETUP, **env)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == (
+        f"django.core.exceptions.ImproperlyConfigured: {message}"
+    )
+
+
+def test_complete_sso_settings_turn_the_organization_login_on():
+    shown = python(
+        SETUP + "; from django.conf import settings as s; "
+        "print(s.AUTHENTICATION_BACKENDS[0], s.SOCIAL_AUTH_SSO_OIDC_ENDPOINT)",
+        KEYCLOAK_SERVER_URL="https://sso.example.edu/",
+        KEYCLOAK_REALM="learners",
+        KEYCLOAK_CLIENT_ID="site",
+        KEYCLOAK_CLIENT_SECRET="secret",
+    )
+    assert (shown.returncode, shown.stdout) == (
+        0,
+        "main.sso.SSOBackend https://sso.example.edu/realms/learners\n",
+    )
