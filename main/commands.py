@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, OperationalError, ProgrammingError, connection
 from rich.console import Console
 from rich.table import Table
 
@@ -43,7 +43,7 @@ class DomainCommand(BaseCommand):
                 handler(**options)
         except DomainError as exc:
             raise CommandError(exc.message, returncode=1) from exc
-        except DatabaseError as exc:
+        except (OperationalError, ProgrammingError) as exc:  # not integrity errors: those are bugs
             problem = database_problem()
             if problem is None:
                 raise
@@ -147,7 +147,8 @@ def database_problem() -> str | None:
     from django.db.migrations.executor import MigrationExecutor
 
     try:
-        connection.close()
+        if not connection.in_atomic_block:
+            connection.close()  # the failed connection may be unusable: ask on a fresh one
         executor = MigrationExecutor(connection)
         pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
     except DatabaseError as exc:
