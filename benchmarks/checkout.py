@@ -37,6 +37,11 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks import _bench  # noqa: E402
+from benchmarks._bench import django_migrated, fresh_database  # noqa: E402
+
 TARGET = 50.0  # checkouts per second, on the 2-core reference machine
 
 
@@ -75,26 +80,15 @@ def _with_conn_age(url: str) -> str:
 
 
 def recreate_database() -> None:
-    import psycopg
-
     parts = urlsplit(DATABASE_URL)
-    name = parts.path.lstrip("/")
-    if not parts.scheme.startswith("postgres") or not name:
+    if not parts.scheme.startswith("postgres") or not parts.path.lstrip("/"):
         say(f"BENCH_DATABASE_URL={DATABASE_URL!r} must be a postgres:// URL with a database name.")
         raise SystemExit(2)
-    admin = urlunsplit(parts._replace(path="/postgres", query=""))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
+    fresh_database(DATABASE_URL)
 
 
 def drop_database() -> None:
-    import psycopg
-
-    parts = urlsplit(DATABASE_URL)
-    admin = urlunsplit(parts._replace(path="/postgres", query=""))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{parts.path.lstrip("/")}" WITH (FORCE)')
+    _bench.drop_database(DATABASE_URL)
 
 
 @dataclass
@@ -106,26 +100,17 @@ class Fixture:
 
 def prepare() -> Fixture:
     """Migrate, make the contract and its codes, the learners, their sessions and baskets."""
-    import django
-    from django.conf import settings
-
-    django.setup()
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
+    django_migrated()
     from django.contrib.auth import get_user_model
     from django.contrib.sessions.backends.db import SessionStore
     from django.contrib.sessions.models import Session
-    from django.core.management import call_command
     from django.utils import timezone
 
     from b2b.services.contracts import contract_create
     from b2b.services.courseware import courseware_add
     from courses.models import Course, CourseRun
     from ecommerce.models import Basket, BasketItem, Discount, Product
-    from main.services import site_configure
 
-    call_command("migrate", verbosity=0)
-    site_configure()
     course = Course.objects.create(readable_id="course-v1:BenchX+B101x", title="Benchmarking")
     CourseRun.objects.create(
         course=course,
@@ -405,7 +390,6 @@ def main() -> int:
     os.environ["DATABASE_URL"] = DATABASE_URL
     os.environ["SECRET_KEY"] = secrets.token_urlsafe(50)  # shared with the server
     os.environ.pop("CELERY_BROKER_URL", None)
-    sys.path.insert(0, str(ROOT))
     say(f"Preparing {DATABASE_URL} ({LEARNERS} learners, one contract capped at {LEARNERS})...")
     recreate_database()
     started = time.perf_counter()

@@ -29,24 +29,14 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._bench import bench_database, django_migrated  # noqa: E402
+
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/b2b_bench"
 LEARNERS, COURSES, LOWERED = 10_000, 50, 5_000
-
-
-def fresh_database(url: str) -> None:
-    import psycopg
-
-    parts = urlparse(url)
-    name = parts.path.lstrip("/")
-    admin = parts._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
 
 
 @dataclass
@@ -63,22 +53,11 @@ class Step:
 
 
 def main() -> int:
-    url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
-    if not url.startswith(("postgres://", "postgresql://")):
-        print(f"BENCH_DATABASE_URL must be a PostgreSQL URL, got {url!r}", file=sys.stderr)
+    url = bench_database("BENCH_DATABASE_URL", DEFAULT_URL)
+    if url is None:
         return 2
-    os.environ["DATABASE_URL"] = url
-    os.environ.pop("CELERY_BROKER_URL", None)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "main.settings")
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    print(f"Fresh database {urlparse(url).path.lstrip('/')}; migrating...", file=sys.stderr)
-    fresh_database(url)
 
-    import django
-
-    django.setup()
-    from django.conf import settings
-    from django.core.management import call_command
+    django_migrated()
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -89,11 +68,7 @@ def main() -> int:
     from b2b.services.courseware import courseware_add
     from courses.models import Course, CourseRun
     from ecommerce.models import Discount, DiscountProduct, Product
-    from main.services import site_configure
 
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    call_command("migrate", verbosity=0)
-    site_configure()
     for n in range(COURSES):
         course = Course.objects.create(
             readable_id=f"course-v1:BenchX+B{n:03d}x", title=f"Bench course {n}"

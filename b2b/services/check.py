@@ -27,8 +27,8 @@ from b2b.exceptions import OrganizationNotFound
 from b2b.models import ContractCourseware, ContractMembership, ContractPage, OrganizationPage
 from b2b.services.codes import codes_deactivate_for_products, codes_target
 from b2b.services.contracts import contract_get
+from b2b.services.courseware import courseware_course_ids
 from courses.models import CourseRun, CourseRunEnrollment, EdxStatus
-from courses.services import program_courses
 from ecommerce.models import Discount, DiscountProduct, DiscountRedemption, Order, Product
 
 ERROR, WARNING, NOTE = "error", "warning", "note"
@@ -351,16 +351,15 @@ def _removed_run_products(ids: set[int], *, unscoped: bool) -> list[Finding]:
         .values("pk", "course_run__courseware_id", "course_run__run_tag", "course_run__course_id")
         .order_by("pk")
     )
-    findings = []
-    rows = [row for row in rows]
-    listed = _courses_listed(
-        {int(m.group(1)) for r in rows if (m := _RUN_TAG.match(r["course_run__run_tag"]))}
-    )
+    wanted = []
     for row in rows:
         match = _RUN_TAG.match(row["course_run__run_tag"])
         contract_id = int(match.group(1)) if match else None
-        if contract_id not in ids and not (unscoped and contract_id is None):
-            continue
+        if contract_id in ids or (unscoped and contract_id is None):
+            wanted.append((row, contract_id))
+    listed = _courses_listed({contract_id for _, contract_id in wanted if contract_id is not None})
+    findings = []
+    for row, contract_id in wanted:
         if row["course_run__course_id"] in listed.get(contract_id, ()):
             # The course is still on the contract: the run left it by some other way than a
             # removal. Switching its codes off would strand the learners who hold them, so a
@@ -407,18 +406,13 @@ def _removed_run_products(ids: set[int], *, unscoped: bool) -> list[Finding]:
 def _courses_listed(contract_ids: set[int]) -> dict[int, set[int]]:
     """The courses each contract lists, directly or through a program (course IDs); one query,
     plus one per listed program."""
-    listed: dict[int, set[int]] = defaultdict(set)
-    if not contract_ids:
-        return listed
-    records = ContractCourseware.objects.filter(contract_id__in=contract_ids).select_related(
-        "program"
-    )
-    for record in records:
-        if record.course_id is not None:
-            listed[record.contract_id].add(record.course_id)
-        else:
-            listed[record.contract_id].update(c.pk for c in program_courses(record.program))
-    return listed
+    records: dict[int, list[ContractCourseware]] = defaultdict(list)
+    if contract_ids:
+        for record in ContractCourseware.objects.filter(
+            contract_id__in=contract_ids
+        ).select_related("program"):
+            records[record.contract_id].append(record)
+    return {contract_id: courseware_course_ids(rs) for contract_id, rs in records.items()}
 
 
 def _runs_findings(

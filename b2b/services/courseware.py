@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -417,15 +417,23 @@ def _course_through_programs(contract: ContractPage, course: Course) -> str | No
     )
 
 
+def courseware_course_ids(records: Iterable[ContractCourseware]) -> set[int]:
+    """Course IDs these courseware records put on their contract, directly or through their
+    programs' requirements trees (``program`` selected with them; one query per program)."""
+    ids: set[int] = set()
+    for record in records:
+        if record.course_id:
+            ids.add(record.course_id)
+        else:
+            ids.update(course.pk for course in program_courses(record.program))
+    return ids
+
+
 def _courses_still_needed(contract: ContractPage, *, excluding: ContractCourseware) -> set[int]:
     """Course IDs the contract still has directly or through another program."""
-    needed: set[int] = set()
-    for record in contract.courseware.exclude(pk=excluding.pk).select_related("program"):
-        if record.course_id:
-            needed.add(record.course_id)
-        else:
-            needed.update(course.pk for course in program_courses(record.program))
-    return needed
+    return courseware_course_ids(
+        contract.courseware.exclude(pk=excluding.pk).select_related("program")
+    )
 
 
 def courseware_remove(
