@@ -565,5 +565,33 @@ def test_b2b_staff_cannot_create_edit_or_delete_accounts_in_wagtail(client, wagt
     assert messages_of(shown) == ["Sorry, you do not have permission to access this area."] * 4
 
 
+def test_b2b_staff_cannot_change_accounts_with_wagtails_bulk_actions(client, wagtail_site):
+    from django.contrib.auth.models import Group
+
+    member = staff_member()
+    user_model = type(member)
+    learner = user_model.objects.create_user(username="ada", email="ada@example.com")
+    root = user_model.objects.create_superuser(username="root", email="root@example.com")
+    assert client.login(username=member.username, password=PASSWORD)
+    staff_group = Group.objects.get(name="B2B staff")
+
+    deactivate = client.post(
+        f"/cms/bulk/main/user/set_active_state/?id={learner.pk}&id={root.pk}&next=/cms/users/",
+        {"mark_as_active": "False"},
+    )
+    assign = client.post(
+        f"/cms/bulk/main/user/assign_role/?id={learner.pk}&next=/cms/users/",
+        {"role": str(staff_group.pk)},
+    )
+
+    assert [(r.status_code, r.url) for r in (deactivate, assign)] == [
+        (302, "/cms/"),
+        (302, "/cms/"),
+    ]
+    learner.refresh_from_db()
+    root.refresh_from_db()
+    assert (learner.is_active, root.is_active, list(learner.groups.all())) == (True, True, [])
+
+
 def test_a_superuser_still_edits_accounts_in_wagtail(editor):
     assert editor.get("/cms/users/new/").status_code == 200
