@@ -22,6 +22,11 @@ PRIVILEGE_FIELDS = ("is_staff", "is_superuser", "groups", "user_permissions")
 #: What identifies and admits a person: a superuser's to change, read-only for other staff.
 IDENTITY_FIELDS = ("username", "name", "first_name", "last_name", "email", "is_active")
 DATE_FIELDS = ("last_login", "date_joined")
+#: What a staff member who is not a superuser reads at the top of a user's page.
+STAFF_NOTE = (
+    "A superuser changes an account's details and password. You attach this user to contracts, "
+    "or detach them, below."
+)
 
 
 def _full_power(request: HttpRequest) -> bool:
@@ -54,10 +59,12 @@ class UserAdmin(DjangoUserAdmin):
         if obj is None or _full_power(request):
             return fieldsets
         # No password row: its widget links to the password form (and shows the hash's summary).
-        return tuple(
+        narrowed = [
             (name, {**options, "fields": tuple(f for f in options["fields"] if f != "password")})
             for name, options in fieldsets
-        )
+        ]
+        narrowed[0][1]["description"] = STAFF_NOTE
+        return tuple(narrowed)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         fields = tuple(super().get_readonly_fields(request, obj))

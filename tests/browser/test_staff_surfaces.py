@@ -174,6 +174,10 @@ def test_b2b_staff_see_a_learners_identity_read_only_and_no_password_form(site, 
     assert page.get_attribute(".field-is_active .readonly img", "alt") == "True"
     for name in ("username", "email", "name", "is_active", "is_staff", "password"):
         assert form.locator(f"[name={name}]").count() == 0
+    assert page.inner_text("#user_form fieldset .description").strip() == (
+        "A superuser changes an account's details and password. You attach this user to "
+        "contracts, or detach them, below."
+    )
     # No password row and no link to the password form.
     assert form.locator(".field-password").count() == 0
     links = page.eval_on_selector_all("a", "anchors => anchors.map(a => a.href)")
