@@ -5,6 +5,9 @@
 - Contract memberships: listed read-only; staff add (source ``manual``) and remove them on the
   User page, through ``b2b.services.memberships`` (the cap, the contract-row lock, the audit).
 - Enrollment codes: read-only, searchable by code, filtered by contract and state.
+- Course runs: ``courses.admin.CourseRunAdmin``, whose saves go through
+  ``b2b.services.runs.course_run_change`` (a contract run's change lands in the contract's
+  history, and its title, pacing and dates go to Open edX).
 
 Every list and detail page runs a bounded number of queries, whatever the number of learners,
 runs or codes (counts are aggregated in the list's own query; details use fixed queries).
@@ -25,6 +28,9 @@ from b2b.models import ContractMembership, ContractPage, OrganizationPage
 from b2b.services.audit import audit_history, changes_text
 from b2b.services.memberships import membership_add, membership_check, membership_remove
 from b2b.services.overview import contract_overview
+from b2b.services.runs import course_run_change
+from courses.admin import CourseRunAdmin
+from courses.models import CourseRun
 from ecommerce.models import Discount, DiscountProduct, DiscountRedemption
 from main.admin import UserAdmin
 from main.exceptions import DomainError
@@ -495,4 +501,23 @@ class B2BUserAdmin(UserAdmin):
                     request,
                     f"Attached {user} to {contract.name!r} (source: manual).",
                 )
+        return None
+
+
+# -- course runs -----------------------------------------------------------------------------
+
+
+admin.site.unregister(CourseRun)
+
+
+@admin.register(CourseRun)
+class B2BCourseRunAdmin(CourseRunAdmin):
+    """The course-run admin, with a change saved by ``course_run_change``: a contract run's
+    change is recorded in the contract's history and sent to Open edX (SPEC §8)."""
+
+    def save_model(self, request: HttpRequest, obj: CourseRun, form: Any, change: bool) -> None:
+        if not change:
+            return super().save_model(request, obj, form, change)
+        values = {name: form.cleaned_data[name] for name in form.changed_data}
+        course_run_change(obj.pk, values=values)
         return None

@@ -1,6 +1,9 @@
 """Catalog upkeep in the Django Admin: courses, course runs (staff flag source runs here), programs.
 
-Contract runs are made and moved by the b2b commands, so their contract and key are read-only here.
+Contract runs are made and moved by the b2b commands, so their contract and key are read-only here,
+and so is every run's tag once the run exists (it is part of the key). A staff member who is not a
+superuser changes one thing on a run: whether it is its course's source run (SPEC §7); the
+public catalog's titles, dates and visibility are a superuser's.
 """
 
 from __future__ import annotations
@@ -40,6 +43,11 @@ class CourseRunForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        for start, end in (("start_date", "end_date"), ("enrollment_start", "enrollment_end")):
+            began = cleaned.get(start, getattr(self.instance, start, None))
+            ends = cleaned.get(end)
+            if end in self.fields and began and ends and ends < began:
+                self.add_error(end, f"It must not be before the {start.replace('_', ' ')}.")
         course = cleaned.get("course") or getattr(self.instance, "course", None)
         if cleaned.get("is_source_run") and course is not None:
             if self.instance.is_b2b:
@@ -59,6 +67,10 @@ class CourseRunForm(forms.ModelForm):
                     "untick it there first (a course has one source run).",
                 )
         return cleaned
+
+
+#: What a staff member who is not a superuser sees read-only on a run: all but ``is_source_run``.
+STAFF_READ_ONLY = tuple(f for f in CourseRunForm.Meta.fields if f != "is_source_run")
 
 
 @admin.register(CourseRun)
@@ -89,7 +101,10 @@ class CourseRunAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         fields = tuple(super().get_readonly_fields(request, obj))
         if obj is not None:
-            fields += ("course", "courseware_id")  # the key is the run's identity in edX
+            # The key is the run's identity in edX; the run tag is the key's last part.
+            fields += ("course", "courseware_id", "run_tag")
+        if not request.user.is_superuser:
+            fields += tuple(name for name in STAFF_READ_ONLY if name not in fields)
         return fields
 
 

@@ -1,5 +1,11 @@
-"""The User admin: users with their display name; staff who are not superusers manage learners
-only (they cannot change staff accounts or anyone's permissions)."""
+"""The User admin: users with their display name.
+
+A superuser keeps Django's full User admin. Any other staff member (the "B2B staff" group, SPEC
+§7) manages contract memberships on a learner's page and nothing else of the account: identity,
+status, groups, permissions and dates are shown read-only, there is no password form (its URL
+answers 403, so nobody can set a learner's password and log in as them), users cannot be added
+or deleted, and staff accounts other than their own cannot be opened for change at all.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +13,24 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.http import HttpRequest
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
 
 from main.models import User
 
 PRIVILEGE_FIELDS = ("is_staff", "is_superuser", "groups", "user_permissions")
+#: What identifies and admits a person: a superuser's to change, read-only for other staff.
+IDENTITY_FIELDS = ("username", "name", "first_name", "last_name", "email", "is_active")
+DATE_FIELDS = ("last_login", "date_joined")
+#: What a staff member who is not a superuser reads at the top of a user's page.
+STAFF_NOTE = (
+    "A superuser changes an account's details and password. You attach this user to contracts, "
+    "or detach them, below."
+)
+
+
+def _full_power(request: HttpRequest) -> bool:
+    return bool(getattr(request.user, "is_superuser", False))
 
 
 @admin.register(User)
@@ -20,7 +39,7 @@ class UserAdmin(DjangoUserAdmin):
         (None, {"fields": ("username", "password")}),
         ("Personal info", {"fields": ("name", "first_name", "last_name", "email")}),
         ("Permissions", {"fields": ("is_active", *PRIVILEGE_FIELDS)}),
-        ("Important dates", {"fields": ("last_login", "date_joined")}),
+        ("Important dates", {"fields": DATE_FIELDS}),
     )
     add_fieldsets = (
         (
@@ -35,19 +54,48 @@ class UserAdmin(DjangoUserAdmin):
     search_fields = ("username", "email", "name", "first_name", "last_name")
     ordering = ("username",)
 
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or _full_power(request):
+            return fieldsets
+        # No password row: its widget links to the password form (and shows the hash's summary).
+        narrowed = [
+            (name, {**options, "fields": tuple(f for f in options["fields"] if f != "password")})
+            for name, options in fieldsets
+        ]
+        narrowed[0][1]["description"] = STAFF_NOTE
+        return tuple(narrowed)
+
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         fields = tuple(super().get_readonly_fields(request, obj))
-        if not request.user.is_superuser:
-            fields += (*PRIVILEGE_FIELDS, "last_login", "date_joined")
+        if not _full_power(request):
+            # "password" too, so the form drops its declared field: nothing posted can reach it.
+            fields += (*IDENTITY_FIELDS, *PRIVILEGE_FIELDS, *DATE_FIELDS, "password")
         return fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return _full_power(request) and super().has_add_permission(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _full_power(request) and super().has_delete_permission(request, obj)
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # A staff member who is not a superuser may change learners, not other staff accounts.
         if (
             obj is not None
-            and not request.user.is_superuser
+            and not _full_power(request)
             and (obj.is_staff or obj.is_superuser)
             and obj.pk != request.user.pk
         ):
             return False
         return super().has_change_permission(request, obj)
+
+    def user_change_password(
+        self, request: HttpRequest, id: str, form_url: str = ""
+    ) -> HttpResponse:
+        """Setting another account's password is a superuser's: anyone else gets 403 (staff
+        change their own password with the admin's "Change password" link, which asks for the
+        old one)."""
+        if not _full_power(request):
+            raise PermissionDenied
+        return super().user_change_password(request, id, form_url)

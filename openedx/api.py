@@ -83,6 +83,23 @@ def course_run_edx_queue(run: CourseRun) -> str:
     return status
 
 
+def course_run_edx_update_queue(run: CourseRun) -> bool:
+    """After a run's title, pacing or dates changed here: with edX configured, queue on commit
+    the PATCH that sends them to Studio (``openedx.services.course_run_update_sync``, the same
+    request as the run's creation). Only runs created here (``edx_source_key`` set) are sent;
+    a run not in Studio yet gets the current values from its creation. Returns whether a task
+    was queued."""
+    from openedx.tasks import course_run_update
+
+    if not run.edx_source_key:
+        return False
+    if not edx_configured():
+        _log_off_once()
+        return False
+    enqueue_on_commit(course_run_update, run.pk)
+    return True
+
+
 def enrollment_edx_queue(enrollment: CourseRunEnrollment) -> str:
     """After a learner is enrolled in a run: mark it and, with edX configured, queue the LMS
     enrollment. Returns the enrollment's new ``edx_status``."""

@@ -27,6 +27,19 @@ def course_run_clone(run_id: int) -> str:
 
 
 @shared_task(acks_late=True)
+def course_run_update(run_id: int) -> str:
+    """Send a run's changed title, pacing and dates to Open edX (the PATCH). Idempotent: it
+    sends the values the database holds when it runs."""
+    from openedx.services import course_run_update_sync
+
+    try:
+        return course_run_update_sync(run_id).status
+    except NotFoundError as exc:
+        log.warning("course_run_update(%s) skipped: %s", run_id, exc)
+        return "missing"
+
+
+@shared_task(acks_late=True)
 def enrollment_sync(enrollment_id: int) -> str:
     """Enroll the learner in the run in the Open edX LMS. Idempotent."""
     from openedx.services import enrollment_sync as sync

@@ -38,9 +38,11 @@ AUDIT_ACTIONS: dict[str, str] = {
     "contract.delete": "Contract deleted",
     "courseware.add": "Courseware added to the contract",
     "courseware.remove": "Courseware removed from the contract",
+    "courseware.change": "Contract run changed",
     "membership.add": "Learner attached to the contract",
     "membership.remove": "Learner detached from the contract",
     "codes.adjust": "Enrollment codes adjusted",
+    "codes.deactivate": "Enrollment codes deactivated",
 }
 PREFIX = "b2b."
 HISTORY_KEYS = ("at", "actor", "via", "action", "changes")

@@ -19,6 +19,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from b2b.models import ContractPage
+from b2b.services.audit import audit_record
 from b2b.services.codes import codes_adjust_queue
 from b2b.services.contracts import contract_get, json_value
 from ecommerce.exceptions import InvalidCode
@@ -228,9 +229,10 @@ def codes_deactivate(texts: list[str]) -> CodesDeactivateResult:
     Case-insensitive, spaces trimmed. Refused: a text that names no code (``invalid-code``), a
     redeemed code (``code-redeemed``: a one-time code with a redemption, even one whose order
     waits for its payment). A code already deactivated is reported and left alone. The code rows
-    are locked while deciding, so a checkout cannot redeem one in between. The contracts of the
-    deactivated codes get their code adjustment queued (SPEC §4.5: a capped contract gets a fresh
-    code in place of each one taken out).
+    are locked while deciding, so a checkout cannot redeem one in between. Each contract of the
+    deactivated codes records ``codes.deactivate`` in its history (the count and the codes; the
+    actor is the interface's: the operator's command) and gets its code adjustment queued
+    (SPEC §4.5: a capped contract gets a fresh code in place of each one taken out).
     """
     with transaction.atomic():
         found, missing = _find(texts)
@@ -276,15 +278,20 @@ def codes_deactivate(texts: list[str]) -> CodesDeactivateResult:
             elif discount.discount_code not in result.outcomes:
                 result.outcomes[discount.discount_code] = "already-deactivated"
         Discount.objects.filter(pk__in=doomed).update(is_active=False, updated_on=timezone.now())
-        result.contract_ids = sorted(
-            {
-                cid
-                for cid in DiscountProduct.objects.filter(discount_id__in=doomed).values_list(
-                    "product__course_run__b2b_contract_id", flat=True
-                )
-                if cid
-            }
-        )
-        for contract in ContractPage.objects.filter(pk__in=result.contract_ids):
+        by_contract: dict[int, set[str]] = {}
+        for contract_id, code in DiscountProduct.objects.filter(
+            discount_id__in=doomed, product__course_run__b2b_contract__isnull=False
+        ).values_list("product__course_run__b2b_contract_id", "discount__discount_code"):
+            by_contract.setdefault(contract_id, set()).add(code)
+        result.contract_ids = sorted(by_contract)
+        for contract in ContractPage.objects.filter(pk__in=result.contract_ids).order_by("pk"):
+            codes = sorted(by_contract[contract.pk])
+            # Who took the codes out of use is the operator (the command's actor), whoever
+            # runs the adjustment this queues.
+            audit_record(
+                contract,
+                action="codes.deactivate",
+                changes={"deactivated": len(codes), "codes": codes},
+            )
             codes_adjust_queue(contract)
     return result

@@ -4,8 +4,18 @@ Members (also give them ``is_staff`` for the Django Admin) can, in Wagtail, crea
 publish and delete organizations and contracts under the Organizations page (and nothing else in
 the page tree), upload and choose logos; in the Django Admin, read organizations, contracts,
 memberships, enrollment codes and the catalog, flag source runs on course runs, and attach
-learners to contracts or detach them on the User page (learner accounts only, see
-``main.admin.UserAdmin``).
+learners to contracts or detach them on the User page.
+
+Django's permissions are per model, so two of them grant more than the job on their own; the
+admin narrows them for anyone who is not a superuser:
+
+- ``main.change_user`` lets the User page's contract-membership rows be saved. Everything else
+  on the page is read-only (identity, ``is_active``, groups, permissions, dates), there is no
+  password form (its URL answers 403), no user is added or deleted, and staff accounts other than
+  one's own are not changeable (``main.admin.UserAdmin``); Wagtail's user editor and its bulk
+  actions on users are for superusers only (``main.wagtail_hooks``).
+- ``courses.change_courserun`` lets ``is_source_run`` be ticked; every other field of a run is
+  read-only (``courses.admin.CourseRunAdmin``).
 """
 
 from __future__ import annotations
@@ -34,11 +44,11 @@ MODEL_PERMISSIONS = (
     ("b2b", "add_contractmembership"),
     ("b2b", "delete_contractmembership"),
     ("main", "view_user"),
-    ("main", "change_user"),
+    ("main", "change_user"),  # the User page's memberships only: see the module docstring
     ("ecommerce", "view_discount"),
     ("courses", "view_course"),
     ("courses", "view_courserun"),
-    ("courses", "change_courserun"),
+    ("courses", "change_courserun"),  # is_source_run only: see the module docstring
     ("courses", "view_program"),
 )
 

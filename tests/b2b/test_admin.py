@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 
 import pytest
+from django.contrib.admin.utils import flatten_fieldsets
 from django.contrib.auth import get_user_model
 from django.contrib.messages import get_messages
 
@@ -269,6 +270,147 @@ def test_staff_who_are_not_superusers_cannot_change_staff_accounts(client, wagta
     assert other.email == "colleague@example.com"
 
 
+# -- what B2B staff cannot do to an account (they manage memberships only) ----------------------
+
+IDENTITY = ("username", "email", "name", "first_name", "last_name", "is_active", "password")
+
+
+def account_state(user) -> dict:
+    return User.objects.values(
+        "username", "email", "name", "is_active", "is_staff", "is_superuser", "password"
+    ).get(pk=user.pk)
+
+
+@pytest.fixture
+def staff_client(client, wagtail_site):
+    member = staff_member()
+    client.login(username=member.username, password=PASSWORD)
+    client.member = member
+    return client
+
+
+def test_b2b_staff_get_403_from_a_learners_password_form_and_the_password_stays(staff_client):
+    learner = UserFactory(username="ada")
+    before = account_state(learner)
+    url = f"/admin/main/user/{learner.pk}/password/"
+
+    assert staff_client.get(url).status_code == 403
+    response = staff_client.post(
+        url,
+        {"password1": "taken-over-1", "password2": "taken-over-1", "set_usable_password": "true"},
+    )
+
+    assert response.status_code == 403
+    assert account_state(learner) == before
+    learner.refresh_from_db()
+    assert learner.check_password("learner-password") is True
+    assert staff_client.login(username="ada", password="taken-over-1") is False
+    # Their own account's password form is a superuser's too: they use "Change password".
+    own = f"/admin/main/user/{staff_client.member.pk}/password/"
+    assert staff_client.get(own).status_code == 403
+
+
+def test_b2b_staff_see_a_learners_identity_read_only_with_no_password_link(staff_client):
+    learner = UserFactory(username="ada", email="ada@example.edu", name="Ada Lovelace")
+    response = staff_client.get(f"/admin/main/user/{learner.pk}/change/")
+    page = response.content.decode()
+
+    form = response.context["adminform"].form
+    assert sorted(form.fields) == []
+    shown = flatten_fieldsets(response.context["adminform"].fieldsets)
+    assert shown == [
+        "username",
+        "name",
+        "first_name",
+        "last_name",
+        "email",
+        "is_active",
+        "is_staff",
+        "is_superuser",
+        "groups",
+        "user_permissions",
+        "last_login",
+        "date_joined",
+    ]
+    assert set(shown) <= set(response.context["adminform"].readonly_fields)
+    assert "password/" not in page and "Reset password" not in page
+    assert "ada@example.edu" in page and "Ada Lovelace" in page
+    posted = form_fields(page, "user_form")
+    assert not set(posted) & set(IDENTITY)
+
+
+def test_b2b_staff_posts_cannot_change_a_learners_email_username_or_active(staff_client, contract):
+    learner = UserFactory(username="ada", email="ada@example.edu")
+    before = account_state(learner)
+    data = user_form(staff_client, learner)
+    data.update(
+        {
+            "username": "attacker",
+            "email": "attacker@example.com",
+            "name": "Attacker",
+            "password": "md5$x$y",
+            "is_superuser": "on",
+            "is_staff": "on",
+        }
+    )
+    data.pop("is_active", None)  # an unticked box: is_active=False if the field were there
+    data["contract_memberships-2-0-contract"] = str(contract.pk)
+
+    response = staff_client.post(f"/admin/main/user/{learner.pk}/change/", data)
+
+    # The membership is saved: that is their job; the identity is untouched.
+    assert response.status_code == 302
+    assert account_state(learner) == before
+    assert list(ContractMembership.objects.values_list("user_id", "contract_id")) == [
+        (learner.pk, contract.pk)
+    ]
+
+
+def test_b2b_staff_cannot_add_or_delete_users(staff_client):
+    learner = UserFactory()
+    assert staff_client.get("/admin/main/user/add/").status_code == 403
+    response = staff_client.post(
+        "/admin/main/user/add/",
+        {"username": "new", "email": "new@example.edu", "password1": "x-Y-z-123456"},
+    )
+    assert response.status_code == 403
+    assert (
+        staff_client.post(f"/admin/main/user/{learner.pk}/delete/", {"post": "yes"}).status_code
+        == 403
+    )
+    listing = staff_client.get("/admin/main/user/").content.decode()
+    assert 'href="/admin/main/user/add/"' not in listing
+    assert "delete_selected" not in listing
+    assert sorted(User.objects.values_list("username", flat=True)) == [
+        learner.username,
+        "staffer",
+    ]
+
+
+def test_a_superuser_keeps_the_password_form_and_the_identity_fields(superuser_client):
+    learner = UserFactory(username="ada", email="ada@example.edu")
+    url = f"/admin/main/user/{learner.pk}/password/"
+    assert superuser_client.get(url).status_code == 200
+    response = superuser_client.post(
+        url,
+        {
+            "password1": "New-pass-2026!",
+            "password2": "New-pass-2026!",
+            "set_usable_password": "true",
+        },
+    )
+    assert response.status_code == 302
+    learner.refresh_from_db()
+    assert learner.check_password("New-pass-2026!") is True
+
+    data = user_form(superuser_client, learner)
+    assert {"username", "email", "is_active"} <= set(data)
+    data["email"] = "ada.lovelace@example.edu"
+    assert superuser_client.post(f"/admin/main/user/{learner.pk}/change/", data).status_code == 302
+    learner.refresh_from_db()
+    assert learner.email == "ada.lovelace@example.edu"
+
+
 # -- enrollment codes and the catalog ------------------------------------------------------------
 
 
@@ -318,3 +460,157 @@ def test_staff_flag_a_source_run_and_a_second_one_is_refused(client, catalog, wa
         "course-v1:MITxT+JPAL102x already has a source run (course-v1:MITxT+JPAL102x+SOURCE): "
         "untick it there first (a course has one source run)."
     ]
+
+
+RUN_FIELDS = (
+    "title",
+    "run_tag",
+    "start_date",
+    "end_date",
+    "enrollment_start",
+    "enrollment_end",
+    "live",
+    "is_self_paced",
+    "is_source_run",
+)
+
+
+def run_state(run) -> dict:
+    return CourseRun.objects.values(*RUN_FIELDS).get(pk=run.pk)
+
+
+def run_edit(client, run, **changes) -> object:
+    """The run's change form as the page fills it in, with ``changes`` (False unticks)."""
+    url = f"/admin/courses/courserun/{run.pk}/change/"
+    data = form_fields(client.get(url).content.decode(), "courserun_form")
+    for name, value in changes.items():
+        if value is False:
+            data.pop(name, None)
+        else:
+            data[name] = "on" if value is True else value
+    return client.post(url, data)
+
+
+def split(name: str, when: str) -> dict:
+    """A datetime field as the admin posts it (``name_0`` date, ``name_1`` time)."""
+    date, time = when.split(" ")
+    return {f"{name}_0": date, f"{name}_1": time}
+
+
+def test_b2b_staff_change_is_source_run_only_on_a_public_run(staff_client, catalog):
+    run = CourseRun.objects.create(
+        course=catalog.no_source,
+        courseware_id="course-v1:MITxT+JPAL102x+1T2026",
+        run_tag="1T2026",
+        title="Randomized Evaluations",
+        live=True,
+    )
+    before = run_state(run)
+    page = staff_client.get(f"/admin/courses/courserun/{run.pk}/change/")
+    assert sorted(page.context["adminform"].form.fields) == ["is_source_run"]
+
+    response = run_edit(
+        staff_client,
+        run,
+        title="Hijacked",
+        run_tag="EVIL",
+        live=False,
+        is_self_paced=True,
+        is_source_run=True,
+        **split("start_date", "2020-01-01 00:00:00"),
+        **split("end_date", "2020-01-02 00:00:00"),
+        **split("enrollment_start", "2020-01-01 00:00:00"),
+        **split("enrollment_end", "2020-01-02 00:00:00"),
+    )
+
+    assert response.status_code == 302
+    assert run_state(run) == {**before, "is_source_run": True}
+
+
+def test_b2b_staff_cannot_change_a_contract_runs_fields(
+    staff_client, contract, catalog, run_command
+):
+    run_command("b2b_courseware", "add", str(contract.pk), catalog.data.readable_id)
+    run = CourseRun.objects.get(b2b_contract=contract)
+    before = run_state(run)
+    history = len(audit_history(contract.pk))
+
+    response = run_edit(staff_client, run, title="Hijacked", live=False)
+
+    assert response.status_code == 302
+    assert run_state(run) == before
+    assert len(audit_history(contract.pk)) == history
+
+
+def test_a_superuser_changes_a_public_runs_title_and_dates(superuser_client, catalog):
+    run = CourseRun.objects.create(
+        course=catalog.no_source,
+        courseware_id="course-v1:MITxT+JPAL102x+1T2026",
+        run_tag="1T2026",
+        title="Randomized Evaluations",
+    )
+    response = run_edit(
+        superuser_client,
+        run,
+        title="Randomized Evaluations (2026)",
+        live=True,
+        **split("start_date", "2026-01-05 00:00:00"),
+        **split("end_date", "2026-04-30 00:00:00"),
+    )
+    assert response.status_code == 302
+    run.refresh_from_db()
+    assert (run.title, run.live, run.start_date.isoformat(), run.end_date.isoformat()) == (
+        "Randomized Evaluations (2026)",
+        True,
+        "2026-01-05T00:00:00+00:00",
+        "2026-04-30T00:00:00+00:00",
+    )
+
+
+def test_a_run_ending_before_it_starts_is_refused(superuser_client, catalog):
+    run = CourseRun.objects.create(
+        course=catalog.no_source,
+        courseware_id="course-v1:MITxT+JPAL102x+1T2026",
+        run_tag="1T2026",
+        title="Randomized Evaluations",
+    )
+    before = run_state(run)
+    response = run_edit(
+        superuser_client,
+        run,
+        **split("start_date", "2026-04-30 00:00:00"),
+        **split("end_date", "2026-01-05 00:00:00"),
+    )
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["end_date"] == [
+        "It must not be before the start date."
+    ]
+    assert run_state(run) == before
+
+
+def test_a_superusers_change_to_a_contract_run_is_in_the_contracts_history(
+    superuser_client, admin_user, contract, catalog, run_command, django_capture_on_commit_callbacks
+):
+    run_command("b2b_courseware", "add", str(contract.pk), catalog.data.readable_id)
+    run = CourseRun.objects.get(b2b_contract=contract)
+    old_title = run.title
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = run_edit(superuser_client, run, title="Data Analysis (UX cohort)", live=False)
+
+    assert response.status_code == 302
+    assert callbacks == []  # Open edX is off: nothing queued
+    entry = audit_history(contract.pk)[-1]
+    assert (entry.action, entry.via, entry.actor, entry.changes) == (
+        "courseware.change",
+        "admin",
+        admin_user.email,
+        {
+            "run": run.courseware_id,
+            "title": {"before": old_title, "after": "Data Analysis (UX cohort)"},
+            "live": {"before": True, "after": False},
+        },
+    )
+    # Saved unchanged: nothing recorded.
+    assert run_edit(superuser_client, run).status_code == 302
+    assert audit_history(contract.pk)[-1] == entry

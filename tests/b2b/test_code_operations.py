@@ -7,6 +7,7 @@ import pytest
 from django.core.management.base import CommandError
 
 from b2b.models import ContractMembership
+from b2b.services.audit import audit_history
 from ecommerce.models import Discount, DiscountRedemption
 from ecommerce.services.basket import basket_code_apply, basket_replace
 from ecommerce.services.checkout import basket_checkout
@@ -101,6 +102,31 @@ def test_deactivate_takes_a_leaked_code_out_of_use(offer, run_command):
         "already_deactivated": [offer.codes[2]],
         "contracts": [],
     }
+
+
+def test_deactivate_records_the_operator_in_the_contracts_history(offer, run_command):
+    run_command("b2b_codes", "deactivate", offer.codes[2], offer.codes[0].upper())
+
+    entries = [e for e in audit_history(offer.contract.pk) if e.action.startswith("codes.")]
+    deactivation, adjustment = entries[-2:]
+    assert (deactivation.action, deactivation.via, deactivation.actor) == (
+        "codes.deactivate",
+        "command",
+        "manage.py b2b_codes deactivate",
+    )
+    assert deactivation.changes == {
+        "deactivated": 2,
+        "codes": sorted([offer.codes[0], offer.codes[2]]),
+    }
+    # The adjustment it queued follows, as the task that ran it.
+    assert (adjustment.action, adjustment.changes["created"]) == ("codes.adjust", 2)
+
+
+def test_deactivating_a_code_already_deactivated_records_nothing(offer, run_command):
+    run_command("b2b_codes", "deactivate", offer.codes[2])
+    before = audit_history(offer.contract.pk)
+    run_command("b2b_codes", "deactivate", offer.codes[2])
+    assert audit_history(offer.contract.pk) == before
 
 
 def test_deactivate_refuses_a_redeemed_code_and_changes_nothing(offer, run_command, unchanged):

@@ -144,3 +144,55 @@ def test_staff_provision_a_learner_in_the_django_admin_and_cannot_delete_the_con
         r"Contract 'Acme 2026' cannot be deleted: it has 1 learner\. Deactivate it instead", message
     )
     assert ContractPage.objects.filter(pk=contract.pk).exists()
+
+
+def test_b2b_staff_see_a_learners_identity_read_only_and_no_password_form(site, page):
+    learner = UserFactory(username="ada", email="ada@example.edu", name="Ada Lovelace")
+    member = staff_member()
+    page.goto(f"{site}/admin/login/")
+    page.fill("input[name=username]", member.username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("input[type=submit]")
+    failed = []
+    page.on(
+        "response",
+        lambda r: (
+            failed.append((r.status, r.url))
+            if r.status >= 400 and not r.url.endswith("/favicon.ico")
+            else None
+        ),
+    )
+
+    page.goto(f"{site}/admin/main/user/{learner.pk}/change/")
+
+    # The identity is text on the page, not a field to type into.
+    form = page.locator("#user_form")
+    for label, value in (("Username", "ada"), ("Email address", "ada@example.edu")):
+        row = form.locator(".form-row", has=page.locator("label", has_text=label)).first
+        assert row.locator(".readonly").inner_text().strip() == value
+    assert page.inner_text(".field-name .readonly").strip() == "Ada Lovelace"
+    assert page.get_attribute(".field-is_active .readonly img", "alt") == "True"
+    for name in ("username", "email", "name", "is_active", "is_staff", "password"):
+        assert form.locator(f"[name={name}]").count() == 0
+    assert page.inner_text("#user_form fieldset .description").strip() == (
+        "A superuser changes an account's details and password. You attach this user to "
+        "contracts, or detach them, below."
+    )
+    # No password row and no link to the password form.
+    assert form.locator(".field-password").count() == 0
+    links = page.eval_on_selector_all("a", "anchors => anchors.map(a => a.href)")
+    assert not [href for href in links if href.endswith(f"/user/{learner.pk}/password/")]
+    assert "Reset password" not in page.inner_text("body")
+    # The contract memberships stay theirs to manage.
+    assert page.locator("#contract_memberships-2-group").is_visible()
+    assert page.locator("input[name=_save]").is_visible()
+    assert failed == []
+    # No sideways scrolling on a phone either.
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390 + 1
+
+    # Typing the password form's address answers 403.
+    response = page.goto(f"{site}/admin/main/user/{learner.pk}/password/")
+    assert response.status == 403
+    learner.refresh_from_db()
+    assert learner.check_password("learner-password") is True
