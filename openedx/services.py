@@ -25,8 +25,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from courses.models import CourseRun, CourseRunEnrollment, EdxStatus
-from openedx.api import edx_configured
 from openedx.client import EdxClient, edx_client
+from openedx.config import edx_configured
 from openedx.exceptions import EdxError, EdxNotConfigured, EdxRecordNotFound, EdxRefused
 
 log = logging.getLogger(__name__)
