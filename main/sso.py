@@ -128,4 +128,3 @@ def user_refresh(backend: Any, response: dict[str, Any], user: Any, **_: Any) ->
         changed.append("name")
     if changed:
         user.save(update_fields=changed)
-
