@@ -39,7 +39,8 @@ class CourseRunForm(forms.ModelForm):
         )
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         course = cleaned.get("course") or getattr(self.instance, "course", None)
         if cleaned.get("is_source_run") and course is not None:
             if self.instance.is_b2b:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import transaction
 
@@ -20,6 +20,8 @@ from courses.models import Course, CourseRun, Program, ProgramRequirement
 __all__ = ["DEFAULT_CATALOG_PATH", "CatalogError", "CatalogLoadResult", "Tally", "catalog_load"]
 
 DEFAULT_CATALOG_PATH = Path(__file__).resolve().parent / "data" / "catalog.json"
+
+_Record = TypeVar("_Record", Course, CourseRun, Program)
 
 
 @dataclass
@@ -174,11 +176,13 @@ def _write_programs(catalog: CatalogFile, result: CatalogLoadResult) -> None:
         result.programs.count(outcome)
 
 
-def _upsert(model: type, lookup: dict[str, Any], values: dict[str, Any]) -> tuple[Any, str]:
+def _upsert(
+    model: type[_Record], lookup: dict[str, Any], values: dict[str, Any]
+) -> tuple[_Record, str]:
     obj = model.objects.filter(**lookup).first()
     if obj is None:
         return model.objects.create(**lookup, **values), "created"
-    changed = [name for name, value in values.items() if getattr(obj, name) != value]
+    changed: list[str] = [name for name, value in values.items() if getattr(obj, name) != value]
     if not changed:
         return obj, "unchanged"
     for name in changed:
@@ -198,15 +202,20 @@ def _tree_shape(program: Program) -> list[tuple[Any, ...]]:
         return [("invalid", len(roots))]
     shape = []
     for group in children[roots[0].pk]:
-        ids = tuple(
-            leaf.course.readable_id if leaf.course else leaf.required_program.readable_id
-            for leaf in children[group.pk]
-        )
+        ids = tuple(_leaf_id(leaf) for leaf in children[group.pk])
         minimum = (
             group.min_required if group.operator == ProgramRequirement.Operator.MIN_OF else None
         )
         shape.append((minimum, ids, group.title))
     return shape
+
+
+def _leaf_id(leaf: ProgramRequirement) -> str:
+    """The readable ID a leaf names: its course's, else its nested program's."""
+    if leaf.course is not None:
+        return leaf.course.readable_id
+    assert leaf.required_program is not None  # the node-shape constraint of ProgramRequirement
+    return leaf.required_program.readable_id
 
 
 def _write_tree(program: Program, groups: list[dict[str, Any]], refs: dict[str, Any]) -> None:

@@ -47,11 +47,13 @@ def program_courses(program: Program) -> list[Course]:
 
         def visit(parent_id: int | None) -> None:
             for node in children[parent_id]:
-                if node.node_type == ProgramRequirement.NodeType.COURSE:
-                    if node.course_id not in seen_courses:
-                        seen_courses.add(node.course_id)
+                # A leaf names a course or a program, an operator neither (the node-shape
+                # constraint of ProgramRequirement).
+                if node.course is not None:
+                    if node.course.pk not in seen_courses:
+                        seen_courses.add(node.course.pk)
                         courses.append(node.course)
-                elif node.node_type == ProgramRequirement.NodeType.PROGRAM:
+                elif node.required_program is not None:
                     walk(node.required_program)
                 else:
                     visit(node.pk)

@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from authlib.integrations.base_client import OAuthError
@@ -39,7 +40,9 @@ TOKEN_PATH = "/oauth2/access_token"
 TOKEN_LEEWAY_SECONDS = 60
 
 
-def _add_jwt_header(token: str, uri: str, headers: dict, body: Any, placement: str = "header"):
+def _add_jwt_header(
+    token: str, uri: str, headers: dict[str, str], body: Any, placement: str = "header"
+) -> tuple[str, dict[str, str], Any]:
     headers = dict(headers or {})
     headers["Authorization"] = f"JWT {token}"
     return uri, headers, body
@@ -246,7 +249,7 @@ class ServiceAccountTransport:
 
 
 def _origin(url: str) -> str:
-    parts = requests.utils.urlparse(url)
+    parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
 
 
