@@ -51,9 +51,12 @@ BENCH_CHECK_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/b2b_check_bench
 bench-check: install
 	BENCH_CHECK_DATABASE_URL=$(BENCH_CHECK_DATABASE_URL) $(PY) benchmarks/contract_check.py
 
+# Style, the layers and their import rules (import-linter, pyproject.toml), and the types (mypy).
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 # Learners redeeming codes through the API on gunicorn + PostgreSQL (benchmarks/checkout.py).
 bench-checkout: install

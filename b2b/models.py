@@ -123,6 +123,9 @@ class ContractPage(RecordedPage):
         editable=False,
         help_text="Always the parent page; kept as a column for queries.",
     )
+    # None in memory until the first save sets it from the parent page (``save``); the column
+    # is NOT NULL. Declared so the type checker knows it before the plugin adds the FK's columns.
+    organization_id: int | None
     name = models.CharField(max_length=255)
     description = models.TextField(blank=True, default="")
     integration_type = models.CharField(max_length=10, choices=IntegrationType.choices)

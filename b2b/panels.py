@@ -6,6 +6,7 @@ services (``b2b.services.pages``), so an editor meets the commands' refusals, as
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
@@ -55,7 +56,7 @@ class OrganizationPageForm(WagtailAdminPageForm):
         if name:
             cleaned["name"] = name
             organization.title = organization.draft_title = name
-        checks = (
+        checks: tuple[tuple[str, Any, Callable[..., None]], ...] = (
             ("name", name, organization_name_check),
             ("org_key", cleaned.get("org_key"), organization_key_check),
             ("sso_organization_id", cleaned.get("sso_organization_id"), organization_sso_check),

@@ -1,4 +1,7 @@
-"""Wagtail admin hooks for organizations and contracts (SPEC §7).
+"""Wagtail hooks for organizations and contracts (SPEC §7).
+
+``site_configure`` (``main.services``) hangs the Organizations index and the "B2B staff" group
+from Home through ``organizations_site_configure``.
 
 Each hook asks one service in ``b2b.services.pages`` and turns a refusal into a message on the
 page the editor came from: deleting what is in use, moving a contract to another organization,
@@ -21,6 +24,7 @@ from wagtail.models import Page
 from b2b.models import ContractPage, OrganizationIndexPage, OrganizationPage
 from b2b.panels import ContractCopyForm
 from b2b.services.audit import AUDIT_ACTIONS, PREFIX, changes_text
+from b2b.services.organizations import organization_index_ensure
 from b2b.services.pages import (
     contract_copy,
     organization_copy_refuse,
@@ -32,7 +36,10 @@ from b2b.services.pages import (
     page_publish_end,
     page_unpublished_edit_record,
 )
+from b2b.services.staff import staff_group_ensure
 from main.exceptions import DomainError
+from main.models import HomePage
+from main.services import SITE_CONFIGURE_HOOK
 
 B2B_PAGES = (OrganizationIndexPage, OrganizationPage, ContractPage)
 
@@ -44,6 +51,15 @@ def _refuse(request: HttpRequest, exc: DomainError, page: Page) -> HttpResponse:
     return redirect(
         back or reverse("wagtailadmin_explore", args=[parent.pk if parent else page.pk])
     )
+
+
+@hooks.register(SITE_CONFIGURE_HOOK)
+def organizations_site_configure(*, home: HomePage) -> list[str]:
+    """Under Home, the one Organizations index, and the "B2B staff" group with exactly its
+    permissions on it (``configure_wagtail``; idempotent). Returns what it did."""
+    index, created = organization_index_ensure(home=home)
+    actions = [f"Created the Organizations index under Home (id {index.pk})."] if created else []
+    return actions + staff_group_ensure(index=index).actions
 
 
 @hooks.register("register_log_actions")

@@ -42,7 +42,8 @@ class CourseRunForm(forms.ModelForm):
         )
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         for start, end in (("start_date", "end_date"), ("enrollment_start", "enrollment_end")):
             began = cleaned.get(start, getattr(self.instance, start, None))
             ends = cleaned.get(end)

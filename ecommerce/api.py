@@ -27,6 +27,7 @@ from ecommerce.services.basket import (
 )
 from ecommerce.services.checkout import CheckoutResult, basket_checkout, order_get
 from main.api import DomainAPIView, RefusalSerializer
+from main.http import AuthenticatedRequest
 
 
 def _money(value: Any) -> str:
@@ -98,7 +99,11 @@ class CodeSerializer(serializers.Serializer):
 class PaymentSerializer(serializers.Serializer):
     url = serializers.URLField(help_text="Where the browser posts the fields (CyberSource).")
     method = serializers.CharField()
-    fields = serializers.DictField(child=serializers.CharField(), help_text="Signed fields.")
+    # The API's key is "fields"; DRF's metaclass takes declared fields off the class, so this
+    # does not replace Serializer.fields at run time (mypy cannot know).
+    fields = serializers.DictField(  # type: ignore[assignment]
+        child=serializers.CharField(), help_text="Signed fields."
+    )
 
 
 class CheckoutSerializer(serializers.Serializer):
@@ -185,7 +190,7 @@ class BasketView(DomainAPIView):
 
     @method_decorator(ensure_csrf_cookie)
     @extend_schema(responses={200: BasketSerializer, 403: RefusalSerializer})
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         return Response(basket_data(basket_summary(request.user)))
 
 
@@ -193,7 +198,7 @@ class BasketItemsView(DomainAPIView):
     """Replace the basket's contents with one product (what the Product URL does)."""
 
     @extend_schema(request=ProductIdSerializer, responses={200: BasketSerializer, **REFUSALS})
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         data = ProductIdSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         basket_replace(request.user, product_id=data.validated_data["product_id"])
@@ -204,14 +209,14 @@ class BasketCodeView(DomainAPIView):
     """Apply an enrollment code to the basket, or take it off."""
 
     @extend_schema(request=CodeSerializer, responses={200: BasketSerializer, **REFUSALS})
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         data = CodeSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         summary = basket_code_apply(request.user, code=data.validated_data["code"])
         return Response(basket_data(summary))
 
     @extend_schema(responses={200: BasketSerializer, 403: RefusalSerializer})
-    def delete(self, request: Request) -> Response:
+    def delete(self, request: AuthenticatedRequest) -> Response:
         return Response(basket_data(basket_code_remove(request.user)))
 
 
@@ -221,7 +226,7 @@ class CheckoutView(DomainAPIView):
     @extend_schema(
         request=None, responses={200: CheckoutSerializer, 201: CheckoutSerializer, **REFUSALS}
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         result = basket_checkout(request.user, ip_address=client_ip(request))
         code = status.HTTP_200_OK if result.reused else status.HTTP_201_CREATED
         return Response(checkout_data(result), status=code)
@@ -231,5 +236,5 @@ class OrderView(DomainAPIView):
     """One of the learner's orders."""
 
     @extend_schema(responses={200: OrderSerializer, 403: RefusalSerializer, 404: RefusalSerializer})
-    def get(self, request: Request, order_id: int) -> Response:
+    def get(self, request: AuthenticatedRequest, order_id: int) -> Response:
         return Response(order_data(order_get(request.user, order_id)))

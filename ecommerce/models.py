@@ -7,6 +7,7 @@ UUID4, fixed-price, payment type ``sales``, ``is_bulk``, linked to exactly one `
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import TypedDict
 
 from django.conf import settings
 from django.core.validators import MinValueValidator
@@ -16,7 +17,14 @@ from django.db.models.functions import Lower
 
 from courses.models import CourseRun
 
-MONEY = {"max_digits": 7, "decimal_places": 2}
+
+class _Money(TypedDict):
+    max_digits: int
+    decimal_places: int
+
+
+#: Every amount of money: up to 99,999.99, in cents (Decimal with 2 places).
+MONEY: _Money = {"max_digits": 7, "decimal_places": 2}
 
 
 class Product(models.Model):

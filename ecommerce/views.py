@@ -29,6 +29,7 @@ from ecommerce.services.basket import (
 from ecommerce.services.checkout import basket_checkout, payment_response_apply
 from main.api import refusal_status
 from main.exceptions import DomainError
+from main.http import AuthenticatedHttpRequest
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ def _refuse(request: HttpRequest, refusal: DomainError) -> None:
 
 
 def _cart_page(
-    request: HttpRequest,
+    request: AuthenticatedHttpRequest,
     *,
     code_error: DomainError | None = None,
     code_value: str = "",
@@ -64,7 +65,7 @@ def _cart_page(
 
 @require_GET
 @login_required
-def cart_add(request: HttpRequest) -> HttpResponse:
+def cart_add(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The Product URL: empty the basket, add the product, show the cart."""
     raw = request.GET.get("product_id", "").strip()
     try:
@@ -82,13 +83,13 @@ def cart_add(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @login_required
-def cart(request: HttpRequest) -> HttpResponse:
+def cart(request: AuthenticatedHttpRequest) -> HttpResponse:
     return _cart_page(request)
 
 
 @require_POST
 @login_required
-def cart_code(request: HttpRequest) -> HttpResponse:
+def cart_code(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Apply a code; refused, the cart is shown again with the reason next to the field."""
     code = request.POST.get("code", "")
     try:
@@ -106,7 +107,7 @@ def cart_code(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @login_required
-def cart_code_remove(request: HttpRequest) -> HttpResponse:
+def cart_code_remove(request: AuthenticatedHttpRequest) -> HttpResponse:
     basket_code_remove(request.user)
     messages.info(request, "The code was removed from your cart.", extra_tags="code-removed")
     return redirect("cart")
@@ -114,7 +115,7 @@ def cart_code_remove(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @login_required
-def checkout(request: HttpRequest) -> HttpResponse:
+def checkout(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Check out: fulfilled → the dashboard; pending → the gateway; refused → the cart."""
     try:
         result = basket_checkout(request.user, ip_address=request.META.get("REMOTE_ADDR", ""))

@@ -8,6 +8,7 @@ Every refusal of the API has the same shape: a 4xx status and ``{"code": "<stabl
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -19,11 +20,11 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import APIException, NotFound, PermissionDenied, ValidationError
 from rest_framework.permissions import IsAuthenticated
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView, exception_handler
 
 from main.exceptions import ConflictError, DomainError, NotFoundError
+from main.http import AuthenticatedRequest
 
 
 class RefusalSerializer(serializers.Serializer):
@@ -84,7 +85,7 @@ class DomainAPIView(APIView):
 
     permission_classes = [IsAuthenticated]
 
-    def get_exception_handler(self):  # type: ignore[no-untyped-def]
+    def get_exception_handler(self) -> Callable[[Exception, dict[str, Any]], Response | None]:
         return api_exception_handler
 
 
@@ -101,7 +102,7 @@ class MeView(DomainAPIView):
 
     @method_decorator(ensure_csrf_cookie)
     @extend_schema(responses={200: MeSerializer, 403: RefusalSerializer})
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         user = request.user
         return Response(
             {

@@ -1,13 +1,25 @@
-"""Site set-up services: the Wagtail tree that the rest of the product hangs from."""
+"""Site set-up services: the Wagtail tree that the rest of the product hangs from.
+
+``main`` is the ground floor: it knows the root, Home and the default site, nothing of the apps
+built on it. An app that hangs pages or groups from Home registers a Wagtail hook named
+``SITE_CONFIGURE_HOOK`` in its ``wagtail_hooks.py`` (the B2B app adds the Organizations index
+and the "B2B staff" group); ``site_configure`` runs every such hook after Home exists.
+"""
 
 from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import transaction
+from wagtail import hooks
 from wagtail.coreutils import get_supported_content_language_variant
 from wagtail.models import Collection, Locale, Page, Site
 
 from main.models import HomePage
+
+#: The Wagtail hook an app registers to set up what it hangs from Home: a function called as
+#: ``fn(home=HomePage)`` inside ``site_configure``'s transaction, idempotent, returning the list of
+#: what it did (sentences, empty when nothing was missing).
+SITE_CONFIGURE_HOOK = "site_configure"
 
 
 @dataclass
@@ -18,15 +30,13 @@ class SiteConfiguration:
 
 @transaction.atomic
 def site_configure() -> SiteConfiguration:
-    """Make sure the page tree is root → Home (the default site) → Organizations, and the
-    "B2B staff" group has exactly its permissions on it (``b2b.services.staff``). Idempotent.
+    """Make sure the page tree is root → Home (the default site), then let every app set up
+    what it hangs from Home (the ``SITE_CONFIGURE_HOOK`` hooks: with the B2B app, the
+    Organizations index and the "B2B staff" group with exactly its permissions). Idempotent.
 
     Creates whatever is missing (also after ``manage.py flush``, which empties the tree), removes
     Wagtail's placeholder welcome page once Home replaces it, and returns what it did.
     """
-    from b2b.services.organizations import organization_index_ensure  # b2b hangs from Home
-    from b2b.services.staff import staff_group_ensure
-
     actions: list[str] = []
     language = get_supported_content_language_variant(settings.LANGUAGE_CODE)
     _, created = Locale.objects.get_or_create(language_code=language)
@@ -68,8 +78,6 @@ def site_configure() -> SiteConfiguration:
         Collection.add_root(name="Root")
         actions.append("Created the root collection of images and documents.")
 
-    index, created = organization_index_ensure(home=home)
-    if created:
-        actions.append(f"Created the Organizations index under Home (id {index.pk}).")
-    actions.extend(staff_group_ensure(index=index).actions)
+    for configure in hooks.get_hooks(SITE_CONFIGURE_HOOK):
+        actions.extend(configure(home=home))
     return SiteConfiguration(home=home, actions=actions)

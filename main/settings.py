@@ -284,7 +284,7 @@ SOCIAL_AUTH_PIPELINE = (
     "social_core.pipeline.social_auth.associate_user",
     "social_core.pipeline.social_auth.load_extra_data",
     "main.sso.user_refresh",
-    "main.sso.contracts_sync",
+    "b2b.sso_pipeline.contracts_sync",
 )
 
 # Celery: no broker means eager, in-process execution (tasks are still queued on commit).

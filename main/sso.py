@@ -9,8 +9,8 @@ adds the product's rules as pipeline steps (``SOCIAL_AUTH_PIPELINE`` in settings
 2. else, only when ``email_verified`` is true, by email (``user_by_verified_email``);
 3. else a new user is created with the email and name of the claims (``user_create``);
 4. email and name follow the claims on every login (``user_refresh``);
-5. the ``organization`` claim attaches and detaches the learner (``contracts_sync``,
-   ``b2b.services.sso``); a refusal (a full contract) is shown to the learner.
+5. the ``organization`` claim attaches and detaches the learner: the B2B app's own step
+   (``b2b.sso_pipeline.contracts_sync``); a refusal (a full contract) is shown to the learner.
 
 SSO is on when settings name a provider (``OIDC_DISCOVERY_URL``, or ``KEYCLOAK_SERVER_URL`` and
 ``KEYCLOAK_REALM``) and a client (``KEYCLOAK_CLIENT_ID``); otherwise the site keeps Django's own
@@ -23,13 +23,9 @@ import logging
 from typing import Any
 
 from django.conf import settings
-from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.db.models import Q
 from social_core.backends.open_id_connect import OpenIdConnectAuth
-
-from b2b.services.sso import ABSENT, sso_contracts_sync
-from main.actors import Via, acting_as
 
 log = logging.getLogger(__name__)
 
@@ -132,17 +128,3 @@ def user_refresh(backend: Any, response: dict[str, Any], user: Any, **_: Any) ->
         changed.append("name")
     if changed:
         user.save(update_fields=changed)
-
-
-def contracts_sync(
-    backend: Any, strategy: Any, response: dict[str, Any], user: Any, **_: Any
-) -> None:
-    """Attach and detach the learner by the ``organization`` claim (``b2b.services.sso``); each
-    refusal becomes a message on the learner's next page."""
-    claims = claims_of(backend, response)
-    with acting_as(Via.SSO, user=user, name="SSO login"):
-        result = sso_contracts_sync(user, claims.get("organization", ABSENT))
-    request = getattr(strategy, "request", None)
-    if request is not None:
-        for text in result.refused.values():
-            messages.warning(request, text)

@@ -7,35 +7,21 @@ when edX is configured, queue the Celery task that brings edX in line after the 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
-from django.conf import settings
-
-from courses.models import CourseRun, EdxStatus
+from courses.models import CourseRun, CourseRunEnrollment, EdxStatus
 from main.queue import enqueue_on_commit
+from openedx.config import REQUIRED_SETTINGS, edx_configured, edx_missing_settings
+from openedx.tasks import course_run_clone, enrollment_sync
 
-if TYPE_CHECKING:
-    from courses.models import CourseRunEnrollment
+__all__ = [
+    "REQUIRED_SETTINGS",
+    "course_run_edx_queue",
+    "edx_configured",
+    "edx_missing_settings",
+    "enrollment_edx_queue",
+]
 
 log = logging.getLogger(__name__)
-
-REQUIRED_SETTINGS = (
-    "OPENEDX_API_BASE_URL",
-    "OPENEDX_STUDIO_API_BASE_URL",
-    "OPENEDX_COURSES_SERVICE_WORKER_CLIENT_ID",
-    "OPENEDX_COURSES_SERVICE_WORKER_CLIENT_SECRET",
-)
-
-
-def edx_configured() -> bool:
-    """True when every ``OPENEDX_*`` setting the integration needs is set."""
-    return all(getattr(settings, name, "") for name in REQUIRED_SETTINGS)
-
-
-def edx_missing_settings() -> list[str]:
-    """The ``OPENEDX_*`` settings still unset (for the one log line that says edX is off)."""
-    return [name for name in REQUIRED_SETTINGS if not getattr(settings, name, "")]
-
 
 _off_logged = False
 
@@ -59,8 +45,6 @@ def course_run_edx_queue(run: CourseRun) -> str:
     clones it from, now or in a later ``sync-edx`` when edX is configured afterwards.
     Returns the run's new ``edx_status``: ``pending`` (queued on commit) or ``not-configured``.
     """
-    from openedx.tasks import course_run_clone
-
     update_fields = ["edx_status", "updated_on"]
     if not run.edx_source_key:
         source_key = (
@@ -103,8 +87,6 @@ def course_run_edx_update_queue(run: CourseRun) -> bool:
 def enrollment_edx_queue(enrollment: CourseRunEnrollment) -> str:
     """After a learner is enrolled in a run: mark it and, with edX configured, queue the LMS
     enrollment. Returns the enrollment's new ``edx_status``."""
-    from openedx.tasks import enrollment_sync
-
     if not edx_configured():
         _log_off_once()
         status = EdxStatus.NOT_CONFIGURED

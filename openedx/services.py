@@ -27,8 +27,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from courses.models import CourseRun, CourseRunEnrollment, EdxStatus
-from openedx.api import edx_configured
 from openedx.client import EdxClient, edx_client
+from openedx.config import edx_configured
 from openedx.exceptions import EdxError, EdxNotConfigured, EdxRecordNotFound, EdxRefused
 
 log = logging.getLogger(__name__)
@@ -223,20 +223,7 @@ def course_run_sync(run_id: int, *, client: EdxClient | None = None) -> EdxSyncR
     if claimed_on is None:
         return _unclaimed_result("run", run, key, None)
     try:
-        client = client or edx_client()
-        try:
-            client.course_run_get(run.edx_source_key)
-        except EdxRefused as exc:
-            if exc.status == 404:
-                raise EdxRefused(
-                    f"The source run {run.edx_source_key} does not exist in Studio (GET answered "
-                    "404): create it in Studio, or fix the course's source run here, then run "
-                    "sync-edx again.",
-                    status=404,
-                ) from exc
-            raise
-        cloned = client.course_run_clone(source_key=run.edx_source_key, destination_key=key)
-        sent = _details_send(client, run)
+        cloned, sent = _studio_create(client or edx_client(), run)
     except (EdxError, EdxNotConfigured) as exc:
         _finish(CourseRun, run.pk, claimed_on, status=EdxStatus.FAILED, error=exc.message)
         log.warning("Course run %s: Open edX sync failed: %s", key, exc.message)
@@ -253,6 +240,26 @@ def course_run_sync(run_id: int, *, client: EdxClient | None = None) -> EdxSyncR
     )
     log.info("Course run %s: created in Open edX (%s)", key, detail)
     return EdxSyncResult("run", run.pk, key, None, EdxStatus.CREATED, "created", detail)
+
+
+def _studio_create(client: EdxClient, run: CourseRun) -> tuple[bool, dict[str, Any] | None]:
+    """GET the source run, clone it to the run's key, PATCH title, pacing and schedule. Returns
+    (True when Studio cloned it now, False when the run was there already; the details sent
+    last); raises ``EdxError``."""
+    key, source_key = run.courseware_id, run.edx_source_key
+    try:
+        client.course_run_get(source_key)
+    except EdxRefused as exc:
+        if exc.status == 404:
+            raise EdxRefused(
+                f"The source run {source_key} does not exist in Studio (GET answered "
+                "404): create it in Studio, or fix the course's source run here, then run "
+                "sync-edx again.",
+                status=404,
+            ) from exc
+        raise
+    cloned = client.course_run_clone(source_key=source_key, destination_key=key)
+    return cloned, _details_send(client, run)
 
 
 def _update_failed(run: CourseRun, message: str) -> EdxSyncResult:
@@ -374,20 +381,7 @@ def enrollment_sync(enrollment_id: int, *, client: EdxClient | None = None) -> E
     if claimed_on is None:
         return _unclaimed_result("enrollment", enrollment, key, username)
     try:
-        client = client or edx_client()
-        if run.edx_source_key and run.edx_status != EdxStatus.CREATED:
-            run_result = course_run_sync(run.pk, client=client)
-            if run_result.status != EdxStatus.CREATED:
-                raise EdxRefused(
-                    f"The course run {key} is not in Open edX yet ({run_result.outcome}: "
-                    f"{run_result.detail})"
-                )
-        client.enrollment_create(
-            username=username,
-            course_key=key,
-            mode=settings.OPENEDX_ENROLLMENT_MODE,
-            is_active=enrollment.active,
-        )
+        _lms_enroll(client or edx_client(), enrollment)
     except (EdxError, EdxNotConfigured) as exc:
         _finish(
             CourseRunEnrollment,
@@ -405,4 +399,23 @@ def enrollment_sync(enrollment_id: int, *, client: EdxClient | None = None) -> E
     log.info("Enrollment of %s in %s: %s", username, key, detail)
     return EdxSyncResult(
         "enrollment", enrollment.pk, key, username, EdxStatus.CREATED, "created", detail
+    )
+
+
+def _lms_enroll(client: EdxClient, enrollment: CourseRunEnrollment) -> None:
+    """Enroll in the LMS, after syncing a contract run not yet in Studio; raises ``EdxError``
+    (with the run's error when the run could not be created)."""
+    run = enrollment.run
+    if run.edx_source_key and run.edx_status != EdxStatus.CREATED:
+        run_result = course_run_sync(run.pk, client=client)
+        if run_result.status != EdxStatus.CREATED:
+            raise EdxRefused(
+                f"The course run {run.courseware_id} is not in Open edX yet "
+                f"({run_result.outcome}: {run_result.detail})"
+            )
+    client.enrollment_create(
+        username=enrollment.user.username,
+        course_key=run.courseware_id,
+        mode=settings.OPENEDX_ENROLLMENT_MODE,
+        is_active=enrollment.active,
     )

@@ -10,6 +10,7 @@ import logging
 from celery import shared_task
 
 from main.exceptions import NotFoundError
+from openedx import services
 
 log = logging.getLogger(__name__)
 
@@ -17,10 +18,8 @@ log = logging.getLogger(__name__)
 @shared_task(acks_late=True)
 def course_run_clone(run_id: int) -> str:
     """Create the contract run in Open edX (clone of the source run, then PATCH). Idempotent."""
-    from openedx.services import course_run_sync
-
     try:
-        return course_run_sync(run_id).status
+        return services.course_run_sync(run_id).status
     except NotFoundError as exc:
         log.warning("course_run_clone(%s) skipped: %s", run_id, exc)
         return "missing"
@@ -42,10 +41,8 @@ def course_run_update(run_id: int) -> str:
 @shared_task(acks_late=True)
 def enrollment_sync(enrollment_id: int) -> str:
     """Enroll the learner in the run in the Open edX LMS. Idempotent."""
-    from openedx.services import enrollment_sync as sync
-
     try:
-        return sync(enrollment_id).status
+        return services.enrollment_sync(enrollment_id).status
     except NotFoundError as exc:
         log.warning("enrollment_sync(%s) skipped: %s", enrollment_id, exc)
         return "missing"

@@ -151,19 +151,18 @@ def codes_insert(
     creates only what is still missing.
     """
     made = 0
-    fields = {
-        "amount": amount,
-        "redemption_type": redemption_type,
-        "activation": activation,
-        "expiration": expiration,
-    }
     while made < count:
         size = min(CREATE_BATCH, count - made)
+        insert = _copy_batch if FAST_PATH and is_postgresql() else _bulk_batch
         with transaction.atomic():
-            if FAST_PATH and is_postgresql():
-                _copy_batch(product_id, size, **fields)
-            else:
-                _bulk_batch(product_id, size, **fields)
+            insert(
+                product_id,
+                size,
+                amount=amount,
+                redemption_type=redemption_type,
+                activation=activation,
+                expiration=expiration,
+            )
         made += size
         if on_batch:
             on_batch(size)

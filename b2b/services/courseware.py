@@ -112,7 +112,7 @@ def _removed_run(contract: ContractPage, course: Course) -> CourseRun | None:
     candidates = CourseRun.objects.filter(course=course, is_b2b=True, b2b_contract__isnull=True)
     for run in candidates.order_by("-pk"):
         locator = parse_run_key(run.courseware_id)
-        if locator.org == org and locator.run.endswith(suffix):
+        if locator.org == org and (locator.run or "").endswith(suffix):
             return run
     return None
 
@@ -134,7 +134,7 @@ def _check_not_ended(contract: ContractPage) -> None:
     ends = contract.ends_at
     if ends is not None and ends < timezone.now():
         raise ContractEnded(
-            f"Contract {contract.pk} ended on {contract.contract_end.isoformat()}, so its runs "
+            f"Contract {contract.pk} ended on {ends.date().isoformat()}, so its runs "
             "would close before they open: extend it first (b2b_contract modify "
             f"{contract.pk} --end YYYY-MM-DD), or add with --no-create-runs to record the "
             "courseware only."
@@ -169,7 +169,7 @@ def _attach_course(contract: ContractPage, course: Course) -> CourseOutcome:
         run = CourseRun.objects.create(
             course=course,
             courseware_id=key,
-            run_tag=parse_run_key(key).run,
+            run_tag=parse_run_key(key).run or "",
             title=course.title,
             live=True,
             is_self_paced=True,
@@ -192,8 +192,8 @@ def _assign_run(contract: ContractPage, run: CourseRun) -> CourseOutcome:
             run.course.readable_id, "skipped", run.courseware_id, "already on the contract"
         )
     _check_not_ended(contract)
-    if run.b2b_contract_id is not None:
-        other = run.b2b_contract
+    other = run.b2b_contract
+    if other is not None:
         raise RunTaken(
             f"Course run {run.courseware_id} is already assigned to contract {other.pk} "
             f"({other.name!r}): remove it there first (b2b_courseware remove {other.pk} "
@@ -424,7 +424,7 @@ def courseware_course_ids(records: Iterable[ContractCourseware]) -> set[int]:
     for record in records:
         if record.course_id:
             ids.add(record.course_id)
-        else:
+        elif record.program is not None:
             ids.update(course.pk for course in program_courses(record.program))
     return ids
 
@@ -469,18 +469,19 @@ def courseware_remove(
             if not contract.course_runs.filter(course=run.course).exists():
                 contract.courseware.filter(course=run.course).delete()
         else:
+            course: Course | None = None
             if parsed.kind == "course":
-                target: Course | Program = _course_get(parsed.text)
-                record = contract.courseware.filter(course=target).first()
-                courses = [target]
+                course = _course_get(parsed.text)
+                record = contract.courseware.filter(course=course).first()
+                courses = [course]
             else:
-                target = program_get(parsed.text)
-                record = contract.courseware.filter(program=target).first()
-                courses = program_courses(target)
+                program = program_get(parsed.text)
+                record = contract.courseware.filter(program=program).first()
+                courses = program_courses(program)
             if record is None:
                 result.message = f"{parsed.text} is not on contract {contract.pk}: nothing to do."
-                if parsed.kind == "course":
-                    result.message = _course_through_programs(contract, target) or result.message
+                if course is not None:
+                    result.message = _course_through_programs(contract, course) or result.message
                 return result
             needed = _courses_still_needed(contract, excluding=record)
             record.delete()

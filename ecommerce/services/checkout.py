@@ -13,6 +13,15 @@
 Contract products are decided by ``b2b.services.redemption.contract_checkout`` (seat, code,
 enrollment and membership together, under the code and contract row locks). Lock order: basket,
 order, code, contract.
+
+This is where the layers meet (ARCHITECTURE.md): this module and ``basket`` import
+``b2b.services.redemption``, the one exception the import-linter layers contract names
+(pyproject.toml). It is named rather than inverted through a registry of product rules that
+``b2b`` fills at start-up: the call is the heart of this transaction, taken under the basket and
+order locks, and the lock order can be checked only by reading what is called; a registry would
+hold one implementation, and a start-up that failed to fill it would sell contract products by
+the public rules. It makes no import cycle: nothing ``b2b.services.redemption`` imports reaches
+back to the cart or checkout (``lint-imports`` checks it).
 """
 
 from __future__ import annotations

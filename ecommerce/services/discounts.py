@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import Exists, OuterRef, QuerySet, Value
 from django.db.models.functions import Lower
 
@@ -22,6 +21,7 @@ from ecommerce.exceptions import (
     InvalidCode,
 )
 from ecommerce.models import Discount, DiscountProduct, DiscountRedemption, Product
+from main.models import User
 
 CENTS = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -35,7 +35,7 @@ def code_normalize(text: str | None) -> str:
 
 
 def discount_with_use(
-    queryset: QuerySet[Discount], *, user: AbstractBaseUser, product: Product | None
+    queryset: QuerySet[Discount], *, user: User, product: Product | None
 ) -> QuerySet[Discount]:
     """Annotate codes with ``used_by_anyone``, ``used_by_user`` (this learner) and ``linked``
     (to ``product``; true when no product is given), read in the same statement."""
@@ -63,7 +63,7 @@ def discount_is_used(discount: Discount) -> bool:
 def discount_find(
     text: str | None,
     *,
-    user: AbstractBaseUser | None = None,
+    user: User | None = None,
     product: Product | None = None,
 ) -> Discount:
     """The code with this text, compared case-insensitively with spaces trimmed (SPEC §5).
@@ -77,7 +77,9 @@ def discount_find(
         raise InvalidCode("Enter the enrollment code you were given.")
     if len(code) > MAX_CODE_LENGTH:
         raise InvalidCode("That is not an enrollment code: check it and type it again.")
-    queryset = Discount.objects.alias(code_ci=Lower("discount_code")).filter(code_ci=code)
+    queryset: QuerySet[Discount] = Discount.objects.alias(code_ci=Lower("discount_code")).filter(
+        code_ci=code
+    )
     if user is not None:
         queryset = discount_with_use(queryset, user=user, product=product)
     discount = queryset.first()
@@ -146,7 +148,7 @@ def discount_check_active(discount: Discount) -> None:
         )
 
 
-def discount_check_unused(discount: Discount, user: AbstractBaseUser) -> None:
+def discount_check_unused(discount: Discount, user: User) -> None:
     """Refuse a code this learner already used, or a one-time code anyone used (``code-used``).
 
     Two indexed queries at most. Under the code's row lock this is exact; the unique constraints
@@ -162,7 +164,7 @@ def discount_check_unused(discount: Discount, user: AbstractBaseUser) -> None:
 
 
 def discount_check_generic(
-    discount: Discount, *, product: Product, user: AbstractBaseUser, at: dt.datetime
+    discount: Discount, *, product: Product, user: User, at: dt.datetime
 ) -> None:
     """The rules of a code for a product outside any contract: linked, active, in its dates,
     unused. Raises the first refusal that applies."""
@@ -173,9 +175,7 @@ def discount_check_generic(
     discount_check_unused(discount, user)
 
 
-def redemption_record(
-    discount: Discount, *, user: AbstractBaseUser, order_id: int
-) -> DiscountRedemption:
+def redemption_record(discount: Discount, *, user: User, order_id: int) -> DiscountRedemption:
     """Record the code as used on an order (held while the order waits for its payment)."""
     return DiscountRedemption.objects.create(
         redeemed_discount=discount,

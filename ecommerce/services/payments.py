@@ -75,6 +75,9 @@ def order_payment_form(order: Order, *, ip_address: str = "") -> PaymentForm:
     library's choice). The receipt and cancel pages are ``/checkout/result/``; the gateway's
     server-to-server post goes to ``/checkout/backoffice/``.
     """
+    # Imported when a payment is made, not at start-up: the CyberSource SDK under the gateway
+    # takes about 2 s to import on this machine, which every command, worker and test process
+    # would otherwise pay. Not a cycle: mitol imports nothing of ours.
     from mitol.payment_gateway.api import PaymentGateway
     from mitol.payment_gateway.dataclasses import CartItem
     from mitol.payment_gateway.dataclasses import Order as GatewayOrder
@@ -128,7 +131,7 @@ def payment_response_read(fields: Mapping[str, str]) -> PaymentResponse:
     signed field is missing, when the signature does not match (the fields were not signed with
     our security key, or were altered), or when the reference number is not one of ours.
     """
-    from mitol.payment_gateway.api import PaymentGateway
+    from mitol.payment_gateway.api import PaymentGateway  # late: see order_payment_form
 
     if not payments_configured():
         raise InvalidPaymentResponse("Payments are not configured on this site.")

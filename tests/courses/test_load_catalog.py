@@ -12,8 +12,8 @@ from django.core.management.base import CommandError
 from wagtail.models import Page
 
 from b2b.models import ContractCourseware, ContractPage, OrganizationPage
+from courses.catalog import DEFAULT_CATALOG_PATH
 from courses.models import Course, CourseRun, Program, ProgramRequirement
-from courses.services import DEFAULT_CATALOG_PATH
 from ecommerce.models import Discount, Product
 from tests.conftest import Output
 from tests.factories import program_with

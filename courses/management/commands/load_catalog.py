@@ -5,7 +5,7 @@ from typing import Any
 
 from django.core.management.base import CommandParser
 
-from courses.services import catalog_load
+from courses.catalog import catalog_load
 from main.commands import DomainCommand
 
 

@@ -1,7 +1,7 @@
 """``manage.py openedx_standin --port PORT``: a local Open edX for tests and for trying by hand.
 
 It serves the LMS token and enrollment endpoints at its root and Studio's course-runs API under
-``/studio``, with the catalog's runs already there (``openedx/standin.py`` describes the
+``/studio``, with the catalog's runs already there (``openedx/standin/`` describes the
 protocol and its control API). Point the ``OPENEDX_*`` settings at it, as the first lines it
 prints say, and contract runs and enrollments are created in it.
 """
