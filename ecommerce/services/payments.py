@@ -230,7 +230,7 @@ def _signature(data: Mapping[str, str]) -> str:
     from mitol.payment_gateway.api import PaymentGateway
 
     gateway = PaymentGateway.get_gateway_class(GATEWAY)
-    return gateway._generate_cybersource_sa_signature(data)  # noqa: SLF001
+    return gateway._generate_cybersource_sa_signature(data)
 
 
 def _amount(data: Mapping[str, str], name: str) -> Decimal:
