@@ -43,7 +43,14 @@ if not DEBUG:
         )
 
 SITE_BASE_URL = env.str("SITE_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
-if urlsplit(SITE_BASE_URL).scheme not in ("http", "https") or not urlsplit(SITE_BASE_URL).netloc:
+_site = urlsplit(SITE_BASE_URL)
+if (
+    _site.scheme not in ("http", "https")
+    or not _site.netloc
+    or _site.query
+    or _site.fragment
+    or re.search(r"[,=\s]", SITE_BASE_URL)  # the payment callbacks are signed into the form
+):
     raise ImproperlyConfigured(
         f"SITE_BASE_URL={SITE_BASE_URL!r} is not a web address: give the site's base URL, "
         "for example https://learn.example.edu."
@@ -348,6 +355,22 @@ MITOL_PAYMENT_GATEWAY_CYBERSOURCE_SECURE_ACCEPTANCE_URL = env.str(
 # Orders are known to the gateway as "<prefix>-<order id>"; give each deployment its own prefix
 # when several share one CyberSource profile.
 ORDER_REFERENCE_PREFIX = env.str("ORDER_REFERENCE_PREFIX", default="b2b")
+# These values are signed into every payment form as they are: a "," or "=" in one would let the
+# signed text be read as other fields (README "Security"), so they are checked here.
+if not re.fullmatch(r"[A-Za-z0-9_-]{1,30}", ORDER_REFERENCE_PREFIX, re.ASCII):
+    raise ImproperlyConfigured(
+        f"ORDER_REFERENCE_PREFIX={ORDER_REFERENCE_PREFIX!r} must be 1 to 30 letters, digits, "
+        "'-' or '_' (for example b2b or b2b-staging)."
+    )
+for _name in (
+    "MITOL_PAYMENT_GATEWAY_CYBERSOURCE_ACCESS_KEY",
+    "MITOL_PAYMENT_GATEWAY_CYBERSOURCE_PROFILE_ID",
+):
+    if not re.fullmatch(r"[A-Za-z0-9_-]*", globals()[_name], re.ASCII):
+        raise ImproperlyConfigured(
+            f"{_name} may hold only letters, digits, '-' and '_': copy it exactly as the "
+            "CyberSource Business Center shows it (Secure Acceptance profile, security keys)."
+        )
 
 # Open edX (SPEC §8): off unless all four are set.
 OPENEDX_API_BASE_URL = env.str("OPENEDX_API_BASE_URL", default="").rstrip("/")

@@ -29,7 +29,15 @@ from b2b.services.codes import codes_deactivate_for_products, codes_target
 from b2b.services.contracts import contract_get
 from b2b.services.courseware import courseware_course_ids
 from courses.models import CourseRun, CourseRunEnrollment, EdxStatus
-from ecommerce.models import Discount, DiscountProduct, DiscountRedemption, Order, Product
+from ecommerce.models import (
+    Discount,
+    DiscountProduct,
+    DiscountRedemption,
+    Order,
+    Product,
+    Transaction,
+)
+from ecommerce.services.payments import ACCEPT, CURRENCY
 
 ERROR, WARNING, NOTE = "error", "warning", "note"
 SEVERITIES = (ERROR, WARNING, NOTE)
@@ -46,6 +54,8 @@ KINDS = (
     "product-removed-run",  # error: an active product for a run no longer on its contract
     "redemption-order",  # error: a redemption whose order is not fulfilled
     "redemption-order-pending",  # warning: a redemption whose order is pending for over an hour
+    "redemption-payment",  # error: a fulfilled order whose accepted payment is not its amount in
+    # its currency (the gateway's response is checked for both; this finds what slipped past)
     "redemption-enrollment",  # error: a redemption with no enrollment in the run
     "redemption-membership",  # error: a redemption with no membership of the contract
     "code-redeemed-twice",  # error: a one-time code with more than one redemption
@@ -646,6 +656,15 @@ def _redemptions(ids: list[int], stale: dt.datetime) -> list[Finding]:
             user_id=OuterRef("redeemed_by_id"), contract_id=OuterRef("contract_id")
         )
     )
+    # An accepted payment of another amount or currency than its order's (or with none said).
+    paid_otherwise = Exists(
+        Transaction.objects.filter(order_id=OuterRef("redeemed_order_id"), decision=ACCEPT).filter(
+            Q(amount__isnull=True)
+            | ~Q(amount=OuterRef("redeemed_order__total_price_paid"))
+            | Q(data__req_currency__isnull=True)
+            | ~Q(data__req_currency=CURRENCY)
+        )
+    )
     pending = Q(redeemed_order__state=PENDING)
     rows = (
         base.values("contract_id")
@@ -653,6 +672,7 @@ def _redemptions(ids: list[int], stale: dt.datetime) -> list[Finding]:
             total=Count("pk"),
             not_fulfilled=Count("pk", filter=~Q(redeemed_order__state=FULFILLED) & ~pending),
             pending_old=Count("pk", filter=pending & Q(redeemed_order__created_on__lt=stale)),
+            paid_otherwise=Count("pk", filter=Q(redeemed_order__state=FULFILLED) & paid_otherwise),
             no_enrollment=Count("pk", filter=~enrolled),
             no_membership=Count("pk", filter=~attached),
         )
@@ -675,6 +695,13 @@ def _redemptions(ids: list[int], stale: dt.datetime) -> list[Finding]:
                 "pending_old",
                 "payment settled within an hour",
                 "orders pending for over an hour",
+            ),
+            (
+                "redemption-payment",
+                ERROR,
+                "paid_otherwise",
+                f"an accepted payment of its order's amount in {CURRENCY}",
+                "fulfilled orders paid another amount or currency (see their transactions)",
             ),
             (
                 "redemption-enrollment",

@@ -29,7 +29,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
@@ -66,8 +65,10 @@ from ecommerce.services.payments import (
     CANCEL,
     REVIEW,
     PaymentForm,
+    PaymentResponse,
     order_payment_form,
     order_reference,
+    payment_response_check,
     payment_response_read,
     payments_configured,
 )
@@ -249,16 +250,18 @@ class PaymentOutcome:
 
 
 def payment_response_apply(fields: Mapping[str, str]) -> PaymentOutcome:
-    """Apply a signed Secure Acceptance response to its order, exactly once (SPEC §5).
+    """Apply a gateway response to its order, exactly once (SPEC §5).
 
-    ``ACCEPT`` with the order's amount: the order is fulfilled (learner enrolled, attached, code
-    redeemed for good) and the bought product leaves the basket. ``DECLINE`` / ``ERROR``: the
-    order is declined; ``CANCEL``: canceled; both free the code and the seat. ``REVIEW``: the
-    order stays pending (the gateway posts the final decision later). The response is recorded
-    as a ``Transaction`` once per gateway transaction ID. A response for an order no longer
-    pending changes nothing (an accepted payment for an order that was canceled is logged as an
-    error for an operator to refund). Raises ``InvalidPaymentResponse`` for an unsigned or
-    altered response and ``OrderNotFound`` for an unknown order.
+    The response is verified first (``payment_response_read``: signed by the gateway, not a
+    request; ``payment_response_check``: the order's exact amount and currency); a response that
+    fails raises ``InvalidPaymentResponse`` and changes nothing, and ``OrderNotFound`` is raised
+    for an order unknown here. Then: ``ACCEPT``: the order is fulfilled (learner enrolled,
+    attached, code redeemed for good) and the bought product leaves the basket. ``DECLINE`` /
+    ``ERROR``: the order is declined; ``CANCEL``: canceled; both free the code and the seat.
+    ``REVIEW``: the order stays pending (the gateway posts the final decision later). The
+    response is recorded as a ``Transaction`` (its signed fields) once per gateway transaction
+    ID. A response for an order no longer pending changes nothing (an accepted payment for an
+    order that was canceled is logged as an error for an operator to refund).
     """
     response = payment_response_read(fields)
     purchaser_id = (
@@ -271,7 +274,8 @@ def payment_response_apply(fields: Mapping[str, str]) -> PaymentOutcome:
         order = (
             Order.objects.select_for_update().select_related("purchaser").get(pk=response.order_id)
         )
-        _record(order, response.decision, response.transaction_id, response.amount, response.fields)
+        payment_response_check(response, order)  # raises before anything is written
+        _record(order, response)
         changed = False
         if order.state != PENDING:
             if response.decision == ACCEPT and order.state != FULFILLED:
@@ -282,16 +286,7 @@ def payment_response_apply(fields: Mapping[str, str]) -> PaymentOutcome:
                     order.state,
                 )
         elif response.decision == ACCEPT:
-            if response.amount != order.total_price_paid:
-                log.error(
-                    "Payment %s for order %s is %s, the order is %s: left pending for review.",
-                    response.transaction_id,
-                    order.pk,
-                    response.amount,
-                    order.total_price_paid,
-                )
-            else:
-                changed = _fulfil_paid(order, basket)
+            changed = _fulfil_paid(order, basket)
         elif response.decision == REVIEW:
             log.info("Payment for order %s is under review: the order stays pending.", order.pk)
         else:
@@ -317,19 +312,13 @@ def _fulfil_paid(order: Order, basket: Basket | None) -> bool:
     return True
 
 
-def _record(
-    order: Order,
-    decision: str,
-    transaction_id: str,
-    amount: Decimal | None,
-    fields: Mapping[str, str],
-) -> None:
-    if transaction_id and Transaction.objects.filter(transaction_id=transaction_id).exists():
+def _record(order: Order, response: PaymentResponse) -> None:
+    if Transaction.objects.filter(transaction_id=response.transaction_id).exists():
         return
     Transaction.objects.create(
         order=order,
-        transaction_id=transaction_id,
-        decision=decision,
-        amount=amount,
-        data=dict(fields),
+        transaction_id=response.transaction_id,
+        decision=response.decision,
+        amount=response.amount,
+        data=response.fields,
     )

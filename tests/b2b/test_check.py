@@ -17,9 +17,10 @@ from b2b.management.commands import b2b_check
 from b2b.models import ContractCourseware, ContractMembership, OrganizationPage
 from b2b.services.check import KINDS, contracts_check
 from courses.models import CourseRun, CourseRunEnrollment
-from ecommerce.models import Discount, DiscountRedemption, Order, Product
+from ecommerce.models import Discount, DiscountRedemption, Order, Product, Transaction
 from ecommerce.services.basket import basket_code_apply, basket_replace
-from ecommerce.services.checkout import basket_checkout
+from ecommerce.services.checkout import basket_checkout, payment_response_apply
+from tests.ecommerce.helpers import gateway_response
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -288,6 +289,54 @@ def test_redemption_pending_for_over_an_hour_is_a_warning(capped):
     assert (code, brief(rows)) == (0, [(capped.contract.pk, "redemption-order-pending", "warning")])
 
 
+def pay(offer, username: str, transaction_id: str = "7412345678") -> Order:
+    """A learner checks out a priced product and the gateway accepts the payment."""
+    user = UserFactory(username=username)
+    basket_replace(user, product_id=offer.product.pk)
+    basket_code_apply(user, code=usable(offer)[0])
+    form = basket_checkout(user).payment.fields
+    return payment_response_apply(
+        gateway_response(form, "ACCEPT", transaction_id=transaction_id)
+    ).order
+
+
+def _without_currency(data: dict) -> dict:
+    return {k: v for k, v in data.items() if k != "req_currency"}
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"amount": Decimal("99.99")},
+        {"amount": None},
+        {"data": lambda data: {**data, "req_currency": "EUR"}},
+        {"data": _without_currency},  # a forged receipt that never said its currency
+    ],
+    ids=["a cent less", "no amount", "another currency", "no currency"],
+)
+def test_order_paid_another_amount_or_currency_is_an_error_fix_leaves(
+    make_offer, payments, fix, change
+):
+    paid = make_offer("Paid", "non-sso", "--max-learners", "3", "--price", "100")
+    order = pay(paid, "payer")
+    assert (order.state, check()) == ("fulfilled", (0, []))
+    record = Transaction.objects.get()
+    for name, value in change.items():
+        setattr(record, name, value(getattr(record, name)) if callable(value) else value)
+    record.save()
+
+    code, rows = check()
+
+    assert (code, brief(rows)) == (3, [(paid.contract.pk, "redemption-payment", "error")])
+    assert (rows[0]["expected"], rows[0]["found"]) == (
+        "every redemption has an accepted payment of its order's amount in USD",
+        "1 of 1 redemptions: fulfilled orders paid another amount or currency (see their "
+        "transactions)",
+    )
+    assert fix() == (3, rows)
+    assert Transaction.objects.get() == record
+
+
 def test_redemption_without_enrollment_is_an_error_fix_leaves(capped, fix):
     CourseRunEnrollment.objects.all().delete()
     code, rows = check()
@@ -408,6 +457,7 @@ def test_every_kind_has_a_test():
         "product-removed-run",
         "redemption-order",
         "redemption-order-pending",
+        "redemption-payment",
         "redemption-enrollment",
         "redemption-membership",
         "code-redeemed-twice",
@@ -526,7 +576,7 @@ def test_table_and_csv_formats(capped):
 # -- queries -------------------------------------------------------------------------------------
 
 
-def test_queries_do_not_grow_with_codes_or_learners(make_offer):
+def test_queries_do_not_grow_with_codes_or_learners(make_offer, payments):
     def queries() -> int:
         with CaptureQueriesContext(connection) as captured:
             contracts_check()
@@ -540,4 +590,12 @@ def test_queries_do_not_grow_with_codes_or_learners(make_offer):
         redeem(large, f"l{n}")
     Order.objects.filter(pk=Order.objects.order_by("pk").last().pk).update(state="canceled")
     Product.objects.filter(pk=small.product.pk).update(price=Decimal("1.00"))
+    paid = make_offer(
+        "Paid", "non-sso", "--max-learners", "9", "--price", "100", org="Pay U", key="PAY"
+    )
+    for n in range(6):
+        pay(paid, f"p{n}", transaction_id=f"74{n:08d}")
+    Transaction.objects.filter(pk=Transaction.objects.order_by("pk").first().pk).update(amount=1)
+    kinds = {row.kind for row in contracts_check().findings}
+    assert {"redemption-order", "redemption-payment", "product-price"} <= kinds
     assert queries() == few == 9

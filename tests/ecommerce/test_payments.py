@@ -297,17 +297,19 @@ def test_an_unsigned_or_altered_callback_is_refused_and_changes_nothing(
     assert shop_state() == before
 
 
-def test_an_accepted_payment_of_the_wrong_amount_leaves_the_order_pending(
-    client, priced, learner, payments
+def test_an_accepted_payment_of_the_wrong_amount_is_refused_and_logged_for_a_refund(
+    client, priced, learner, payments, caplog
 ):
     _pending(client, priced, priced.codes[0], learner)
     order = Order.objects.get()
-
     fields = gateway_response(_form(order.pk), "ACCEPT", amount="25.00")
+    before = shop_state()
 
-    client.post("/checkout/backoffice/", fields)
+    response = client.post("/checkout/backoffice/", fields)
 
-    order.refresh_from_db()
-    assert order.state == "pending"
-    assert CourseRunEnrollment.objects.count() == 0
-    assert list(Transaction.objects.values_list("decision", "amount")) == [("ACCEPT", 25)]
+    assert response.status_code == 400
+    assert shop_state() == before  # the order stays pending, nothing is recorded
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == [
+        f"Payment 7412345678 accepted for order {order.pk} with amount 25.00, charged amount "
+        "25.00, the order is 250.00 USD: refused; refund it."
+    ]

@@ -36,6 +36,9 @@ SETTINGS_VARIABLES = (
     "OPENEDX_STUDIO_API_BASE_URL",
     "OPENEDX_COURSES_SERVICE_WORKER_CLIENT_ID",
     "OPENEDX_COURSES_SERVICE_WORKER_CLIENT_SECRET",
+    "ORDER_REFERENCE_PREFIX",
+    "MITOL_PAYMENT_GATEWAY_CYBERSOURCE_ACCESS_KEY",
+    "MITOL_PAYMENT_GATEWAY_CYBERSOURCE_PROFILE_ID",
 )
 SECRET_MESSAGE = (
     "DEBUG is off, so SECRET_KEY must be set to a real secret of at least 32 characters "
@@ -266,3 +269,60 @@ def test_complete_sso_settings_turn_the_organization_login_on():
         0,
         "main.sso.SSOBackend https://sso.example.edu/realms/learners\n",
     )
+
+
+KEY_MESSAGE = (
+    "may hold only letters, digits, '-' and '_': copy it exactly as the CyberSource Business "
+    "Center shows it (Secure Acceptance profile, security keys)."
+)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {"ORDER_REFERENCE_PREFIX": "b2b,decision=ACCEPT"},
+            "ORDER_REFERENCE_PREFIX='b2b,decision=ACCEPT' must be 1 to 30 letters, digits, '-' "
+            "or '_' (for example b2b or b2b-staging).",
+        ),
+        (
+            {"MITOL_PAYMENT_GATEWAY_CYBERSOURCE_ACCESS_KEY": "key,decision=ACCEPT"},
+            f"MITOL_PAYMENT_GATEWAY_CYBERSOURCE_ACCESS_KEY {KEY_MESSAGE}",
+        ),
+        (
+            {"MITOL_PAYMENT_GATEWAY_CYBERSOURCE_PROFILE_ID": "id=1"},
+            f"MITOL_PAYMENT_GATEWAY_CYBERSOURCE_PROFILE_ID {KEY_MESSAGE}",
+        ),
+        (
+            {"SITE_BASE_URL": "https://learn.example.edu/a,decision=ACCEPT"},
+            "SITE_BASE_URL='https://learn.example.edu/a,decision=ACCEPT' is not a web address: "
+            "give the site's base URL, for example https://learn.example.edu.",
+        ),
+        (
+            {"SITE_BASE_URL": "https://learn.example.edu/?next=x"},
+            "SITE_BASE_URL='https://learn.example.edu/?next=x' is not a web address: give the "
+            "site's base URL, for example https://learn.example.edu.",
+        ),
+    ],
+    ids=["reference prefix", "access key", "profile id", "site base url", "site query"],
+)
+def test_a_value_signed_into_payment_forms_with_a_separator_refuses_to_start(env, message):
+    # given a setting that reaches the gateway's signed fields holding "," or "="
+    result = python(SETUP, **env)
+
+    # then Django does not start, naming the setting
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == (
+        f"django.core.exceptions.ImproperlyConfigured: {message}"
+    )
+
+
+def test_well_formed_payment_settings_start():
+    shown = python(
+        SETUP + "; from django.conf import settings as s; print(s.ORDER_REFERENCE_PREFIX)",
+        ORDER_REFERENCE_PREFIX="b2b-staging_2",
+        MITOL_PAYMENT_GATEWAY_CYBERSOURCE_ACCESS_KEY="0123456789abcdef0123456789abcdef",
+        MITOL_PAYMENT_GATEWAY_CYBERSOURCE_PROFILE_ID="465A8696-4412-42D1-A653-D12796182F06",
+        SITE_BASE_URL="https://learn.example.edu/b2b/",
+    )
+    assert (shown.returncode, shown.stdout) == (0, "b2b-staging_2\n")
