@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -143,11 +144,13 @@ def wait_for(
 
 def task_results(log: Path, task: str) -> list[str]:
     """What the worker's runs of ``task`` returned, in order (from its log)."""
-    return [
-        line.rsplit(": ", 1)[1]
-        for line in log.read_text().splitlines()
-        if f"{task}[" in line and " succeeded in " in line
-    ]
+    results = []
+    for line in log.read_text().splitlines():
+        if f"{task}[" in line:
+            succeeded = re.search(r" succeeded in [0-9.e-]+s: (.*)$", line)
+            if succeeded:
+                results.append(succeeded.group(1))
+    return results
 
 
 def forget_queue(env: dict[str, str]) -> None:
@@ -165,4 +168,4 @@ def forget_queue(env: dict[str, str]) -> None:
         if routing_key == queue:
             client.hdel("unacked", tag)
             client.zrem("unacked_index", tag)
-    client.delete(queue)
+    client.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
