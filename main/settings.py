@@ -420,7 +420,10 @@ OPENEDX_RETRY_BACKOFF_MAX = env.float("OPENEDX_RETRY_BACKOFF_MAX", default=30.0)
 OPENEDX_ENROLLMENT_MODE = env.str("OPENEDX_ENROLLMENT_MODE", default="audit")
 # A sync claims its run or enrollment for this many seconds: another delivery of the same sync
 # stops meanwhile; after it, the claim of a worker that died mid-sync lapses and the periodic
-# re-queue (REQUEUE_PENDING_AFTER) sends the sync again.
+# re-queue (REQUEUE_PENDING_AFTER) sends the sync again. A sync answered within its first
+# attempts takes seconds; one whose every request times out through all its retries can outlast
+# it (each request up to ATTEMPTS × (CONNECT + READ) timeouts), and a second delivery may then
+# overlap it: harmless, Open edX takes a clone or an enrollment made twice as done.
 OPENEDX_SYNC_LEASE = _seconds("OPENEDX_SYNC_LEASE", 900)
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

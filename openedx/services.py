@@ -20,10 +20,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from django.conf import settings
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -336,7 +336,7 @@ def edx_syncs_overdue(*, now: dt.datetime | None = None) -> tuple[list[int], lis
     now = now or timezone.now()
     idle = Q(last_touched__lt=now - dt.timedelta(seconds=settings.REQUEUE_PENDING_AFTER))
 
-    def overdue(queryset):  # type: ignore[no-untyped-def]
+    def overdue(queryset: QuerySet[Any]) -> list[int]:
         return list(
             queryset.filter(edx_status=EdxStatus.PENDING)
             .filter(_claimable(now))
