@@ -62,8 +62,11 @@ lint: install
 bench-checkout: install
 	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) benchmarks/checkout.py
 
+# The Celery worker with beat in it (-B): beat queues again, every REQUEUE_PENDING_AFTER seconds,
+# the code adjustments and Open edX syncs whose task was lost (README "After a crash").
+# Run one worker with -B per deployment; more workers without it.
 worker: install
-	$(VENV)/bin/celery -A main worker --loglevel=info
+	$(VENV)/bin/celery -A main worker -B --loglevel=info
 
 # A local Open edX (LMS token + enrollment, Studio course runs) to point OPENEDX_* at; see README.
 EDX_STANDIN_PORT ?= 8060

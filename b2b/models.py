@@ -321,3 +321,26 @@ class ContractCodesLock(models.Model):
 
     def __str__(self) -> str:
         return f"codes lock of contract {self.contract_id}"
+
+
+class ContractCodesPending(models.Model):
+    """The durable marker that a contract's enrollment codes need adjusting (SPEC §4;
+    ARCHITECTURE rule 12, durable intent).
+
+    Written in the same transaction as the change that needs the adjustment
+    (``codes_adjust_queue``), so it exists exactly when the change committed, whether or not the
+    task message ever reached the broker. ``requested_on`` is when the oldest unfinished request
+    was made (later requests keep it); ``request_id`` names the latest request. The adjustment
+    deletes the row only if ``request_id`` is still the one it read before it read the contract,
+    so a change committed while it ran keeps the marker. The periodic re-queue and ``b2b_check``
+    read ``requested_on``.
+    """
+
+    contract = models.OneToOneField(
+        ContractPage, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    requested_on = models.DateTimeField()
+    request_id = models.UUIDField()
+
+    def __str__(self) -> str:
+        return f"codes of contract {self.contract_id} to adjust since {self.requested_on}"

@@ -1,11 +1,23 @@
-"""Celery tasks of the b2b app: they take primitive IDs and call one service."""
+"""Celery tasks of the b2b app: they take primitive IDs and call one service.
+
+The code adjustment is idempotent, so it is acknowledged only once done and handed back to the
+broker when its worker dies (``acks_late``, ``reject_on_worker_lost``); a message lost
+altogether is made up for by ``codes_adjust_requeue`` (Celery beat), from the contract's marker
+(ARCHITECTURE rule 12).
+"""
+
+import logging
 
 from celery import shared_task
+from django.conf import settings
 from django.db import OperationalError, transaction
 
 from b2b.services.audit import codes_adjusted_record
 from b2b.services.codes import codes_adjust
+from b2b.services.codes_pending import codes_pending_overdue
 from main.actors import Via, acting_as
+
+log = logging.getLogger(__name__)
 
 
 @shared_task(
@@ -15,6 +27,7 @@ from main.actors import Via, acting_as
     retry_jitter=True,
     max_retries=5,
     acks_late=True,
+    reject_on_worker_lost=True,
 )
 def contract_codes_adjust(contract_id: int) -> str:
     """Adjust a contract's enrollment codes (SPEC §4) and record what changed in its audit trail.
@@ -25,3 +38,21 @@ def contract_codes_adjust(contract_id: int) -> str:
         with transaction.atomic():
             codes_adjusted_record(report)
     return report.summary()
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def codes_adjust_requeue() -> list[int]:
+    """Queue the code adjustment again for every contract whose marker is older than
+    ``REQUEUE_PENDING_AFTER`` seconds (``codes_pending_overdue``), oldest first; each message
+    expires after that long. Run by Celery beat every ``REQUEUE_PENDING_AFTER`` seconds.
+    Returns the contract IDs queued."""
+    overdue = list(codes_pending_overdue())
+    for contract_id in overdue:
+        contract_codes_adjust.apply_async((contract_id,), expires=settings.REQUEUE_PENDING_AFTER)
+    if overdue:
+        log.warning(
+            "Code adjustments pending for over %g s queued again: contracts %s",
+            settings.REQUEUE_PENDING_AFTER,
+            overdue,
+        )
+    return overdue

@@ -307,6 +307,55 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 
+
+def _seconds(name: str, default: float) -> float:
+    """A positive number of seconds from the environment, or a one-line refusal to start."""
+    raw = env.str(name, default=str(default))
+    try:
+        value = float(raw)
+        if not 0 < value < float("inf"):
+            raise ValueError
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"{name} must be a positive number of seconds (default {default:g}), not {raw!r}."
+        ) from None
+    return value
+
+
+# Durable intent (ARCHITECTURE rule 12; the README's "After a crash"). A change that needs
+# follow-up work records it in its own transaction (a code adjustment's marker, a run's or an
+# enrollment's edx_status pending); Celery beat runs the re-queue tasks every
+# REQUEUE_PENDING_AFTER seconds, and they queue again what has waited longer than that. b2b_check
+# reports a code adjustment pending longer than that. Each re-queued message expires after one
+# period, so a stopped worker does not come back to a pile of copies.
+REQUEUE_PENDING_AFTER = _seconds("REQUEUE_PENDING_AFTER", 300)
+CELERY_BEAT_SCHEDULE = {
+    "codes-adjust-requeue": {
+        "task": "b2b.tasks.codes_adjust_requeue",
+        "schedule": REQUEUE_PENDING_AFTER,
+        "options": {"expires": REQUEUE_PENDING_AFTER},
+    },
+    "edx-syncs-requeue": {
+        "task": "openedx.tasks.edx_syncs_requeue",
+        "schedule": REQUEUE_PENDING_AFTER,
+        "options": {"expires": REQUEUE_PENDING_AFTER},
+    },
+}
+# Where beat keeps the time of each entry's last run (`make worker` runs beat with the worker).
+CELERY_BEAT_SCHEDULE_FILENAME = env.str(
+    "CELERY_BEAT_SCHEDULE_FILENAME", default=str(BASE_DIR / "celerybeat-schedule")
+)
+# Redis: a message a worker took but never acknowledged (acks_late: the worker died) goes back to
+# the queue after this many seconds. It must outlast the longest task, or a second worker starts
+# it while the first still runs (harmless, the tasks are idempotent, but wasted). The longest is
+# the adjustment of the largest contract: 100,000 learners × 50 courses = 5,000,000 codes; at the
+# measured 15 s per 500,000 codes generated (`make bench`) that is about 150 s, plus as much again
+# for a second delivery waiting on the contract's code lock. 900 s leaves three times that and
+# covers the longest retry countdown (300 s). Beat re-queues lost adjustments sooner anyway.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": _seconds("CELERY_VISIBILITY_TIMEOUT", 900),
+}
+
 # Wagtail
 WAGTAIL_SITE_NAME = "B2B contracts"
 WAGTAILADMIN_BASE_URL = SITE_BASE_URL
@@ -392,6 +441,13 @@ OPENEDX_RETRY_BACKOFF_MAX = env.float("OPENEDX_RETRY_BACKOFF_MAX", default=30.0)
 # The LMS enrollment mode of contract learners: "audit" is the one mode every run has, cloned
 # runs included (the LMS falls back to it when a run has no course modes).
 OPENEDX_ENROLLMENT_MODE = env.str("OPENEDX_ENROLLMENT_MODE", default="audit")
+# A sync claims its run or enrollment for this many seconds: another delivery of the same sync
+# stops meanwhile; after it, the claim of a worker that died mid-sync lapses and the periodic
+# re-queue (REQUEUE_PENDING_AFTER) sends the sync again. A sync answered within its first
+# attempts takes seconds; one whose every request times out through all its retries can outlast
+# it (each request up to ATTEMPTS × (CONNECT + READ) timeouts), and a second delivery may then
+# overlap it: harmless, Open edX takes a clone or an enrollment made twice as done.
+OPENEDX_SYNC_LEASE = _seconds("OPENEDX_SYNC_LEASE", 900)
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {

@@ -8,10 +8,12 @@ sent the same PATCH. ``enrollment_sync``: a learner enrolled here is enrolled in
 Both are idempotent and safe to run twice at once: a record already ``created`` is left alone
 (no HTTP at all), and a sync claims its record first with a conditional update, so a second
 delivery of the same task finds it ``created``, or being synced, and stops. The claim lapses
-after ``SYNC_LEASE`` (a worker that died mid-sync). The outcome is recorded on the record:
-``edx_status`` ``created`` or ``failed`` with ``edx_error`` (the last error), ``edx_attempts``
-and ``edx_last_attempt_on``. Failures are recorded, never raised, so a task queued on commit
-never breaks the command or request that queued it; ``b2b_courseware sync-edx`` retries them.
+after ``OPENEDX_SYNC_LEASE`` seconds (a worker that died mid-sync). The outcome is recorded on
+the record: ``edx_status`` ``created`` or ``failed`` with ``edx_error`` (the last error),
+``edx_attempts`` and ``edx_last_attempt_on``. Failures are recorded, never raised, so a task
+queued on commit never breaks the command or request that queued it; ``b2b_courseware sync-edx``
+retries them. ``edx_syncs_overdue`` finds the syncs still ``pending`` whose task was lost, for
+the periodic re-queue (ARCHITECTURE rule 12).
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from django.conf import settings
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from courses.models import CourseRun, CourseRunEnrollment, EdxStatus
@@ -33,13 +36,16 @@ from openedx.exceptions import EdxError, EdxNotConfigured, EdxRecordNotFound, Ed
 
 log = logging.getLogger(__name__)
 
-# Longer than the slowest sync (3 requests, each up to OPENEDX_RETRY_ATTEMPTS × timeouts).
-SYNC_LEASE = dt.timedelta(minutes=15)
+
+def sync_lease() -> dt.timedelta:
+    """How long a sync's claim holds (``OPENEDX_SYNC_LEASE``)."""
+    return dt.timedelta(seconds=settings.OPENEDX_SYNC_LEASE)
+
 
 Outcome = Literal[
     "created",  # done now: cloned and updated, or enrolled
     "already-created",  # it was created before: nothing sent
-    "in-progress",  # another sync holds it (claimed less than SYNC_LEASE ago): nothing sent
+    "in-progress",  # another sync holds it (claimed less than the lease ago): nothing sent
     "not-configured",  # edX is off: nothing sent
     "not-managed",  # a run that comes from edX, not one created here: nothing sent
     "not-created",  # an update of a run not in Studio yet: its creation sends the values
@@ -115,18 +121,23 @@ def _details_send(client: EdxClient, run: CourseRun) -> dict[str, Any] | None:
     return sent
 
 
+def _claimable(now: dt.datetime) -> Q:
+    """Records a sync may claim now: not created, and not held by a sync claimed less than the
+    lease ago."""
+    return ~Q(edx_status=EdxStatus.CREATED) & (
+        ~Q(edx_status=EdxStatus.PENDING)
+        | Q(edx_last_attempt_on__isnull=True)
+        | Q(edx_last_attempt_on__lt=now - sync_lease())
+    )
+
+
 def _claim(model: type[CourseRun] | type[CourseRunEnrollment], pk: int) -> dt.datetime | None:
     """Take the record for one sync; the claim's time, or None when it is created already or
     another sync holds it. One conditional UPDATE: two deliveries cannot both win."""
     now = timezone.now()
-    claimable = ~Q(edx_status=EdxStatus.CREATED) & (
-        ~Q(edx_status=EdxStatus.PENDING)
-        | Q(edx_last_attempt_on__isnull=True)
-        | Q(edx_last_attempt_on__lt=now - SYNC_LEASE)
-    )
     won = (
         model.objects.filter(pk=pk)
-        .filter(claimable)
+        .filter(_claimable(now))
         .update(
             edx_status=EdxStatus.PENDING,
             edx_last_attempt_on=now,
@@ -169,7 +180,7 @@ def _unclaimed_result(
             "already in Open edX",
         )
     held = record.edx_last_attempt_on
-    until = (held + SYNC_LEASE).isoformat(timespec="seconds") if held else "now"
+    until = (held + sync_lease()).isoformat(timespec="seconds") if held else "now"
     return EdxSyncResult(
         kind,
         record.pk,
@@ -347,8 +358,10 @@ def enrollment_sync(enrollment_id: int, *, client: EdxClient | None = None) -> E
     by SSO, under the same username). Mode ``OPENEDX_ENROLLMENT_MODE`` (``audit``: the mode
     every run has, a fresh clone included), ``force_enrollment`` so that the run's enrollment
     dates do not stop an enrollment decided here. A contract run not yet in Studio is synced
-    first; if that fails the enrollment fails with the run's error. Skips, recording and
-    idempotency as ``course_run_sync``. Raises ``EdxRecordNotFound`` for an unknown ID.
+    first; if that fails the enrollment fails with the run's error; if another sync holds the
+    run, the enrollment stays ``pending`` (``in-progress``) for the periodic re-queue. Skips,
+    recording and idempotency as ``course_run_sync``. Raises ``EdxRecordNotFound`` for an
+    unknown ID.
     """
     enrollment = (
         CourseRunEnrollment.objects.select_related("user", "run").filter(pk=enrollment_id).first()
@@ -381,7 +394,26 @@ def enrollment_sync(enrollment_id: int, *, client: EdxClient | None = None) -> E
     if claimed_on is None:
         return _unclaimed_result("enrollment", enrollment, key, username)
     try:
-        _lms_enroll(client or edx_client(), enrollment)
+        waiting = _lms_enroll(client or edx_client(), enrollment)
+        if waiting is not None:
+            # Another sync holds the run (or held it, and its worker died): the enrollment
+            # waits, still pending, and is sent again once its own claim lapses.
+            _finish(
+                CourseRunEnrollment,
+                enrollment.pk,
+                claimed_on,
+                status=EdxStatus.PENDING,
+                error=waiting,
+            )
+            return EdxSyncResult(
+                "enrollment",
+                enrollment.pk,
+                key,
+                username,
+                EdxStatus.PENDING,
+                "in-progress",
+                waiting,
+            )
     except (EdxError, EdxNotConfigured) as exc:
         _finish(
             CourseRunEnrollment,
@@ -402,12 +434,15 @@ def enrollment_sync(enrollment_id: int, *, client: EdxClient | None = None) -> E
     )
 
 
-def _lms_enroll(client: EdxClient, enrollment: CourseRunEnrollment) -> None:
-    """Enroll in the LMS, after syncing a contract run not yet in Studio; raises ``EdxError``
+def _lms_enroll(client: EdxClient, enrollment: CourseRunEnrollment) -> str | None:
+    """Enroll in the LMS, after syncing a contract run not yet in Studio. Returns None when
+    enrolled, or why the enrollment waits (another sync holds the run); raises ``EdxError``
     (with the run's error when the run could not be created)."""
     run = enrollment.run
     if run.edx_source_key and run.edx_status != EdxStatus.CREATED:
         run_result = course_run_sync(run.pk, client=client)
+        if run_result.outcome == "in-progress":
+            return f"waiting for the course run {run.courseware_id}: {run_result.detail}"
         if run_result.status != EdxStatus.CREATED:
             raise EdxRefused(
                 f"The course run {run.courseware_id} is not in Open edX yet "
@@ -418,4 +453,38 @@ def _lms_enroll(client: EdxClient, enrollment: CourseRunEnrollment) -> None:
         course_key=run.courseware_id,
         mode=settings.OPENEDX_ENROLLMENT_MODE,
         is_active=enrollment.active,
+    )
+    return None
+
+
+def edx_syncs_overdue(*, now: dt.datetime | None = None) -> tuple[list[int], list[int]]:
+    """The runs and the enrollments whose sync is ``pending`` and was lost: (run IDs, enrollment
+    IDs), ascending; two queries, none when edX is off.
+
+    Pending means a sync was asked for, on commit, and has not finished. It counts as lost when
+    nothing has happened to the record for ``REQUEUE_PENDING_AFTER`` seconds and a sync may
+    claim it now: never claimed (the task never ran), or claimed longer than
+    ``OPENEDX_SYNC_LEASE`` ago (the worker died mid-sync). Runs not created here (no
+    ``edx_source_key``) are left out: their sync sends nothing. ``failed`` records are final
+    here (edX refused, or did not answer within the retries): ``b2b_courseware sync-edx``
+    retries them and ``b2b_check`` reports the runs.
+    """
+    if not edx_configured():
+        return [], []
+    now = now or timezone.now()
+    idle = Q(last_touched__lt=now - dt.timedelta(seconds=settings.REQUEUE_PENDING_AFTER))
+
+    def overdue(queryset: QuerySet[Any]) -> list[int]:
+        return list(
+            queryset.filter(edx_status=EdxStatus.PENDING)
+            .filter(_claimable(now))
+            .alias(last_touched=Coalesce("edx_last_attempt_on", "updated_on"))
+            .filter(idle)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+
+    return (
+        overdue(CourseRun.objects.exclude(edx_source_key="")),
+        overdue(CourseRunEnrollment.objects.all()),
     )

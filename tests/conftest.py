@@ -7,6 +7,7 @@ import pytest
 from django.core.management import call_command
 
 from b2b.models import (
+    ContractCodesPending,
     ContractCourseware,
     ContractMembership,
     ContractPage,
@@ -106,6 +107,7 @@ def db_state() -> dict:
         "codes": list(Discount.objects.values().order_by("pk")),
         "links": list(DiscountProduct.objects.values().order_by("pk")),
         "redemptions": list(DiscountRedemption.objects.values().order_by("pk")),
+        "codes_pending": list(ContractCodesPending.objects.values().order_by("pk")),
     }
 
 

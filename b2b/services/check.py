@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Exists, F, OuterRef, Q
 from django.utils import timezone
@@ -26,6 +27,7 @@ from django.utils import timezone
 from b2b.exceptions import OrganizationNotFound
 from b2b.models import ContractCourseware, ContractMembership, ContractPage, OrganizationPage
 from b2b.services.codes import codes_deactivate_for_products, codes_target
+from b2b.services.codes_pending import codes_pending_overdue
 from b2b.services.contracts import contract_get
 from b2b.services.courseware import courseware_course_ids
 from courses.models import CourseRun, CourseRunEnrollment, EdxStatus
@@ -49,6 +51,7 @@ KINDS = (
     "codes-count",  # error: usable codes differ from what SPEC §4.3–4.5 asks
     "codes-amount",  # error: usable codes not at the contract price (SPEC §4.6)
     "codes-dates",  # error: usable codes not dated as the contract (SPEC §1)
+    "codes-pending",  # error: a code adjustment asked for longer ago than REQUEUE_PENDING_AFTER
     "product-missing",  # error: a contract run with no active product
     "product-price",  # error: a contract run's product not at the contract price (SPEC §4.1)
     "product-removed-run",  # error: an active product for a run no longer on its contract
@@ -183,6 +186,7 @@ def contracts_check(
         products = _products(ids)
         findings += _products_findings(by_id, runs, products)
         findings += _codes(by_id, runs, products)
+        findings += _codes_pending(by_id, now)
         findings += _redemptions(ids, stale)
         findings += _runs_findings(by_id, runs, stale)
     findings += _removed_run_products(
@@ -622,6 +626,27 @@ def _codes(
                     repair,
                 )
             )
+    return findings
+
+
+def _codes_pending(by_id: dict[int, ContractPage], now: dt.datetime) -> list[Finding]:
+    """Contracts whose code adjustment was asked for longer ago than ``REQUEUE_PENDING_AFTER``
+    and has not finished: lost, or failing, or no worker and beat running. One query."""
+    findings = []
+    for contract_id, requested_on in codes_pending_overdue(list(by_id), now=now).items():
+        findings.append(
+            Finding(
+                contract_id,
+                "codes-pending",
+                ERROR,
+                "code adjustment",
+                f"adjusted within {settings.REQUEUE_PENDING_AFTER:g} s of the change "
+                "(REQUEUE_PENDING_AFTER)",
+                f"pending since {_when(requested_on)}",
+                f"{_fix_cmd(contract_id)} (and see that a Celery worker runs with beat)",
+                Repair("codes", contract_id, contract_id, _codes_label(contract_id)),
+            )
+        )
     return findings
 
 

@@ -27,6 +27,11 @@ from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from b2b.models import ContractMembership, ContractPage
+from b2b.services.codes_pending import (
+    codes_pending_clear,
+    codes_pending_mark,
+    codes_pending_request,
+)
 from b2b.services.codes_store import (
     codes_insert,
     codes_lock,
@@ -226,10 +231,16 @@ def codes_foreground(progress: CodesProgress | None = None) -> Iterator[CodesFor
 
 def codes_adjust_queue(contract: ContractPage) -> None:
     """Queue ``codes_adjust`` for the contract once the current transaction commits (once per
-    transaction, however many changes in it ask)."""
+    transaction, however many changes in it ask).
+
+    First it marks the contract's codes as needing adjustment in this same transaction
+    (``codes_pending_mark``): should the task never run — the process dies before the commit
+    reaches the broker, a worker dies mid-adjustment — the periodic re-queue finds the marker
+    (ARCHITECTURE rule 12)."""
     from b2b.tasks import contract_codes_adjust  # the task module imports this one
     from main.queue import enqueue_once_on_commit
 
+    codes_pending_mark(contract.pk)
     enqueue_once_on_commit(contract_codes_adjust, contract.pk)
 
 
@@ -458,6 +469,9 @@ def codes_adjust(contract_id: int, *, progress: CodesProgress | None = None) -> 
     6. Usable codes carry the contract price and its dates (activation 00:00 of the start,
        expiration 23:59:59 of the end, in ``TIME_ZONE``).
 
+    When done it clears the contract's marker (``codes_pending``), unless a change asked for
+    another adjustment while it ran: that one keeps the marker and runs next.
+
     Serialised per contract by its own lock (``codes_lock``; never the contract row, so checkout
     goes on), idempotent: every step is computed from the current state, so a second run, or a
     run after one cut short, completes the work and changes nothing more. On PostgreSQL each step
@@ -472,6 +486,8 @@ def codes_adjust(contract_id: int, *, progress: CodesProgress | None = None) -> 
     foreground = _foreground.get()
     progress = progress or (foreground.progress if foreground else None)
     with codes_lock(contract_id):
+        # Read before the contract: a change committed from here on keeps the marker.
+        request = codes_pending_request(contract_id)
         contract = ContractPage.objects.filter(pk=contract_id).first()
         if contract is None:
             return CodesReport(
@@ -482,6 +498,7 @@ def codes_adjust(contract_id: int, *, progress: CodesProgress | None = None) -> 
         if progress:
             progress.start(report)
         _apply(contract, products, report, progress)
+        codes_pending_clear(contract_id, request)
     report.dry_run = False
     if progress:
         progress.finish(report)

@@ -14,8 +14,15 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from b2b.management.commands import b2b_check
-from b2b.models import ContractCourseware, ContractMembership, OrganizationPage
+from b2b.models import (
+    ContractCodesPending,
+    ContractCourseware,
+    ContractMembership,
+    OrganizationPage,
+)
 from b2b.services.check import KINDS, contracts_check
+from b2b.services.codes_pending import codes_pending_mark
+from b2b.services.contracts import contract_modify
 from courses.models import CourseRun, CourseRunEnrollment
 from ecommerce.models import Discount, DiscountRedemption, Order, Product, Transaction
 from ecommerce.services.basket import basket_code_apply, basket_replace
@@ -217,6 +224,55 @@ def test_codes_with_other_dates_are_errors_fix_redates(capped, fix):
 
 
 # -- products ------------------------------------------------------------------------------------
+
+
+def test_a_code_adjustment_pending_past_the_period_is_an_error_fix_runs_it(
+    capped, fix, settings, django_capture_on_commit_callbacks
+):
+    settings.REQUEUE_PENDING_AFTER = 60
+    # A change committed, and its adjustment never ran (the worker lost it, or none runs).
+    with django_capture_on_commit_callbacks():
+        contract_modify(capped.contract.pk, max_learners=4)
+    requested_on = timezone.now() - dt.timedelta(seconds=61)
+    ContractCodesPending.objects.update(requested_on=requested_on)
+    code, rows = check()
+    assert (code, rows) == (
+        3,
+        [
+            {
+                "contract": capped.contract.pk,
+                "kind": "codes-count",
+                "severity": "error",
+                "subject": f"product {capped.product.pk} ({capped.run.courseware_id})",
+                "expected": "3 usable one-time (cap − 1 learners redeemed), 0 usable unlimited",
+                "found": "2 usable one-time, 0 usable unlimited, 2 unredeemed",
+                "fix": f"b2b_check --contract {capped.contract.pk} --fix",
+            },
+            {
+                "contract": capped.contract.pk,
+                "kind": "codes-pending",
+                "severity": "error",
+                "subject": "code adjustment",
+                "expected": "adjusted within 60 s of the change (REQUEUE_PENDING_AFTER)",
+                "found": f"pending since {requested_on.isoformat()}",
+                "fix": f"b2b_check --contract {capped.contract.pk} --fix (and see that a Celery "
+                "worker runs with beat)",
+            },
+        ],
+    )
+    assert fix() == (0, [])
+    assert ContractCodesPending.objects.count() == 0
+    assert len(usable(capped)) == 3
+
+
+def test_a_code_adjustment_pending_for_less_than_the_period_is_fine(
+    capped, settings, django_capture_on_commit_callbacks
+):
+    settings.REQUEUE_PENDING_AFTER = 60
+    with django_capture_on_commit_callbacks():
+        contract_modify(capped.contract.pk, name="Capped, renamed")
+    ContractCodesPending.objects.update(requested_on=timezone.now() - dt.timedelta(seconds=59))
+    assert check() == (0, [])
 
 
 def test_product_at_another_price_is_an_error_fix_reprices(capped, fix):
@@ -452,6 +508,7 @@ def test_every_kind_has_a_test():
         "codes-count",
         "codes-amount",
         "codes-dates",
+        "codes-pending",
         "product-missing",
         "product-price",
         "product-removed-run",
@@ -598,4 +655,9 @@ def test_queries_do_not_grow_with_codes_or_learners(make_offer, payments):
     Transaction.objects.filter(pk=Transaction.objects.order_by("pk").first().pk).update(amount=1)
     kinds = {row.kind for row in contracts_check().findings}
     assert {"redemption-order", "redemption-payment", "product-price"} <= kinds
-    assert queries() == few == 9
+    for contract in (small.contract, large.contract):
+        codes_pending_mark(contract.pk)
+    ContractCodesPending.objects.update(requested_on=timezone.now() - dt.timedelta(hours=1))
+    kinds = {row.kind for row in contracts_check().findings}
+    assert {"redemption-order", "redemption-payment", "product-price", "codes-pending"} <= kinds
+    assert queries() == few == 10

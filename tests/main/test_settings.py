@@ -39,6 +39,10 @@ SETTINGS_VARIABLES = (
     "ORDER_REFERENCE_PREFIX",
     "MITOL_PAYMENT_GATEWAY_CYBERSOURCE_ACCESS_KEY",
     "MITOL_PAYMENT_GATEWAY_CYBERSOURCE_PROFILE_ID",
+    "OPENEDX_SYNC_LEASE",
+    "REQUEUE_PENDING_AFTER",
+    "CELERY_VISIBILITY_TIMEOUT",
+    "CELERY_BEAT_SCHEDULE_FILENAME",
 )
 SECRET_MESSAGE = (
     "DEBUG is off, so SECRET_KEY must be set to a real secret of at least 32 characters "
@@ -161,6 +165,61 @@ def test_a_broker_turns_eager_celery_off():
     shown = settings_shown(CELERY_BROKER_URL="redis://127.0.0.1:6379/0")
 
     assert (shown["eager"], shown["broker"]) == (False, "redis://127.0.0.1:6379/0")
+
+
+DURABLE = (
+    "from django.conf import settings as s; import json; print(json.dumps({"
+    "'after': s.REQUEUE_PENDING_AFTER, 'lease': s.OPENEDX_SYNC_LEASE, "
+    "'transport': s.CELERY_BROKER_TRANSPORT_OPTIONS, 'beat': s.CELERY_BEAT_SCHEDULE, "
+    "'schedule_file': s.CELERY_BEAT_SCHEDULE_FILENAME}))"
+)
+
+
+def test_beat_requeues_lost_work_every_five_minutes_and_redis_redelivers_after_fifteen():
+    shown = json.loads(python(DURABLE).stdout)
+
+    every = {"schedule": 300.0, "options": {"expires": 300.0}}
+    assert shown == {
+        "after": 300.0,
+        "lease": 900.0,
+        "transport": {"visibility_timeout": 900.0},
+        "beat": {
+            "codes-adjust-requeue": {"task": "b2b.tasks.codes_adjust_requeue", **every},
+            "edx-syncs-requeue": {"task": "openedx.tasks.edx_syncs_requeue", **every},
+        },
+        "schedule_file": str(PROJECT_DIR / "celerybeat-schedule"),
+    }
+
+
+def test_the_requeue_period_and_the_visibility_timeout_are_settings():
+    shown = json.loads(
+        python(DURABLE, REQUEUE_PENDING_AFTER="2.5", CELERY_VISIBILITY_TIMEOUT="1800").stdout
+    )
+
+    assert (shown["after"], shown["transport"], shown["beat"]["codes-adjust-requeue"]) == (
+        2.5,
+        {"visibility_timeout": 1800.0},
+        {
+            "task": "b2b.tasks.codes_adjust_requeue",
+            "schedule": 2.5,
+            "options": {"expires": 2.5},
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    "name", ["REQUEUE_PENDING_AFTER", "CELERY_VISIBILITY_TIMEOUT", "OPENEDX_SYNC_LEASE"]
+)
+def test_a_period_that_is_not_a_positive_number_of_seconds_refuses_to_start(name):
+    default = {"REQUEUE_PENDING_AFTER": 300, "CELERY_VISIBILITY_TIMEOUT": 900}.get(name, 900)
+    for bad in ("abc", "0", "-5", "inf"):
+        result = python(SETUP, **{name: bad})
+
+        assert result.returncode == 1
+        assert result.stderr.splitlines()[-1] == (
+            f"django.core.exceptions.ImproperlyConfigured: {name} must be a positive number of "
+            f"seconds (default {default}), not {bad!r}."
+        )
 
 
 def test_database_url_selects_postgresql():

@@ -1,9 +1,11 @@
 """Learners enrolled in a contract run are enrolled in the Open edX LMS (SPEC §8), over real HTTP
 against the stand-in: mode, idempotency, retries and refusals."""
 
+import datetime as dt
 import json
 
 import pytest
+from django.utils import timezone
 
 from courses.models import CourseRun, CourseRunEnrollment
 from openedx.services import enrollment_sync
@@ -163,6 +165,32 @@ def test_a_run_that_cannot_be_created_fails_the_enrollment_with_its_error(
         f"{key}: 500 Internal Server Error (injected by the stand-in).; gave up after 3 attempts)",
         1,
     )
+    assert edx.requests(prefix=ENROLL) == []
+
+
+def test_an_enrollment_in_a_run_another_sync_holds_waits_pending(
+    edx, contract, run_command, enroll, settings
+):
+    settings.OPENEDX_API_BASE_URL = ""
+    run_command("b2b_courseware", "add", str(contract.pk), "course-v1:MITxT+14.310x")
+    run = CourseRun.objects.get(b2b_contract=contract)
+    settings.OPENEDX_API_BASE_URL = edx.url
+    # A worker claimed the run's sync a minute ago (and may have died since).
+    claimed = timezone.now() - dt.timedelta(minutes=1)
+    CourseRun.objects.filter(pk=run.pk).update(edx_status="pending", edx_last_attempt_on=claimed)
+
+    enrollment = enroll(UserFactory(username="donald"), run)
+
+    until = (claimed + dt.timedelta(seconds=settings.OPENEDX_SYNC_LEASE)).isoformat(
+        timespec="seconds"
+    )
+    assert edx_state(enrollment) == (
+        "pending",
+        f"waiting for the course run {run.courseware_id}: another sync is at work on it (its "
+        f"claim lapses at {until})",
+        1,
+    )
+    assert edx.requests(prefix=CLONE) == []
     assert edx.requests(prefix=ENROLL) == []
 
 
