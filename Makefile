@@ -60,7 +60,7 @@ bench-checkout: install
 	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) benchmarks/checkout.py
 
 worker: install
-	$(VENV)/bin/celery -A main worker --loglevel=info
+	$(VENV)/bin/celery -A main worker --beat --loglevel=info
 
 # A local Open edX (LMS token + enrollment, Studio course runs) to point OPENEDX_* at; see README.
 EDX_STANDIN_PORT ?= 8060

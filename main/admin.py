@@ -1,5 +1,6 @@
 """The User admin: users with their display name; staff who are not superusers manage learners
-only (they cannot change staff accounts or anyone's permissions)."""
+only (they cannot change staff accounts or anyone's permissions). Outgoing mail: what was sent
+to whom, and how its delivery went (view only)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.http import HttpRequest
 
-from main.models import User
+from main.models import OutgoingMail, User
 
 PRIVILEGE_FIELDS = ("is_staff", "is_superuser", "groups", "user_permissions")
 
@@ -51,3 +52,50 @@ class UserAdmin(DjangoUserAdmin):
         ):
             return False
         return super().has_change_permission(request, obj)
+
+
+@admin.register(OutgoingMail)
+class OutgoingMailAdmin(admin.ModelAdmin):
+    """Every mail the product sent or is sending, with its status and last error. View only;
+    the bodies of account mail (one-time links) are not shown."""
+
+    list_display = ("created_on", "to", "subject", "status", "attempts", "provider_status")
+    list_filter = ("status", "provider_status", "template")
+    search_fields = ("to", "subject", "key", "provider_message_id")
+    date_hierarchy = "created_on"
+    ordering = ("-created_on", "-pk")
+    FIELDS = (
+        "to",
+        "user",
+        "from_email",
+        "subject",
+        "template",
+        "key",
+        "status",
+        "attempts",
+        "last_error",
+        "next_attempt_on",
+        "sent_on",
+        "provider_message_id",
+        "provider_status",
+        "provider_status_on",
+        "created_on",
+        "updated_on",
+    )
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is not None and not obj.template.startswith("account/"):
+            return (*self.FIELDS, "body_text")
+        return self.FIELDS
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return self.get_fields(request, obj)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -196,6 +196,61 @@ STORAGES = {
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 
+# -- Outgoing mail (main.mail, SPEC §9): every mail is a row, rendered at once from its templates,
+# sent after commit by a Celery task through Django's email backend, retried with exponential
+# backoff. Default: the file backend, one file per mail in sent-mail/ (readable in any editor).
+# EMAIL_URL configures SMTP (smtp://user:password@host:587, smtp+tls://..., smtp+ssl://...);
+# EMAIL_BACKEND names any backend, e.g. anymail.backends.mailgun.EmailBackend, with its settings
+# as ANYMAIL_* variables (ANYMAIL_MAILGUN_API_KEY=... becomes ANYMAIL["MAILGUN_API_KEY"]).
+SITE_NAME = env.str("SITE_NAME", default="Learning")
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default=f"{SITE_NAME} <no-reply@localhost>")
+SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
+EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(BASE_DIR / "sent-mail"))
+_email_url = env.str("EMAIL_URL", default="")
+if _email_url:
+    if env.str("EMAIL_BACKEND", default=""):
+        raise ImproperlyConfigured(
+            "Set either EMAIL_URL (an SMTP server) or EMAIL_BACKEND (another backend), not both."
+        )
+    if urlsplit(_email_url).scheme not in ("smtp", "smtps", "smtp+tls", "smtp+ssl") or not (
+        urlsplit(_email_url).hostname
+    ):
+        raise ImproperlyConfigured(
+            "EMAIL_URL must be an SMTP server's URL: smtp://USER:PASSWORD@HOST:PORT, "
+            "smtp+tls://... (STARTTLS) or smtp+ssl://... (TLS); for another backend set "
+            "EMAIL_BACKEND instead."
+        )
+    _email = env.email_url("EMAIL_URL")
+    EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+    EMAIL_HOST = _email["EMAIL_HOST"]
+    EMAIL_PORT = _email["EMAIL_PORT"] or 25
+    EMAIL_HOST_USER = _email["EMAIL_HOST_USER"] or ""
+    EMAIL_HOST_PASSWORD = _email["EMAIL_HOST_PASSWORD"] or ""
+    EMAIL_USE_TLS = _email.get("EMAIL_USE_TLS", False)
+    EMAIL_USE_SSL = _email.get("EMAIL_USE_SSL", False)
+else:
+    EMAIL_BACKEND = env.str(
+        "EMAIL_BACKEND", default="django.core.mail.backends.filebased.EmailBackend"
+    )
+# Seconds a send may take before it counts as failed (and is retried); Django's default waits
+# forever.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
+ANYMAIL = {
+    name.removeprefix("ANYMAIL_"): value
+    for name, value in env.ENVIRON.items()
+    if name.startswith("ANYMAIL_")
+}
+# A failed send is tried again after MAIL_RETRY_BACKOFF * 2**(n-1) seconds (n = attempts so far),
+# at most MAIL_RETRY_BACKOFF_MAX, until MAIL_MAX_ATTEMPTS attempts; then the mail is failed.
+MAIL_MAX_ATTEMPTS = env.int("MAIL_MAX_ATTEMPTS", default=8)
+MAIL_RETRY_BACKOFF = env.float("MAIL_RETRY_BACKOFF", default=60.0)
+MAIL_RETRY_BACKOFF_MAX = env.float("MAIL_RETRY_BACKOFF_MAX", default=3600.0)
+if MAIL_MAX_ATTEMPTS < 1 or MAIL_RETRY_BACKOFF <= 0 or MAIL_RETRY_BACKOFF_MAX < MAIL_RETRY_BACKOFF:
+    raise ImproperlyConfigured(
+        "MAIL_MAX_ATTEMPTS must be at least 1, MAIL_RETRY_BACKOFF above 0 (seconds) and "
+        "MAIL_RETRY_BACKOFF_MAX at least MAIL_RETRY_BACKOFF (defaults: 8, 60, 3600)."
+    )
+
 # -- SSO: OpenID Connect login through Keycloak (SPEC §6, §8), off unless configured -----------
 # Either a Keycloak realm (KEYCLOAK_SERVER_URL + KEYCLOAK_REALM) or any provider's discovery
 # document (OIDC_DISCOVERY_URL), plus the client's ID and secret. social-auth-app-django's
@@ -299,6 +354,12 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
+# Periodic work, run by Celery beat (``make worker`` starts it with the worker): each job is
+# idempotent, so a beat that fires twice changes nothing more.
+CELERY_BEAT_SCHEDULE = {
+    # Mails whose task was lost (a broker or a process down after the commit) or is overdue.
+    "mail-requeue": {"task": "main.tasks.mail_requeue", "schedule": 300.0},
+}
 
 # Wagtail
 WAGTAIL_SITE_NAME = "B2B contracts"
