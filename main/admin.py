@@ -10,6 +10,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.http import HttpRequest
 
+from main.accounts import account_email_record
 from main.models import OutgoingMail, User
 
 PRIVILEGE_FIELDS = ("is_staff", "is_superuser", "groups", "user_permissions")
@@ -52,6 +53,12 @@ class UserAdmin(DjangoUserAdmin):
         ):
             return False
         return super().has_change_permission(request, obj)
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if "email" in form.changed_data:
+            # An address typed by staff is the account's, but not confirmed by its owner.
+            account_email_record(obj, obj.email, verified=False)
 
 
 @admin.register(OutgoingMail)

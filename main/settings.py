@@ -73,6 +73,8 @@ INSTALLED_APPS = [
     "taggit",
     "rest_framework",
     "drf_spectacular",
+    "allauth",
+    "allauth.account",
     "social_django",
     "mitol.common",
     "mitol.payment_gateway",
@@ -90,6 +92,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "main.actors.ActorMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # A refused SSO login (bad state, token or nonce) returns to the login page with a message.
     "social_django.middleware.SocialAuthExceptionMiddleware",
@@ -114,6 +117,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "main.context_processors.sso",
             ],
         },
     },
@@ -193,8 +197,31 @@ STORAGES = {
     },
 }
 
+# -- Accounts (django-allauth): sign-up with mandatory email verification, login by email (or an
+# existing username), password reset, email change with re-verification. Login lands on My
+# courses; logout on the login page. Staff keep Wagtail's (/cms/) and Django's (/admin/) logins.
 LOGIN_URL = "/login/"
-LOGIN_REDIRECT_URL = "/"
+LOGIN_REDIRECT_URL = "/dashboard/"
+LOGOUT_REDIRECT_URL = "/login/"
+ACCOUNT_ADAPTER = "main.accounts.AccountAdapter"
+ACCOUNT_FORMS = {
+    "signup": "main.forms.SignupForm",
+    "reset_password": "main.forms.ResetPasswordForm",
+    "reset_password_from_key": "main.forms.ResetPasswordKeyForm",
+    "change_password": "main.forms.ChangePasswordForm",
+    "set_password": "main.forms.SetPasswordForm",
+    "add_email": "main.forms.AddEmailForm",
+}
+ACCOUNT_LOGIN_METHODS = {"email", "username"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*"]
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_CHANGE_EMAIL = True  # one address; a new one replaces it once verified
+ACCOUNT_EMAIL_NOTIFICATIONS = True  # "your password / email was changed" to the account's address
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True  # verified in the browser that signed up: logged in
+ACCOUNT_LOGOUT_ON_GET = False  # the header's Log out is a POST; a GET asks first
+ACCOUNT_SESSION_REMEMBER = True
+ACCOUNT_PRESERVE_USERNAME_CASING = False
 
 # -- Outgoing mail (main.mail, SPEC §9): every mail is a row, rendered at once from its templates,
 # sent after commit by a Celery task through Django's email backend, retried with exponential
@@ -307,7 +334,8 @@ if _sso_given:  # SSO is all or nothing: a half-set configuration stops the star
                 f"{_name} must be an http(s) URL, such as https://sso.example.edu, not {_url!r}."
             )
 
-AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+# allauth's backend is Django's ModelBackend that also finds a user by email.
+AUTHENTICATION_BACKENDS = ["allauth.account.auth_backends.AuthenticationBackend"]
 SOCIAL_AUTH_SSO_OIDC_ENDPOINT = (
     OIDC_DISCOVERY_URL.removesuffix("/.well-known/openid-configuration").rstrip("/")
     if OIDC_DISCOVERY_URL
@@ -339,6 +367,7 @@ SOCIAL_AUTH_PIPELINE = (
     "social_core.pipeline.social_auth.associate_user",
     "social_core.pipeline.social_auth.load_extra_data",
     "main.sso.user_refresh",
+    "main.sso.email_record",
     "main.sso.contracts_sync",
 )
 
