@@ -247,7 +247,7 @@ def test_a_refused_code_says_exactly_why_and_changes_nothing(
         code = offer.codes[1]
         message = (
             f"You are already enrolled in {offer.run.title} ({offer.run.courseware_id}): your "
-            "code stays unused. Find the course on your dashboard."
+            "code stays unused. Find the course on My courses."
         )
     client.force_login(learner)
     client.get(f"/cart/add/?product_id={offer.product.pk}")
