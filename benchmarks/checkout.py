@@ -164,7 +164,7 @@ def prepare() -> Fixture:
         key = secrets.token_hex(16)
         data = {
             "_auth_user_id": str(user.pk),
-            "_auth_user_backend": "django.contrib.auth.backends.ModelBackend",
+            "_auth_user_backend": "allauth.account.auth_backends.AuthenticationBackend",
             "_auth_user_hash": user.get_session_auth_hash(),
         }
         sessions.append(

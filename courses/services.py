@@ -73,8 +73,8 @@ def run_get(courseware_id: str) -> CourseRun:
     if run is None:
         raise RunNotFound(
             f"No course run '{courseware_id}': give the courseware ID of an existing run "
-            "(GET /api/v0/courses/ lists each course's runs; a contract's runs are in "
-            "your dashboard)."
+            "(GET /api/v0/courses/ lists each course's runs; a contract's runs are listed on "
+            "My courses, /dashboard/)."
         )
     return run
 

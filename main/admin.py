@@ -5,6 +5,8 @@ A superuser keeps Django's full User admin. Any other staff member (the "B2B sta
 status, groups, permissions and dates are shown read-only, there is no password form (its URL
 answers 403, so nobody can set a learner's password and log in as them), users cannot be added
 or deleted, and staff accounts other than their own cannot be opened for change at all.
+
+Outgoing mail: what was sent to whom, and how its delivery went (view only).
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 
-from main.models import User
+from main.accounts import account_email_record
+from main.models import OutgoingMail, User
 
 PRIVILEGE_FIELDS = ("is_staff", "is_superuser", "groups", "user_permissions")
 #: What identifies and admits a person: a superuser's to change, read-only for other staff.
@@ -99,3 +102,56 @@ class UserAdmin(DjangoUserAdmin):
         if not _full_power(request):
             raise PermissionDenied
         return super().user_change_password(request, id, form_url)
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if "email" in form.changed_data:
+            # An address typed by staff is the account's, but not confirmed by its owner.
+            account_email_record(obj, obj.email, verified=False)
+
+
+@admin.register(OutgoingMail)
+class OutgoingMailAdmin(admin.ModelAdmin):
+    """Every mail the product sent or is sending, with its status and last error. View only;
+    the bodies of account mail (one-time links) are not shown."""
+
+    list_display = ("created_on", "to", "subject", "status", "attempts", "provider_status")
+    list_filter = ("status", "provider_status", "template")
+    search_fields = ("to", "subject", "key", "provider_message_id")
+    date_hierarchy = "created_on"
+    ordering = ("-created_on", "-pk")
+    FIELDS = (
+        "to",
+        "user",
+        "from_email",
+        "subject",
+        "template",
+        "key",
+        "status",
+        "attempts",
+        "last_error",
+        "next_attempt_on",
+        "sent_on",
+        "provider_message_id",
+        "provider_status",
+        "provider_status_on",
+        "created_on",
+        "updated_on",
+    )
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is not None and not obj.template.startswith("account/"):
+            return (*self.FIELDS, "body_text")
+        return self.FIELDS
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return self.get_fields(request, obj)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -80,6 +80,8 @@ INSTALLED_APPS = [
     "taggit",
     "rest_framework",
     "drf_spectacular",
+    "allauth",
+    "allauth.account",
     "social_django",
     "mitol.common",
     "mitol.payment_gateway",
@@ -97,6 +99,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "main.actors.ActorMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # A refused SSO login (bad state, token or nonce) returns to the login page with a message.
     "social_django.middleware.SocialAuthExceptionMiddleware",
@@ -121,6 +124,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "main.context_processors.sso",
             ],
         },
     },
@@ -200,8 +204,86 @@ STORAGES = {
     },
 }
 
+# -- Accounts (django-allauth): sign-up with mandatory email verification, login by email (or an
+# existing username), password reset, email change with re-verification. Login lands on My
+# courses; logout on the login page. Staff keep Wagtail's (/cms/) and Django's (/admin/) logins.
 LOGIN_URL = "/login/"
-LOGIN_REDIRECT_URL = "/"
+LOGIN_REDIRECT_URL = "/dashboard/"
+LOGOUT_REDIRECT_URL = "/login/"
+ACCOUNT_ADAPTER = "main.accounts.AccountAdapter"
+ACCOUNT_FORMS = {
+    "signup": "main.forms.SignupForm",
+    "reset_password": "main.forms.ResetPasswordForm",
+    "reset_password_from_key": "main.forms.ResetPasswordKeyForm",
+    "change_password": "main.forms.ChangePasswordForm",
+    "set_password": "main.forms.SetPasswordForm",
+    "add_email": "main.forms.AddEmailForm",
+}
+ACCOUNT_LOGIN_METHODS = {"email", "username"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*"]
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_CHANGE_EMAIL = True  # one address; a new one replaces it once verified
+ACCOUNT_EMAIL_NOTIFICATIONS = True  # "your password / email was changed" to the account's address
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True  # verified in the browser that signed up: logged in
+ACCOUNT_LOGOUT_ON_GET = False  # the header's Log out is a POST; a GET asks first
+ACCOUNT_SESSION_REMEMBER = True
+ACCOUNT_PRESERVE_USERNAME_CASING = False
+
+# -- Outgoing mail (main.mail, SPEC §9): every mail is a row, rendered at once from its templates,
+# sent after commit by a Celery task through Django's email backend, retried with exponential
+# backoff. Default: the file backend, one file per mail in sent-mail/ (readable in any editor).
+# EMAIL_URL configures SMTP (smtp://user:password@host:587, smtp+tls://..., smtp+ssl://...);
+# EMAIL_BACKEND names any backend, e.g. anymail.backends.mailgun.EmailBackend, with its settings
+# as ANYMAIL_* variables (ANYMAIL_MAILGUN_API_KEY=... becomes ANYMAIL["MAILGUN_API_KEY"]).
+SITE_NAME = env.str("SITE_NAME", default="Learning")
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default=f"{SITE_NAME} <no-reply@localhost>")
+SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
+EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(BASE_DIR / "sent-mail"))
+_email_url = env.str("EMAIL_URL", default="")
+if _email_url:
+    if env.str("EMAIL_BACKEND", default=""):
+        raise ImproperlyConfigured(
+            "Set either EMAIL_URL (an SMTP server) or EMAIL_BACKEND (another backend), not both."
+        )
+    if urlsplit(_email_url).scheme not in ("smtp", "smtps", "smtp+tls", "smtp+ssl") or not (
+        urlsplit(_email_url).hostname
+    ):
+        raise ImproperlyConfigured(
+            "EMAIL_URL must be an SMTP server's URL: smtp://USER:PASSWORD@HOST:PORT, "
+            "smtp+tls://... (STARTTLS) or smtp+ssl://... (TLS); for another backend set "
+            "EMAIL_BACKEND instead."
+        )
+    _email = env.email_url("EMAIL_URL")
+    EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+    EMAIL_HOST = _email["EMAIL_HOST"]
+    EMAIL_PORT = _email["EMAIL_PORT"] or 25
+    EMAIL_HOST_USER = _email["EMAIL_HOST_USER"] or ""
+    EMAIL_HOST_PASSWORD = _email["EMAIL_HOST_PASSWORD"] or ""
+    EMAIL_USE_TLS = _email.get("EMAIL_USE_TLS", False)
+    EMAIL_USE_SSL = _email.get("EMAIL_USE_SSL", False)
+else:
+    EMAIL_BACKEND = env.str(
+        "EMAIL_BACKEND", default="django.core.mail.backends.filebased.EmailBackend"
+    )
+# Seconds a send may take before it counts as failed (and is retried); Django's default waits
+# forever.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
+ANYMAIL = {
+    name.removeprefix("ANYMAIL_"): value
+    for name, value in env.ENVIRON.items()
+    if name.startswith("ANYMAIL_")
+}
+# A failed send is tried again after MAIL_RETRY_BACKOFF * 2**(n-1) seconds (n = attempts so far),
+# at most MAIL_RETRY_BACKOFF_MAX, until MAIL_MAX_ATTEMPTS attempts; then the mail is failed.
+MAIL_MAX_ATTEMPTS = env.int("MAIL_MAX_ATTEMPTS", default=8)
+MAIL_RETRY_BACKOFF = env.float("MAIL_RETRY_BACKOFF", default=60.0)
+MAIL_RETRY_BACKOFF_MAX = env.float("MAIL_RETRY_BACKOFF_MAX", default=3600.0)
+if MAIL_MAX_ATTEMPTS < 1 or MAIL_RETRY_BACKOFF <= 0 or MAIL_RETRY_BACKOFF_MAX < MAIL_RETRY_BACKOFF:
+    raise ImproperlyConfigured(
+        "MAIL_MAX_ATTEMPTS must be at least 1, MAIL_RETRY_BACKOFF above 0 (seconds) and "
+        "MAIL_RETRY_BACKOFF_MAX at least MAIL_RETRY_BACKOFF (defaults: 8, 60, 3600)."
+    )
 
 # -- SSO: OpenID Connect login through Keycloak (SPEC §6, §8), off unless configured -----------
 # Either a Keycloak realm (KEYCLOAK_SERVER_URL + KEYCLOAK_REALM) or any provider's discovery
@@ -259,7 +341,8 @@ if _sso_given:  # SSO is all or nothing: a half-set configuration stops the star
                 f"{_name} must be an http(s) URL, such as https://sso.example.edu, not {_url!r}."
             )
 
-AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+# allauth's backend is Django's ModelBackend that also finds a user by email.
+AUTHENTICATION_BACKENDS = ["allauth.account.auth_backends.AuthenticationBackend"]
 SOCIAL_AUTH_SSO_OIDC_ENDPOINT = (
     OIDC_DISCOVERY_URL.removesuffix("/.well-known/openid-configuration").rstrip("/")
     if OIDC_DISCOVERY_URL
@@ -291,6 +374,7 @@ SOCIAL_AUTH_PIPELINE = (
     "social_core.pipeline.social_auth.associate_user",
     "social_core.pipeline.social_auth.load_extra_data",
     "main.sso.user_refresh",
+    "main.sso.email_record",
     "b2b.sso_pipeline.contracts_sync",
 )
 
@@ -306,6 +390,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
+# Periodic work, run by Celery beat (``make worker`` starts it with the worker): each job is
+# idempotent, so a beat that fires twice changes nothing more.
 
 
 def _seconds(name: str, default: float) -> float:
@@ -330,6 +416,8 @@ def _seconds(name: str, default: float) -> float:
 # period, so a stopped worker does not come back to a pile of copies.
 REQUEUE_PENDING_AFTER = _seconds("REQUEUE_PENDING_AFTER", 300)
 CELERY_BEAT_SCHEDULE = {
+    # Mails whose task was lost (a broker or a process down after the commit) or is overdue.
+    "mail-requeue": {"task": "main.tasks.mail_requeue", "schedule": 300.0},
     "codes-adjust-requeue": {
         "task": "b2b.tasks.codes_adjust_requeue",
         "schedule": REQUEUE_PENDING_AFTER,

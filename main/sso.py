@@ -8,7 +8,9 @@ adds the product's rules as pipeline steps (``SOCIAL_AUTH_PIPELINE`` in settings
 1. a returning user is found by the provider's stable subject (``social_user``, library);
 2. else, only when ``email_verified`` is true, by email (``user_by_verified_email``);
 3. else a new user is created with the email and name of the claims (``user_create``);
-4. email and name follow the claims on every login (``user_refresh``);
+4. email and name follow the claims on every login (``user_refresh``), and the email is the
+   account's primary address, verified when the provider says ``email_verified``
+   (``email_record``, ``main.accounts.account_email_record``);
 5. the ``organization`` claim attaches and detaches the learner: the B2B app's own step
    (``b2b.sso_pipeline.contracts_sync``); a refusal (a full contract) is shown to the learner.
 
@@ -26,6 +28,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Q
 from social_core.backends.open_id_connect import OpenIdConnectAuth
+
+from main.accounts import account_email_record
 
 log = logging.getLogger(__name__)
 
@@ -128,3 +132,12 @@ def user_refresh(backend: Any, response: dict[str, Any], user: Any, **_: Any) ->
         changed.append("name")
     if changed:
         user.save(update_fields=changed)
+
+
+def email_record(backend: Any, response: dict[str, Any], user: Any, **_: Any) -> None:
+    """The claims' email becomes the account's primary address; verified when the provider
+    says ``email_verified`` is true (an unverified claim never unverifies an address)."""
+    claims = claims_of(backend, response)
+    account_email_record(
+        user, (claims.get("email") or "").strip(), verified=claims.get("email_verified") is True
+    )

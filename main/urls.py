@@ -3,7 +3,6 @@
 from django.conf import settings
 from django.conf.urls.static import static
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 from wagtail import urls as wagtail_urls
@@ -11,16 +10,16 @@ from wagtail.admin import urls as wagtailadmin_urls
 from wagtail.documents import urls as wagtaildocs_urls
 
 from main.api import MeView, api_not_found
-from main.views import LoginView
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("cms/", include(wagtailadmin_urls)),
     path("documents/", include(wagtaildocs_urls)),
-    path("login/", LoginView.as_view(), name="login"),
+    # Accounts (allauth): /login/, /logout/, /signup/, /confirm-email/<key>/, /password/reset/,
+    # /email/ (change it), /password/change/.
+    path("", include("allauth.account.urls")),
     # The organization login (SSO): /login/sso/ and /complete/sso/; 404 unless configured.
     path("", include("social_django.urls", namespace="social")),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("courses.urls")),
     path("", include("ecommerce.urls")),
     path("", include("b2b.urls")),

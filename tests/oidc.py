@@ -35,7 +35,7 @@ def sso(settings, oidc_provider):
 
     settings.AUTHENTICATION_BACKENDS = [
         "main.sso.SSOBackend",
-        "django.contrib.auth.backends.ModelBackend",
+        "allauth.account.auth_backends.AuthenticationBackend",
     ]
     settings.SOCIAL_AUTH_SSO_OIDC_ENDPOINT = oidc_provider
     settings.SOCIAL_AUTH_SSO_KEY = CLIENT_ID

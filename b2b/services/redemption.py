@@ -369,14 +369,14 @@ def _decide(
         if enrolled:  # checked first: no code is needed to be told so
             raise AlreadyEnrolled(
                 f"You are already enrolled in {run.title} ({run.courseware_id}): find the course "
-                "on your dashboard."
+                "on My courses."
             )
         if not _code_free(contract, contract.attached):  # type: ignore[attr-defined]
             if contract.is_sso and contract.is_free:  # its learners come by the SSO login
                 raise CodeRequired(
                     f"This course is offered to the learners of {contract.organization.name} "
                     "through their organization's login: log in with your organization, then "
-                    "enroll from your dashboard."
+                    "enroll from My courses."
                 )
             raise CodeRequired(
                 "This course is offered through your organization: enter the enrollment code "
@@ -394,7 +394,7 @@ def _decide(
     if enrolled:
         raise AlreadyEnrolled(
             f"You are already enrolled in {run.title} ({run.courseware_id}): your code stays "
-            "unused. Find the course on your dashboard."
+            "unused. Find the course on My courses."
         )
     if code is not None and discount_is_used(code):
         raise code_used()
@@ -418,7 +418,7 @@ def _decide_code(code: Discount, *, run: CourseRun, enrolled: bool) -> None:
     if enrolled:
         raise AlreadyEnrolled(
             f"You are already enrolled in {run.title} ({run.courseware_id}): your code stays "
-            "unused. Find the course on your dashboard."
+            "unused. Find the course on My courses."
         )
     if discount_is_used(code):
         raise code_used()

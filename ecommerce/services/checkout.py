@@ -72,6 +72,7 @@ from ecommerce.services.payments import (
     payment_response_read,
     payments_configured,
 )
+from ecommerce.services.receipts import order_receipt_queue
 from main.exceptions import ConflictError
 from openedx.api import enrollment_edx_queue
 
@@ -147,6 +148,7 @@ def _checkout(user: AbstractBaseUser, ip_address: str) -> CheckoutResult:
     else:
         _checkout_public(user, product=product, discount=discount, order=order, complete=complete)
     if complete:
+        order_receipt_queue(order)
         return CheckoutResult(order, None)
     order.reference_number = order_reference(order.pk)
     order.save(update_fields=["reference_number", "updated_on"])
@@ -306,6 +308,7 @@ def _fulfil_paid(order: Order, basket: Basket | None) -> bool:
             _enroll_public(order.purchaser, line.product)
     order.state = FULFILLED
     order.save(update_fields=["state", "updated_on"])
+    order_receipt_queue(order)
     if basket is not None:
         for line in lines:
             _empty(basket, line.product)

@@ -5,12 +5,15 @@ import datetime as dt
 import io
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.test import Client
 from django.utils import timezone
 
 from b2b.models import ContractPage, OrganizationPage
 from courses.models import CourseRun
 from ecommerce.models import Discount, Product
+from main.accounts import email_is_verified
 from main.services import site_configure
 from tests.b2b.helpers import is_uuid4
 
@@ -18,6 +21,8 @@ from tests.b2b.helpers import is_uuid4
 @pytest.mark.django_db(transaction=True)
 def test_demo_runs_both_walkthroughs(tmp_path, monkeypatch, settings):
     settings.SITE_BASE_URL = "http://127.0.0.1:8000"
+    settings.EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"  # as embedded
+    settings.EMAIL_FILE_PATH = str(settings.BASE_DIR / "sent-mail")
     monkeypatch.chdir(tmp_path)
     site_configure()
     call_command("load_catalog", stdout=io.StringIO(), stderr=io.StringIO())
@@ -88,8 +93,17 @@ def test_demo_runs_both_walkthroughs(tmp_path, monkeypatch, settings):
         f"Product URL: http://127.0.0.1:8000/cart/add/?product_id={product.pk}\n"
         "Learner login: learner / learn-with-a-code\n"
         f"Enrollment code: {codes[0]}\n"
+        "New learner: sign up at http://127.0.0.1:8000/signup/ and open the confirmation link "
+        "of the mail.\n"
+        "Sent mail: written to sent-mail/ (one .log file per mail, readable in any editor)\n"
     )
     assert authenticate(username="learner", password="learn-with-a-code") is not None
+    # The demo learner's address counts as confirmed: the login page lets them in at once.
+    login = Client().post("/login/", {"login": "learner", "password": "learn-with-a-code"})
+    assert (login.status_code, login["Location"]) == (302, "/dashboard/")
+    assert email_is_verified(
+        get_user_model().objects.get(username="learner"), "learner@example.edu"
+    )
 
 
 @pytest.mark.django_db

@@ -47,7 +47,9 @@ def browser():
 
 
 @pytest.fixture
-def page(browser):
+def page(browser, live_site):
+    # Closed before the live site stops: a keep-alive connection closing after it would meet the
+    # server thread's database connection already handed back.
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     context.set_default_timeout(20_000)
     tab = context.new_page()

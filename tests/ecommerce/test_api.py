@@ -372,7 +372,7 @@ def test_an_enrolled_learner_is_told_so_before_being_asked_for_a_code(
 
     message = (
         f"You are already enrolled in {offer.run.title} ({offer.run.courseware_id}): find the "
-        "course on your dashboard."
+        "course on My courses."
     )
     assert basket["refusal"] == {"code": "already-enrolled", "message": message}
     assert (checkout.status_code, checkout.json()) == (

@@ -27,11 +27,9 @@ def test_product_url_asks_to_log_in_then_comes_back_to_the_cart(client, make_off
     assert response["Location"] == f"/login/?next={quote(url, safe='/')}"
     page = client.get(response["Location"])
     assert page.status_code == 200
-    assert b'<label for="id_username">Username</label>' in page.content
+    assert b'<label for="id_login">Email or username</label>' in page.content
 
-    response = client.post(
-        "/login/", {"username": "ada", "password": "learner-password", "next": url}
-    )
+    response = client.post("/login/", {"login": "ada", "password": "learner-password", "next": url})
     assert (response.status_code, response["Location"]) == (302, url)
     response = client.get(url)
     assert (response.status_code, response["Location"]) == (302, "/cart/")
@@ -249,7 +247,7 @@ def test_a_refused_code_says_exactly_why_and_changes_nothing(
         code = offer.codes[1]
         message = (
             f"You are already enrolled in {offer.run.title} ({offer.run.courseware_id}): your "
-            "code stays unused. Find the course on your dashboard."
+            "code stays unused. Find the course on My courses."
         )
     client.force_login(learner)
     client.get(f"/cart/add/?product_id={offer.product.pk}")

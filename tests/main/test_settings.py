@@ -43,6 +43,15 @@ SETTINGS_VARIABLES = (
     "REQUEUE_PENDING_AFTER",
     "CELERY_VISIBILITY_TIMEOUT",
     "CELERY_BEAT_SCHEDULE_FILENAME",
+    "EMAIL_URL",
+    "EMAIL_BACKEND",
+    "EMAIL_FILE_PATH",
+    "EMAIL_TIMEOUT",
+    "DEFAULT_FROM_EMAIL",
+    "SITE_NAME",
+    "MAIL_MAX_ATTEMPTS",
+    "MAIL_RETRY_BACKOFF",
+    "MAIL_RETRY_BACKOFF_MAX",
 )
 SECRET_MESSAGE = (
     "DEBUG is off, so SECRET_KEY must be set to a real secret of at least 32 characters "
@@ -385,3 +394,98 @@ def test_well_formed_payment_settings_start():
         SITE_BASE_URL="https://learn.example.edu/b2b/",
     )
     assert (shown.returncode, shown.stdout) == (0, "b2b-staging_2\n")
+
+
+MAIL = (
+    "import json; from django.conf import settings as s; "
+    "print(json.dumps({k: getattr(s, k, None) for k in ('EMAIL_BACKEND', 'EMAIL_FILE_PATH', "
+    "'EMAIL_HOST', 'EMAIL_PORT', 'EMAIL_HOST_USER', 'EMAIL_HOST_PASSWORD', 'EMAIL_USE_TLS', "
+    "'EMAIL_USE_SSL', 'EMAIL_TIMEOUT', 'DEFAULT_FROM_EMAIL', 'ANYMAIL')}))"
+)
+
+
+def mail_settings(**env: str) -> dict:
+    result = python(MAIL, **env)
+    assert (result.returncode, result.stderr) == (0, "")
+    return json.loads(result.stdout)
+
+
+def test_mail_is_written_to_sent_mail_by_default():
+    shown = mail_settings()
+    assert {k: shown[k] for k in ("EMAIL_BACKEND", "EMAIL_FILE_PATH", "DEFAULT_FROM_EMAIL")} == {
+        "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+        "EMAIL_FILE_PATH": str(PROJECT_DIR / "sent-mail"),
+        "DEFAULT_FROM_EMAIL": "Learning <no-reply@localhost>",
+    }
+    assert (shown["EMAIL_TIMEOUT"], shown["ANYMAIL"]) == (30, {})
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (
+            "smtp+tls://mailer:p%40ss@mail.example.edu:587",
+            ["mail.example.edu", 587, "mailer", "p@ss", True, False],
+        ),
+        ("smtp+ssl://mail.example.edu:465", ["mail.example.edu", 465, "", "", False, True]),
+        ("smtp://127.0.0.1", ["127.0.0.1", 25, "", "", False, False]),
+    ],
+    ids=["starttls", "tls", "plain"],
+)
+def test_email_url_configures_smtp(url, expected):
+    shown = mail_settings(EMAIL_URL=url)
+    assert shown["EMAIL_BACKEND"] == "django.core.mail.backends.smtp.EmailBackend"
+    assert [
+        shown[k]
+        for k in (
+            "EMAIL_HOST",
+            "EMAIL_PORT",
+            "EMAIL_HOST_USER",
+            "EMAIL_HOST_PASSWORD",
+            "EMAIL_USE_TLS",
+            "EMAIL_USE_SSL",
+        )
+    ] == expected
+
+
+def test_a_provider_through_django_anymail_takes_its_settings_from_anymail_variables():
+    shown = mail_settings(
+        EMAIL_BACKEND="anymail.backends.mailgun.EmailBackend",
+        ANYMAIL_MAILGUN_API_KEY="key-123",
+        ANYMAIL_MAILGUN_SENDER_DOMAIN="mg.example.edu",
+        DEFAULT_FROM_EMAIL="Learning <learn@mg.example.edu>",
+    )
+    assert (shown["EMAIL_BACKEND"], shown["ANYMAIL"], shown["DEFAULT_FROM_EMAIL"]) == (
+        "anymail.backends.mailgun.EmailBackend",
+        {"MAILGUN_API_KEY": "key-123", "MAILGUN_SENDER_DOMAIN": "mg.example.edu"},
+        "Learning <learn@mg.example.edu>",
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {"EMAIL_URL": "mail.example.edu"},
+            "EMAIL_URL must be an SMTP server's URL: smtp://USER:PASSWORD@HOST:PORT, "
+            "smtp+tls://... (STARTTLS) or smtp+ssl://... (TLS); for another backend set "
+            "EMAIL_BACKEND instead.",
+        ),
+        (
+            {"EMAIL_URL": "smtp://mail.example.edu", "EMAIL_BACKEND": "x.EmailBackend"},
+            "Set either EMAIL_URL (an SMTP server) or EMAIL_BACKEND (another backend), not both.",
+        ),
+        (
+            {"MAIL_MAX_ATTEMPTS": "0"},
+            "MAIL_MAX_ATTEMPTS must be at least 1, MAIL_RETRY_BACKOFF above 0 (seconds) and "
+            "MAIL_RETRY_BACKOFF_MAX at least MAIL_RETRY_BACKOFF (defaults: 8, 60, 3600).",
+        ),
+    ],
+    ids=["not-a-url", "both", "attempts"],
+)
+def test_wrong_mail_settings_stop_the_start_saying_what_to_set(env, message):
+    result = python(SETUP, **env)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == (
+        f"django.core.exceptions.ImproperlyConfigured: {message}"
+    )

@@ -64,7 +64,7 @@ def test_enroll_refused_without_membership_or_on_a_priced_contract(client, ada, 
     # not a member of a free SSO contract: the organization's login is the way in
     by_login = (
         "This course is offered to the learners of Acme through their organization's login: log "
-        "in with your organization, then enroll from your dashboard."
+        "in with your organization, then enroll from My courses."
     )
     # a member, but the contract now has a price: its learners use codes
     by_code = (

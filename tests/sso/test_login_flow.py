@@ -4,11 +4,13 @@ import datetime as dt
 import logging
 
 import pytest
+from allauth.account.models import EmailAddress
 from django.test import Client
 
 from b2b.models import ContractMembership, ContractPage, OrganizationPage
 from b2b.services.audit import audit_history
 from courses.models import CourseRun, CourseRunEnrollment
+from main.accounts import email_is_verified
 from main.models import User
 from tests.factories import UserFactory
 from tests.oidc import ACME_ID, BETA_ID, login, login_begin, new_sub, set_user
@@ -194,6 +196,30 @@ def test_returning_user_is_matched_by_subject_after_changing_email(sso, world):
     assert User.objects.count() == 1
 
 
+def test_the_providers_verified_email_is_recorded_as_the_accounts_verified_address(sso, world):
+    verified, unverified = new_sub(), new_sub()
+    set_user(sso, verified, email="Ada@Acme.example", email_verified=True)
+    set_user(sso, unverified, email="bo@acme.example", email_verified=False)
+
+    ada = login(sso, verified).client.get("/dashboard/").wsgi_request.user
+    bo = login(sso, unverified).client.get("/dashboard/").wsgi_request.user
+
+    def addresses(user):
+        return list(
+            EmailAddress.objects.filter(user=user).values_list("email", "verified", "primary")
+        )
+
+    assert addresses(ada) == [("ada@acme.example", True, True)]
+    assert addresses(bo) == [("bo@acme.example", False, True)]
+    assert email_is_verified(ada, "ada@acme.example") is True
+    # The provider changes the address: the new one replaces the old, verified as it says.
+    set_user(sso, verified, email="ada@new.example", email_verified=True)
+    login(sso, verified)
+    assert addresses(ada) == [("ada@new.example", True, True)]
+    ada.refresh_from_db()
+    assert ada.email == "ada@new.example"
+
+
 def test_verified_email_matches_an_existing_user_unverified_does_not(sso, world):
     grace = UserFactory(username="grace", email="grace@x.example")
     hopper = UserFactory(username="hopper", email="hopper@x.example")
@@ -243,10 +269,10 @@ def test_forged_or_replayed_callbacks_are_refused(sso, world):
     assert User.objects.count() == 0
 
 
-def test_sso_not_configured_shows_only_djangos_login(client, settings):
+def test_sso_not_configured_shows_only_the_password_login(client, settings):
     page = client.get("/login/").content.decode()
     assert "organization" not in page.lower()
-    assert 'name="username"' in page
+    assert 'name="login"' in page
     assert client.post("/login/sso/").status_code == 404
 
 

@@ -16,6 +16,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from b2b.services.edx_sync import contracts_edx_summary
 from b2b.services.staff import staff_member_ensure
 from courses.models import Course, Program
+from main.accounts import account_email_record
+from main.mail import mail_destination
 from openedx.api import edx_configured
 
 SSO_COURSE = "course-v1:MITxT+14.310x"
@@ -111,6 +113,7 @@ class Command(BaseCommand):
 
     def try_it(self, contract_id: int) -> None:
         """Make the demo learner and print what a learner needs to get in with a code."""
+        from django.conf import settings
         from django.contrib.auth import get_user_model
 
         from b2b.services.codes import product_url, usable_codes
@@ -129,10 +132,17 @@ class Command(BaseCommand):
         )
         learner.set_password(DEMO_PASSWORD)
         learner.save()
+        # The demo learner's address counts as confirmed, so its login needs no confirmation mail.
+        account_email_record(learner, learner.email, verified=True)
         self.heading("Try it as a learner (run `make run`, then open the Product URL)")
         self.stdout.write(f"Product URL: {product_url(product.pk)}")
         self.stdout.write(f"Learner login: {DEMO_LEARNER} / {DEMO_PASSWORD}")
         self.stdout.write(f"Enrollment code: {code}")
+        self.stdout.write(
+            f"New learner: sign up at {settings.SITE_BASE_URL}/signup/ and open the confirmation "
+            "link of the mail."
+        )
+        self.stdout.write(f"Sent mail: {mail_destination()}")
 
     def staff_surfaces(self, typical_id: int) -> None:
         """A staff login and a few learners, and where to use them."""
