@@ -417,7 +417,11 @@ def _seconds(name: str, default: float) -> float:
 REQUEUE_PENDING_AFTER = _seconds("REQUEUE_PENDING_AFTER", 300)
 CELERY_BEAT_SCHEDULE = {
     # Mails whose task was lost (a broker or a process down after the commit) or is overdue.
-    "mail-requeue": {"task": "main.tasks.mail_requeue", "schedule": 300.0},
+    "mail-requeue": {
+        "task": "main.tasks.mail_requeue",
+        "schedule": REQUEUE_PENDING_AFTER,
+        "options": {"expires": REQUEUE_PENDING_AFTER},
+    },
     "codes-adjust-requeue": {
         "task": "b2b.tasks.codes_adjust_requeue",
         "schedule": REQUEUE_PENDING_AFTER,

@@ -193,6 +193,7 @@ def test_beat_requeues_lost_work_every_five_minutes_and_redis_redelivers_after_f
         "lease": 900.0,
         "transport": {"visibility_timeout": 900.0},
         "beat": {
+            "mail-requeue": {"task": "main.tasks.mail_requeue", **every},
             "codes-adjust-requeue": {"task": "b2b.tasks.codes_adjust_requeue", **every},
             "edx-syncs-requeue": {"task": "openedx.tasks.edx_syncs_requeue", **every},
         },
