@@ -7,15 +7,14 @@ when edX is configured, queue the Celery task that brings edX in line after the 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
 
-from courses.models import CourseRun, EdxStatus
+from courses.enrollments import UNREAD, EnrollmentWrite, enrollment_activate
+from courses.models import CourseRun, CourseRunEnrollment, EdxStatus
 from main.queue import enqueue_on_commit
-
-if TYPE_CHECKING:
-    from courses.models import CourseRunEnrollment
 
 log = logging.getLogger(__name__)
 
@@ -83,16 +82,41 @@ def course_run_edx_queue(run: CourseRun) -> str:
     return status
 
 
+def _enrollment_edx_status() -> str:
+    if edx_configured():
+        return EdxStatus.PENDING
+    _log_off_once()
+    return EdxStatus.NOT_CONFIGURED
+
+
+def enrollment_enroll(
+    user: AbstractBaseUser, *, run: CourseRun, existing: Any = UNREAD
+) -> EnrollmentWrite:
+    """Enroll ``user`` in ``run`` and follow it up in Open edX: the one call every way into a run
+    makes (contract rules, public enrollment, public checkout).
+
+    Writes through ``courses.enrollments.enrollment_activate`` (create or reactivate; see it for
+    ``existing`` and ``AlreadyEnrolled``), with ``edx_status`` ``pending`` when edX is configured
+    (``not-configured`` otherwise), and, when the enrollment was created or reactivated, queues
+    the LMS enrollment on commit. An enrollment that was active already is left alone.
+    """
+    status = _enrollment_edx_status()
+    write = enrollment_activate(user, run=run, edx_status=status, existing=existing)
+    if write.changed and status == EdxStatus.PENDING:
+        from openedx.tasks import enrollment_sync
+
+        enqueue_on_commit(enrollment_sync, write.enrollment.pk)
+    return write
+
+
 def enrollment_edx_queue(enrollment: CourseRunEnrollment) -> str:
-    """After a learner is enrolled in a run: mark it and, with edX configured, queue the LMS
-    enrollment. Returns the enrollment's new ``edx_status``."""
+    """Queue an existing enrollment's LMS enrollment again (a re-sync): mark it and, with edX
+    configured, queue it on commit. Returns the enrollment's new ``edx_status``. Enrolling goes
+    through ``enrollment_enroll``."""
     from openedx.tasks import enrollment_sync
 
-    if not edx_configured():
-        _log_off_once()
-        status = EdxStatus.NOT_CONFIGURED
-    else:
-        status = EdxStatus.PENDING
+    status = _enrollment_edx_status()
+    if status == EdxStatus.PENDING:
         enqueue_on_commit(enrollment_sync, enrollment.pk)
     if enrollment.edx_status != status:
         enrollment.edx_status = status

@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count, Exists, F, OuterRef, Q
+from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, F, OuterRef, Q
 from django.utils import timezone
 
 from b2b.exceptions import OrganizationNotFound
@@ -29,7 +29,15 @@ from b2b.services.codes import codes_deactivate_for_products, codes_target
 from b2b.services.contracts import contract_get
 from b2b.services.courseware import courseware_course_ids
 from courses.models import CourseRun, CourseRunEnrollment, EdxStatus
-from ecommerce.models import Discount, DiscountProduct, DiscountRedemption, Order, Product
+from ecommerce.models import (
+    Discount,
+    DiscountProduct,
+    DiscountRedemption,
+    Order,
+    Product,
+    code_redeemed,
+    code_usable,
+)
 
 ERROR, WARNING, NOTE = "error", "warning", "note"
 SEVERITIES = (ERROR, WARNING, NOTE)
@@ -507,13 +515,16 @@ def _codes(
     if not product_contract:
         return []
     ids = list(product_contract)
-    redeemed = Exists(DiscountRedemption.objects.filter(redeemed_discount=OuterRef("discount_id")))
     groups = (
         DiscountProduct.objects.filter(product_id__in=ids)
-        .annotate(redeemed=redeemed)
+        .annotate(
+            redeemed=code_redeemed("discount__"),
+            usable=ExpressionWrapper(code_usable("discount__"), output_field=BooleanField()),
+        )
         .values(
             "product_id",
             "redeemed",
+            "usable",
             "discount__is_active",
             "discount__redemption_type",
             "discount__amount",
@@ -538,11 +549,10 @@ def _codes(
         product_id, count = row["product_id"], row["n"]
         contract = product_contract[product_id]
         counts = tally[product_id]
-        active, kind = row["discount__is_active"], row["discount__redemption_type"]
-        usable = active and (kind == UNLIMITED or not row["redeemed"])
+        kind = row["discount__redemption_type"]
         if not row["redeemed"]:
             counts["unredeemed"] += count
-        if not usable:
+        if not row["usable"]:
             continue
         counts["unlimited" if kind == UNLIMITED else "one_time"] += count
         if row["discount__amount"] != contract.price:
