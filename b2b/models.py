@@ -47,10 +47,16 @@ class RecordedPage(StaffOnlyPage):
 
     def publish(self, revision, user=None, **kwargs):  # type: ignore[no-untyped-def]
         # Every publish (editor, bulk, schedule, workflow, commands) records what changed and,
-        # for a contract, queues its code adjustment (SPEC §7): see b2b.services.pages.
+        # for a contract, queues its code adjustment (SPEC §7): see b2b.services.pages. A Wagtail
+        # seam: the services import these models, so the model imports them when called.
         from b2b.services.pages import page_publish
 
-        return page_publish(self, revision, user=user, publish=super().publish, **kwargs)
+        return page_publish(self, revision, user=user, **kwargs)
+
+    def publish_unrecorded(self, revision, user=None, **kwargs):  # type: ignore[no-untyped-def]
+        """Wagtail's own publish, without the follow-up: for the service that publishes around it
+        (``b2b.services.pages.page_publish``, ``b2b.services.contracts.contract_publish``)."""
+        return super().publish(revision, user=user, **kwargs)
 
 
 class OrganizationIndexPage(StaffOnlyPage):
