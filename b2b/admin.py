@@ -19,7 +19,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
@@ -31,7 +31,8 @@ from b2b.services.overview import contract_overview
 from b2b.services.runs import course_run_change
 from courses.admin import CourseRunAdmin
 from courses.models import CourseRun
-from ecommerce.models import Discount, DiscountProduct, DiscountRedemption
+from ecommerce.models import Discount, DiscountProduct, code_redeemed
+from main.actors import actor_current
 from main.admin import UserAdmin
 from main.exceptions import DomainError
 from main.models import User
@@ -305,11 +306,12 @@ class CodeStateFilter(admin.SimpleListFilter):
         return [("usable", "usable"), ("redeemed", "redeemed"), ("deactivated", "deactivated")]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Discount]) -> Any:
-        usable = Q(is_active=True) & (
-            Q(redemption_type=Discount.RedemptionType.UNLIMITED) | Q(redeemed=False)
-        )
-        states = {"usable": usable, "redeemed": Q(redeemed=True), "deactivated": Q(is_active=False)}
-        return queryset.filter(states[self.value()]) if self.value() in states else queryset
+        states = {
+            "usable": queryset.usable,
+            "redeemed": queryset.redeemed,
+            "deactivated": lambda: queryset.filter(is_active=False),
+        }
+        return states[self.value()]() if self.value() in states else queryset
 
 
 @admin.register(Discount)
@@ -337,9 +339,7 @@ class EnrollmentCodeAdmin(ViewOnlyAdmin):
             super()
             .get_queryset(request)
             .annotate(
-                redeemed=Exists(
-                    DiscountRedemption.objects.filter(redeemed_discount=OuterRef("pk"))
-                ),
+                redeemed=code_redeemed(),
                 product_text=Subquery(link.values("product__description")[:1]),
                 contract_text=Subquery(link.values("product__course_run__b2b_contract__title")[:1]),
             )
@@ -477,10 +477,13 @@ class B2BUserAdmin(UserAdmin):
         if formset.model is not ContractMembership:
             return super().save_formset(request, form, formset, change)
         user = form.instance
+        actor = actor_current()  # the staff member, via="admin" (main.actors.ActorMiddleware)
         formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
         for inline_form in formset.forms:
             if inline_form in formset.deleted_forms and inline_form.instance.pk:
-                if membership_remove(user, contract_id=inline_form.instance.contract_id):
+                if membership_remove(
+                    user, contract_id=inline_form.instance.contract_id, actor=actor
+                ):
                     formset.deleted_objects.append(inline_form.instance)
                 continue
             contract = (
@@ -490,7 +493,10 @@ class B2BUserAdmin(UserAdmin):
                 continue
             try:
                 result = membership_add(
-                    user, contract_id=contract.pk, source=ContractMembership.Source.MANUAL
+                    user,
+                    contract_id=contract.pk,
+                    source=ContractMembership.Source.MANUAL,
+                    actor=actor,
                 )
             except DomainError as exc:
                 messages.error(request, exc.message)

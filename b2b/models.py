@@ -47,10 +47,16 @@ class RecordedPage(StaffOnlyPage):
 
     def publish(self, revision, user=None, **kwargs):  # type: ignore[no-untyped-def]
         # Every publish (editor, bulk, schedule, workflow, commands) records what changed and,
-        # for a contract, queues its code adjustment (SPEC §7): see b2b.services.pages.
+        # for a contract, queues its code adjustment (SPEC §7): see b2b.services.pages. A Wagtail
+        # seam: the services import these models, so the model imports them when called.
         from b2b.services.pages import page_publish
 
-        return page_publish(self, revision, user=user, publish=super().publish, **kwargs)
+        return page_publish(self, revision, user=user, **kwargs)
+
+    def publish_unrecorded(self, revision, user=None, **kwargs):  # type: ignore[no-untyped-def]
+        """Wagtail's own publish, without the follow-up: for the service that publishes around it
+        (``b2b.services.pages.page_publish``, ``b2b.services.contracts.contract_publish``)."""
+        return super().publish(revision, user=user, **kwargs)
 
 
 class OrganizationIndexPage(StaffOnlyPage):
@@ -108,7 +114,66 @@ class OrganizationPage(RecordedPage):
         return self.name
 
 
-class ContractPage(RecordedPage):
+class ContractTerms:
+    """What a contract's terms mean (SPEC §1, §3, §4.2), read from its fields: shared by the page
+    (``ContractPage``) and the facts the seat rules read under the contract lock
+    (``b2b.services.seats.ContractFacts``), so both answer the same way.
+
+    Expects ``integration_type``, ``active``, ``contract_start``, ``contract_end`` and
+    ``enrollment_fixed_price``.
+    """
+
+    integration_type: str
+    active: bool
+    contract_start: dt.date | None
+    contract_end: dt.date | None
+    enrollment_fixed_price: Decimal | None
+
+    @property
+    def price(self) -> Decimal:
+        """The price a learner pays per run: the fixed price, or 0.00 when free."""
+        return self.enrollment_fixed_price or ZERO
+
+    @property
+    def is_free(self) -> bool:
+        return self.price == ZERO
+
+    @property
+    def is_sso(self) -> bool:
+        return self.integration_type == "sso"
+
+    @property
+    def needs_codes(self) -> bool:
+        """Codes are needed for non-SSO contracts, and for SSO contracts with a price
+        (SPEC §4.2)."""
+        return not self.is_sso or not self.is_free
+
+    @property
+    def starts_at(self) -> dt.datetime | None:
+        """00:00 of the start date in ``TIME_ZONE`` (SPEC §3), or None."""
+        if self.contract_start is None:
+            return None
+        return dt.datetime.combine(
+            self.contract_start, dt.time.min, tzinfo=ZoneInfo(settings.TIME_ZONE)
+        )
+
+    @property
+    def ends_at(self) -> dt.datetime | None:
+        """23:59:59 of the (inclusive) end date in ``TIME_ZONE`` (SPEC §3), or None."""
+        if self.contract_end is None:
+            return None
+        return dt.datetime.combine(
+            self.contract_end, dt.time(23, 59, 59), tzinfo=ZoneInfo(settings.TIME_ZONE)
+        )
+
+    def is_in_force(self, at: dt.datetime | None = None) -> bool:
+        """Active and ``at`` (default now) within the contract's dates."""
+        at = at or timezone.now()
+        starts, ends = self.starts_at, self.ends_at
+        return self.active and (starts is None or starts <= at) and (ends is None or at <= ends)
+
+
+class ContractPage(ContractTerms, RecordedPage):
     """A contract between the platform and an organization (its parent page)."""
 
     class IntegrationType(models.TextChoices):
@@ -199,48 +264,6 @@ class ContractPage(RecordedPage):
 
     def __str__(self) -> str:
         return self.name
-
-    @property
-    def price(self) -> Decimal:
-        """The price a learner pays per run: the fixed price, or 0.00 when free."""
-        return self.enrollment_fixed_price or ZERO
-
-    @property
-    def is_free(self) -> bool:
-        return self.price == ZERO
-
-    @property
-    def is_sso(self) -> bool:
-        return self.integration_type == self.IntegrationType.SSO
-
-    @property
-    def needs_codes(self) -> bool:
-        """Codes are needed for non-SSO contracts, and for SSO contracts with a price
-        (SPEC §4.2)."""
-        return not self.is_sso or not self.is_free
-
-    def _tz(self) -> ZoneInfo:
-        return ZoneInfo(settings.TIME_ZONE)
-
-    @property
-    def starts_at(self) -> dt.datetime | None:
-        """00:00 of the start date in ``TIME_ZONE`` (SPEC §3), or None."""
-        if self.contract_start is None:
-            return None
-        return dt.datetime.combine(self.contract_start, dt.time.min, tzinfo=self._tz())
-
-    @property
-    def ends_at(self) -> dt.datetime | None:
-        """23:59:59 of the (inclusive) end date in ``TIME_ZONE`` (SPEC §3), or None."""
-        if self.contract_end is None:
-            return None
-        return dt.datetime.combine(self.contract_end, dt.time(23, 59, 59), tzinfo=self._tz())
-
-    def is_in_force(self, at: dt.datetime | None = None) -> bool:
-        """Active and ``at`` (default now) within the contract's dates."""
-        at = at or timezone.now()
-        starts, ends = self.starts_at, self.ends_at
-        return self.active and (starts is None or starts <= at) and (ends is None or at <= ends)
 
 
 class ContractCourseware(models.Model):

@@ -10,12 +10,10 @@ import logging
 
 from celery import shared_task
 from django.conf import settings
-from django.db import OperationalError, transaction
+from django.db import OperationalError
 
-from b2b.services.audit import codes_adjusted_record
-from b2b.services.codes import codes_adjust
+from b2b.services.codes import codes_adjust_and_record
 from b2b.services.codes_pending import codes_pending_overdue
-from main.actors import Via, acting_as
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +31,7 @@ def contract_codes_adjust(contract_id: int) -> str:
     """Adjust a contract's enrollment codes (SPEC §4) and record what changed in its audit trail.
     Idempotent; retried on database errors that pass (a lost connection, a lock timeout).
     Returns the summary line."""
-    with acting_as(Via.TASK, name="task contract_codes_adjust"):
-        report = codes_adjust(contract_id)
-        with transaction.atomic():
-            codes_adjusted_record(report)
-    return report.summary()
+    return codes_adjust_and_record(contract_id).summary()
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)

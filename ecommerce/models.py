@@ -12,7 +12,7 @@ from typing import TypedDict
 from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import Lower
 
 from courses.models import CourseRun
@@ -49,6 +49,38 @@ class Product(models.Model):
 
     def __str__(self) -> str:
         return self.description
+
+
+def code_redeemed(prefix: str = "") -> Exists:
+    """True for a code with at least one redemption: "redeemed" (SPEC §4, §7), the one definition.
+
+    ``prefix`` is the path from the queried model to the code (``""`` on ``Discount``,
+    ``"discount__"`` on ``DiscountProduct``), so grouped counts over links say the same thing.
+    """
+    return Exists(DiscountRedemption.objects.filter(redeemed_discount=OuterRef(f"{prefix}pk")))
+
+
+def code_usable(prefix: str = "") -> Q:
+    """True for a usable code: active, and unlimited or never redeemed (SPEC §4.5–4.7, §5), the
+    one definition. ``prefix`` as for ``code_redeemed``. A one-time code held by an order awaiting
+    its payment is redeemed (its redemption exists), so not usable."""
+    return Q(**{f"{prefix}is_active": True}) & (
+        Q(**{f"{prefix}redemption_type": Discount.RedemptionType.UNLIMITED})
+        | Q(~code_redeemed(prefix))
+    )
+
+
+class DiscountQuerySet(models.QuerySet["Discount"]):
+    """``Discount.objects``: codes by state, each state defined once (``code_usable``,
+    ``code_redeemed``); chainable after any filter, one statement."""
+
+    def usable(self) -> DiscountQuerySet:
+        """Codes a learner can still use: active, and unlimited or never redeemed."""
+        return self.filter(code_usable())
+
+    def redeemed(self) -> DiscountQuerySet:
+        """Codes with at least one redemption (an unlimited one may be usable as well)."""
+        return self.filter(code_redeemed())
 
 
 class Discount(models.Model):
@@ -88,6 +120,8 @@ class Discount(models.Model):
     expiration_date = models.DateTimeField(null=True, blank=True)
     created_on = models.DateTimeField(auto_now_add=True)
     updated_on = models.DateTimeField(auto_now=True)
+
+    objects = DiscountQuerySet.as_manager()
 
     class Meta:
         constraints = [

@@ -78,6 +78,15 @@ def actor_current() -> Actor:
     return _current.get() or Actor(via=Via.PROCESS, name=_process_name())
 
 
+def actor_with_user(user: Any) -> Actor | None:
+    """The current actor, as ``user`` (Wagtail names the user who publishes); None for no user
+    (then the current actor acts)."""
+    if user is None:
+        return None
+    current = actor_current()
+    return Actor(via=current.via, user=user, name=current.name)
+
+
 @contextmanager
 def acting_as(via: str, *, user: Any = None, name: str = "") -> Iterator[Actor]:
     """Within the block, changes are made by ``user`` (or the process ``name``) through ``via``.

@@ -7,18 +7,23 @@ when edX is configured, queue the Celery task that brings edX in line after the 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
+from courses.enrollments import UNREAD, EnrollmentWrite, enrollment_activate
 from courses.models import CourseRun, CourseRunEnrollment, EdxStatus
+from main.models import User
 from main.queue import enqueue_on_commit
 from openedx.config import REQUIRED_SETTINGS, edx_configured, edx_missing_settings
-from openedx.tasks import course_run_clone, enrollment_sync
+from openedx.tasks import course_run_clone, course_run_update, enrollment_sync
 
 __all__ = [
     "REQUIRED_SETTINGS",
     "course_run_edx_queue",
+    "course_run_edx_update_queue",
     "edx_configured",
     "edx_missing_settings",
     "enrollment_edx_queue",
+    "enrollment_enroll",
 ]
 
 log = logging.getLogger(__name__)
@@ -73,8 +78,6 @@ def course_run_edx_update_queue(run: CourseRun) -> bool:
     request as the run's creation). Only runs created here (``edx_source_key`` set) are sent;
     a run not in Studio yet gets the current values from its creation. Returns whether a task
     was queued."""
-    from openedx.tasks import course_run_update
-
     if not run.edx_source_key:
         return False
     if not edx_configured():
@@ -84,14 +87,35 @@ def course_run_edx_update_queue(run: CourseRun) -> bool:
     return True
 
 
+def _enrollment_edx_status() -> str:
+    if edx_configured():
+        return EdxStatus.PENDING
+    _log_off_once()
+    return EdxStatus.NOT_CONFIGURED
+
+
+def enrollment_enroll(user: User, *, run: CourseRun, existing: Any = UNREAD) -> EnrollmentWrite:
+    """Enroll ``user`` in ``run`` and follow it up in Open edX: the one call every way into a run
+    makes (contract rules, public enrollment, public checkout).
+
+    Writes through ``courses.enrollments.enrollment_activate`` (create or reactivate; see it for
+    ``existing`` and ``AlreadyEnrolled``), with ``edx_status`` ``pending`` when edX is configured
+    (``not-configured`` otherwise), and, when the enrollment was created or reactivated, queues
+    the LMS enrollment on commit. An enrollment that was active already is left alone.
+    """
+    status = _enrollment_edx_status()
+    write = enrollment_activate(user, run=run, edx_status=status, existing=existing)
+    if write.changed and status == EdxStatus.PENDING:
+        enqueue_on_commit(enrollment_sync, write.enrollment.pk)
+    return write
+
+
 def enrollment_edx_queue(enrollment: CourseRunEnrollment) -> str:
-    """After a learner is enrolled in a run: mark it and, with edX configured, queue the LMS
-    enrollment. Returns the enrollment's new ``edx_status``."""
-    if not edx_configured():
-        _log_off_once()
-        status = EdxStatus.NOT_CONFIGURED
-    else:
-        status = EdxStatus.PENDING
+    """Queue an existing enrollment's LMS enrollment again (a re-sync): mark it and, with edX
+    configured, queue it on commit. Returns the enrollment's new ``edx_status``. Enrolling goes
+    through ``enrollment_enroll``."""
+    status = _enrollment_edx_status()
+    if status == EdxStatus.PENDING:
         enqueue_on_commit(enrollment_sync, enrollment.pk)
     if enrollment.edx_status != status:
         enrollment.edx_status = status

@@ -76,8 +76,26 @@ def field_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[s
     return changes
 
 
+@dataclass(frozen=True)
+class PageRef:
+    """An organization or contract page known by its ID and name, not loaded (checkout and SSO
+    know the contract by the facts they read under its lock): what ``audit_record`` needs."""
+
+    model: type[Page]
+    pk: int
+    title: str
+
+
+def live_values(model: type[Page], pk: int, fields: Mapping[str, str]) -> dict[str, Any]:
+    """A page's values as its row holds them now (``{name: plain value}`` for a mapping of audit
+    name → model attribute), or ``{}`` when it has no row; one query on the page's own table."""
+    # Ordered by pk, not Wagtail's default (the path), which would join the page table.
+    row = model.objects.filter(pk=pk).values(*fields.values()).order_by("pk").first()
+    return {name: plain(row[attr]) for name, attr in fields.items()} if row else {}
+
+
 def audit_record(
-    page: Page,
+    page: Page | PageRef,
     *,
     action: str,
     changes: Mapping[str, Any],
@@ -86,8 +104,9 @@ def audit_record(
 ) -> PageLogEntry:
     """Record one change to an organization or contract (or its learners, courseware or codes).
 
-    ``page``: the ``OrganizationPage`` or ``ContractPage`` the change is about (for a page being
-    deleted, pass ``page_id`` too: its primary key may already be cleared). ``action``: a key of
+    ``page``: the ``OrganizationPage`` or ``ContractPage`` the change is about, or a ``PageRef``
+    to one (for a page being deleted, pass ``page_id`` too: its primary key may already be
+    cleared). ``action``: a key of
     ``AUDIT_ACTIONS``. ``changes``: JSON-ready, as the module docstring says. ``actor``: who acts;
     default the one the interface set (``main.actors.actor_current``). Call it inside the
     transaction that makes the change, so the entry and the change commit or roll back together.
@@ -97,9 +116,10 @@ def audit_record(
         raise ValueError(f"unknown audit action {action!r}: one of {', '.join(AUDIT_ACTIONS)}")
     actor = actor or actor_current()
     person = actor.person
+    model = page.model if isinstance(page, PageRef) else page
     entry = PageLogEntry(
         page_id=page_id or page.pk,
-        content_type=ContentType.objects.get_for_model(page, for_concrete_model=False),
+        content_type=ContentType.objects.get_for_model(model, for_concrete_model=False),
         label=page.title or str(page),
         action=PREFIX + action,
         data={"via": actor.via, "actor": actor.label, "changes": dict(changes)},

@@ -21,7 +21,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Exists, F, OuterRef, Q
+from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, F, OuterRef, Q
 from django.utils import timezone
 
 from b2b.exceptions import OrganizationNotFound
@@ -38,6 +38,8 @@ from ecommerce.models import (
     Order,
     Product,
     Transaction,
+    code_redeemed,
+    code_usable,
 )
 from ecommerce.services.payments import ACCEPT, CURRENCY
 
@@ -521,13 +523,16 @@ def _codes(
     if not product_contract:
         return []
     ids = list(product_contract)
-    redeemed = Exists(DiscountRedemption.objects.filter(redeemed_discount=OuterRef("discount_id")))
     groups = (
         DiscountProduct.objects.filter(product_id__in=ids)
-        .annotate(redeemed=redeemed)
+        .annotate(
+            redeemed=code_redeemed("discount__"),
+            usable=ExpressionWrapper(code_usable("discount__"), output_field=BooleanField()),
+        )
         .values(
             "product_id",
             "redeemed",
+            "usable",
             "discount__is_active",
             "discount__redemption_type",
             "discount__amount",
@@ -552,11 +557,10 @@ def _codes(
         product_id, count = row["product_id"], row["n"]
         contract = product_contract[product_id]
         counts = tally[product_id]
-        active, kind = row["discount__is_active"], row["discount__redemption_type"]
-        usable = active and (kind == UNLIMITED or not row["redeemed"])
+        kind = row["discount__redemption_type"]
         if not row["redeemed"]:
             counts["unredeemed"] += count
-        if not usable:
+        if not row["usable"]:
             continue
         counts["unlimited" if kind == UNLIMITED else "one_time"] += count
         if row["discount__amount"] != contract.price:

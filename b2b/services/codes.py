@@ -14,8 +14,6 @@ import csv
 import logging
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -23,10 +21,11 @@ from typing import Any, Protocol
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from b2b.models import ContractMembership, ContractPage
+from b2b.services.audit import codes_adjusted_record
 from b2b.services.codes_pending import (
     codes_pending_clear,
     codes_pending_mark,
@@ -39,7 +38,16 @@ from b2b.services.codes_store import (
     raw_execute,
     subquery_sql,
 )
-from ecommerce.models import Discount, DiscountProduct, DiscountRedemption, Product
+from ecommerce.models import (
+    Discount,
+    DiscountProduct,
+    DiscountQuerySet,
+    DiscountRedemption,
+    Product,
+    code_redeemed,
+    code_usable,
+)
+from main.actors import Via, acting_as
 
 log = logging.getLogger(__name__)
 
@@ -203,45 +211,59 @@ class CodesReport:
         }
 
 
-# -- running in the foreground -------------------------------------------------------------------
+# -- asking for an adjustment ---------------------------------------------------------------------
 
 
 @dataclass
-class CodesForeground:
-    """An operator waiting for the adjustment in this thread (eager Celery, a command)."""
+class CodesAdjustment:
+    """An adjustment asked for by ``codes_adjust_queue``, sent once the transaction commits.
 
+    With a broker, the Celery worker runs it (``b2b.tasks.contract_codes_adjust``) and ``report``
+    stays None. Without one (the embedded default: Celery eager) it runs in this process right
+    after the commit, as every task does there: ``progress``, set by whoever asked before the
+    commit, receives its plan and counts, and ``report`` is what it did, for the command that
+    asked to show. A rolled-back transaction sends nothing.
+    """
+
+    contract_id: int
     progress: CodesProgress | None = None
-    reports: list[CodesReport] = field(default_factory=list)
+    report: CodesReport | None = None
+
+    def send(self) -> None:
+        from b2b.tasks import contract_codes_adjust  # the task module imports this one
+
+        if settings.CELERY_TASK_ALWAYS_EAGER:
+            self.report = codes_adjust_and_record(self.contract_id, progress=self.progress)
+        else:
+            contract_codes_adjust.delay(self.contract_id)
 
 
-_foreground: ContextVar[CodesForeground | None] = ContextVar("codes_foreground", default=None)
-
-
-@contextmanager
-def codes_foreground(progress: CodesProgress | None = None) -> Iterator[CodesForeground]:
-    """While the block runs, adjustments in this thread report to ``progress`` and are collected
-    in the yielded object's ``reports`` (a worker process has no foreground: nothing happens)."""
-    foreground = CodesForeground(progress=progress)
-    token = _foreground.set(foreground)
-    try:
-        yield foreground
-    finally:
-        _foreground.reset(token)
-
-
-def codes_adjust_queue(contract: ContractPage) -> None:
-    """Queue ``codes_adjust`` for the contract once the current transaction commits (once per
-    transaction, however many changes in it ask).
+def codes_adjust_queue(contract: ContractPage) -> CodesAdjustment:
+    """Ask for ``codes_adjust`` for the contract once the current transaction commits: the one
+    function that asks (SPEC §4). A change asks once: contract changes through
+    ``contracts.contract_changed``, courseware changes and code deactivations in their service.
+    Returns the request (see ``CodesAdjustment``).
 
     First it marks the contract's codes as needing adjustment in this same transaction
     (``codes_pending_mark``): should the task never run — the process dies before the commit
     reaches the broker, a worker dies mid-adjustment — the periodic re-queue finds the marker
-    (ARCHITECTURE rule 12)."""
-    from b2b.tasks import contract_codes_adjust  # the task module imports this one
-    from main.queue import enqueue_once_on_commit
-
+    (ARCHITECTURE rule 12). Two requests in one transaction leave one marker."""
     codes_pending_mark(contract.pk)
-    enqueue_once_on_commit(contract_codes_adjust, contract.pk)
+    adjustment = CodesAdjustment(contract.pk)
+    transaction.on_commit(adjustment.send)
+    return adjustment
+
+
+def codes_adjust_and_record(
+    contract_id: int, *, progress: CodesProgress | None = None
+) -> CodesReport:
+    """Run ``codes_adjust`` and record the run in the contract's audit trail, acting as the task
+    ``contract_codes_adjust`` (the task's body, wherever it runs). Returns the report."""
+    with acting_as(Via.TASK, name="task contract_codes_adjust"):
+        report = codes_adjust(contract_id, progress=progress)
+        with transaction.atomic():
+            codes_adjusted_record(report)
+    return report
 
 
 def codes_adjustment_hint(contract_id: int) -> str:
@@ -257,28 +279,12 @@ def codes_adjustment_hint(contract_id: int) -> str:
 # -- the rule ------------------------------------------------------------------------------------
 
 
-def _redeemed(outer: str = "pk") -> Exists:
-    return Exists(DiscountRedemption.objects.filter(redeemed_discount=OuterRef(outer)))
-
-
-def usable_codes(queryset: QuerySet[Discount] | None = None) -> QuerySet[Discount]:
-    """Codes that can still be used: active, and unlimited or never redeemed."""
-    queryset = Discount.objects.all() if queryset is None else queryset
-    return queryset.alias(redeemed=_redeemed()).filter(
-        Q(is_active=True) & (Q(redemption_type=UNLIMITED) | Q(redeemed=False))
-    )
-
-
-def _codes_of(product_id: int) -> QuerySet[Discount]:
+def _codes_of(product_id: int) -> DiscountQuerySet:
     return Discount.objects.filter(product_links__product_id=product_id)
 
 
-def _usable_one_time(product_id: int) -> QuerySet[Discount]:
-    return (
-        _codes_of(product_id)
-        .alias(redeemed=_redeemed())
-        .filter(is_active=True, redemption_type=ONE_TIME, redeemed=False)
-    )
+def _usable_one_time(product_id: int) -> DiscountQuerySet:
+    return _codes_of(product_id).usable().filter(redemption_type=ONE_TIME)
 
 
 def _current(contract: ContractPage, prefix: str = "") -> Q:
@@ -369,7 +375,7 @@ def _plan(contract: ContractPage, products: list[Product]) -> CodesReport:
     stats = {
         row["product_id"]: row
         for row in DiscountProduct.objects.filter(product_id__in=ids)
-        .alias(redeemed=_redeemed("discount_id"))
+        .alias(redeemed=code_redeemed("discount__"))
         .values("product_id")
         .annotate(
             u1=Count("pk", filter=u1),
@@ -479,12 +485,10 @@ def codes_adjust(contract_id: int, *, progress: CodesProgress | None = None) -> 
     for one product's statement at most. Queries: a fixed number, at most
     ``QUERIES_PER_PRODUCT`` per product, and one per ``BATCH_SIZE`` codes created (SPEC §4.8).
 
-    ``progress`` (or the thread's ``codes_foreground``) receives the plan and the counts as they
-    are done. A contract that no longer exists is reported with no products (the task may arrive
-    after a deletion). Returns what was done, product by product.
+    ``progress`` receives the plan and the counts as they are done. A contract that no longer
+    exists is reported with no products (the task may arrive after a deletion). Returns what was
+    done, product by product.
     """
-    foreground = _foreground.get()
-    progress = progress or (foreground.progress if foreground else None)
     with codes_lock(contract_id):
         # Read before the contract: a change committed from here on keeps the marker.
         request = codes_pending_request(contract_id)
@@ -502,8 +506,6 @@ def codes_adjust(contract_id: int, *, progress: CodesProgress | None = None) -> 
     report.dry_run = False
     if progress:
         progress.finish(report)
-    if foreground is not None:
-        foreground.reports.append(report)
     level = (
         logging.WARNING if report.over_cap else logging.INFO if report.changed else logging.DEBUG
     )
@@ -567,7 +569,7 @@ def _apply(
                 on_batch=lambda size: advance("create", size),
             )
         if item.repriced:
-            stale = usable_codes(codes).exclude(_current(contract))
+            stale = codes.usable().exclude(_current(contract))
             item.repriced = Discount.objects.filter(pk__in=stale.values("pk")).update(
                 amount=price,
                 activation_date=activation,
@@ -586,7 +588,7 @@ def _delete_unredeemed(product_id: int) -> int:
     discount = Discount._meta.db_table
     link = DiscountProduct._meta.db_table
     with transaction.atomic():
-        doomed = lockable(_codes_of(product_id).alias(redeemed=_redeemed()).filter(redeemed=False))
+        doomed = lockable(_codes_of(product_id).exclude(code_redeemed()))
         sql, params = subquery_sql(doomed.values("pk"))
         deleted = raw_execute(f"DELETE FROM {discount} WHERE id IN ({sql})", params)
         raw_execute(
@@ -602,7 +604,7 @@ def codes_deactivate_for_products(product_ids: list[int]) -> int:
     redemptions stay as they are. Returns how many codes were deactivated."""
     if not product_ids:
         return 0
-    doomed = usable_codes(Discount.objects.filter(product_links__product_id__in=product_ids))
+    doomed = Discount.objects.filter(product_links__product_id__in=product_ids).usable()
     return Discount.objects.filter(pk__in=doomed.values("pk")).update(
         is_active=False, updated_on=timezone.now()
     )
@@ -612,14 +614,10 @@ def codes_usable_by_product(product_ids: list[int]) -> dict[int, int]:
     """Usable codes per product (products with none are left out); one query."""
     if not product_ids:
         return {}
-    usable = Q(discount__is_active=True) & (
-        Q(discount__redemption_type=UNLIMITED) | Q(redeemed=False)
-    )
     rows = (
         DiscountProduct.objects.filter(product_id__in=product_ids)
-        .alias(redeemed=_redeemed("discount_id"))
         .values("product_id")
-        .annotate(n=Count("pk", filter=usable))
+        .annotate(n=Count("pk", filter=code_usable("discount__")))
         .order_by()
     )
     return {row["product_id"]: row["n"] for row in rows if row["n"]}
@@ -643,7 +641,7 @@ def contract_codes_rows(contract: ContractPage) -> Iterator[tuple[str, str, str,
             product__is_active=True,
             discount__is_active=True,
         )
-        .annotate(redeemed=_redeemed("discount_id"))
+        .annotate(redeemed=code_redeemed("discount__"))
         .order_by("product_id", "discount_id")
         .values_list("discount__discount_code", "product_id", "product__description", "redeemed")
     )

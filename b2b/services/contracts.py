@@ -1,4 +1,11 @@
-"""Contract services: create, modify, look up (SPEC §1, §2)."""
+"""Contract services: create, modify, look up (SPEC §1, §2), and the one path every contract
+change takes (SPEC §4, §7).
+
+A contract changes by a publish: Wagtail's (the editor, bulk, scheduled publishing, workflows)
+and the services' own (``contract_create``, ``contract_modify``, a copy). Every one of them ends in
+``contract_changed``: the audit entry of what changed, and the code adjustment asked for once
+(``codes_adjust_queue``), unless the only change is a deactivation. Services do not ask again.
+"""
 
 from __future__ import annotations
 
@@ -12,13 +19,20 @@ from django.db import transaction
 
 from b2b.exceptions import ContractNotFound, InvalidContractInput, as_domain_error
 from b2b.models import ContractCodesLock, ContractPage, OrganizationPage
-from b2b.services.audit import audit_record, field_changes, values_of
-from b2b.services.codes import CodesReport, codes_adjust_queue, codes_plan
+from b2b.services.audit import audit_record, field_changes, live_values, values_of
+from b2b.services.codes import (
+    CodesAdjustment,
+    CodesProgress,
+    CodesReport,
+    codes_adjust_queue,
+    codes_plan,
+)
 from b2b.services.organizations import (
     organization_resolve,
     parse_sso_organization_id,
     unique_child_slug,
 )
+from b2b.services.seats import contract_lock
 from b2b.validators import (
     CENTS,
     validate_contract_dates,
@@ -27,6 +41,7 @@ from b2b.validators import (
     validate_max_learners,
     validate_price,
 )
+from main.actors import Actor, actor_with_user
 
 
 class _Unset:
@@ -63,6 +78,8 @@ class ContractCreateResult:
     contract: ContractPage
     organization: OrganizationPage
     organization_created: bool
+    #: The code adjustment its publishing asked for.
+    codes: CodesAdjustment | None = None
 
 
 @dataclass
@@ -75,6 +92,18 @@ class ContractModifyResult:
     dry_run: bool = False
     #: With ``dry_run``: what the code adjustment would do (None for a pure deactivation).
     plan: CodesReport | None = None
+    #: The code adjustment asked for (None for a pure deactivation, or a dry run): its
+    #: ``report`` says what it did when it ran in this process (no broker).
+    codes: CodesAdjustment | None = None
+
+
+@dataclass(frozen=True)
+class ContractPublished:
+    """A publish of a contract: what Wagtail's publish returned, and the code adjustment the
+    change asked for (None for a pure deactivation)."""
+
+    result: Any
+    codes: CodesAdjustment | None
 
 
 def json_value(value: Any) -> Any:
@@ -92,11 +121,13 @@ def _cents(price: Decimal | None) -> Decimal | None:
 
 
 def contract_get(contract_id: int, *, for_update: bool = False) -> ContractPage:
-    """The contract with this ID, or ``ContractNotFound`` pointing at ``b2b_list contracts``."""
-    queryset = ContractPage.objects.select_related("organization")
+    """The contract with this ID (its organization loaded), or ``ContractNotFound`` pointing at
+    ``b2b_list contracts``. ``for_update`` takes the contract lock first
+    (``b2b.services.seats.contract_lock``: the contract's own row only), in the caller's
+    transaction."""
     if for_update:
-        queryset = queryset.select_for_update()
-    contract = queryset.filter(pk=contract_id).first()
+        contract_lock(contract_id)
+    contract = ContractPage.objects.select_related("organization").filter(pk=contract_id).first()
     if contract is None:
         raise ContractNotFound(
             f"No contract with ID {contract_id}: `manage.py b2b_list contracts` lists them."
@@ -130,10 +161,63 @@ def _validate(values: dict[str, Any]) -> None:
         raise as_domain_error(exc) from None
 
 
-def _publish(contract: ContractPage) -> None:
-    """Save and publish a revision, so Wagtail shows what the command did (SPEC §1)."""
+def contract_live_values(contract_id: int) -> dict[str, Any]:
+    """The contract's fields as its row holds them now (names of ``CONTRACT_FIELDS``, JSON-ready
+    values), or ``{}`` for a contract with no row; one query."""
+    return live_values(ContractPage, contract_id, CONTRACT_FIELDS)
+
+
+def contract_change_needs_codes(changes: dict[str, Any]) -> bool:
+    """Whether a change to a contract asks for the code adjustment (SPEC §4): every change but a
+    deactivation alone, and a publish that changed nothing (it re-checks the codes). ``changes``
+    as ``field_changes`` gives them."""
+    return not (changes.keys() == {"active"} and changes["active"]["after"] is False)
+
+
+def contract_changed(
+    contract: ContractPage, changes: dict[str, Any], *, actor: Actor | None
+) -> CodesAdjustment | None:
+    """What follows a change to a contract's live values, the one path every change takes: the
+    audit entry of what changed (``contract.change``, with ``actor``, default the current one;
+    none when nothing changed) and, when ``contract_change_needs_codes``, the code adjustment
+    asked for once (``codes_adjust_queue``). Call it in the changing transaction. Returns the
+    adjustment asked for, or None."""
+    if changes:
+        audit_record(contract, action="contract.change", changes=changes, actor=actor)
+    if contract_change_needs_codes(changes):
+        return codes_adjust_queue(contract)
+    return None
+
+
+def contract_published(
+    contract: ContractPage, before: dict[str, Any], *, actor: Actor | None
+) -> CodesAdjustment | None:
+    """After a revision of the contract was published: what changed since ``before`` (its live
+    values before the publish, ``contract_live_values``) takes the one path
+    (``contract_changed``). Wagtail's edit view calls it from its publish hooks; every other
+    publish through ``contract_publish``."""
+    changes = field_changes(before, contract_live_values(contract.pk)) if before else {}
+    return contract_changed(contract, changes, actor=actor)
+
+
+def contract_publish(
+    contract: ContractPage, revision: Any, *, user: Any = None, **kwargs: Any
+) -> ContractPublished:
+    """Publish a revision of the contract through Wagtail's own publish and follow the change
+    (``contract_published``), in one transaction. ``user``: whom Wagtail records as publishing
+    (the audit entry's actor then, through the current surface). ``kwargs`` go to Wagtail."""
+    with transaction.atomic():
+        before = contract_live_values(contract.pk)
+        result = contract.publish_unrecorded(revision, user=user, **kwargs)
+        codes = contract_published(contract, before, actor=actor_with_user(user))
+    return ContractPublished(result, codes)
+
+
+def _publish(contract: ContractPage) -> CodesAdjustment | None:
+    """Save and publish a revision, so Wagtail shows what the command did (SPEC §1), and follow
+    the change; returns the code adjustment it asked for."""
     contract.title = contract.name
-    contract.save_revision().publish()
+    return contract_publish(contract, contract.save_revision()).codes
 
 
 def contract_create(
@@ -157,7 +241,7 @@ def contract_create(
 
     The contract is active, published, with a slug unique under its organization. Everything is
     validated before anything is written; refusals raise a ``DomainError`` and write nothing.
-    The code adjustment (SPEC §4) is queued on commit.
+    Publishing asks for the code adjustment (SPEC §4) on commit (``codes``).
     """
     _validate(
         {
@@ -194,11 +278,10 @@ def contract_create(
             live=True,
         )
         org.add_child(instance=contract)
-        contract.save_revision().publish()
         contract_created_record(contract)
-        codes_adjust_queue(contract)
+        codes = _publish(contract)
     return ContractCreateResult(
-        contract=contract, organization=org, organization_created=org_created
+        contract=contract, organization=org, organization_created=org_created, codes=codes
     )
 
 
@@ -225,15 +308,19 @@ def contract_modify(
     max_learners: Any = UNSET,
     price: Any = UNSET,
     dry_run: bool = False,
+    progress: CodesProgress | None = None,
 ) -> ContractModifyResult:
     """Change a contract's fields (SPEC §2 ``modify``); ``None`` clears a date, cap or price.
 
     Fields left ``UNSET`` keep their values. The resulting contract is validated as a whole
-    (start ≤ end, cap ≥ 1, 0 ≤ price ≤ 99999.99). Any call except a pure deactivation queues the
-    code adjustment on commit (SPEC §4), even when no value changed (it re-checks the codes).
-    Existing runs keep their dates. With ``dry_run`` nothing is written or queued, and
-    ``plan`` says what the adjustment would do to the changed contract (``codes_plan``).
-    Raises ``ContractNotFound`` or ``InvalidContractInput``.
+    (start ≤ end, cap ≥ 1, 0 ≤ price ≤ 99999.99). A change is published, which records it and
+    asks for the code adjustment on commit (``contract_changed``) unless it is a deactivation
+    alone; a call that changes no value asks for it too (it re-checks the codes), unless it only
+    asked for a deactivation. ``progress`` receives the adjustment's plan and counts if it runs
+    in this process (``result.codes.report`` is then what it did). Existing runs keep their
+    dates. With ``dry_run`` nothing is written or queued, and ``plan`` says what the adjustment
+    would do to the changed contract (``codes_plan``). Raises ``ContractNotFound`` or
+    ``InvalidContractInput``.
     """
     requested = {
         key: value
@@ -267,18 +354,24 @@ def contract_modify(
             if key in requested and requested[key] != current[key]
         ]
         result = ContractModifyResult(contract=contract, changes=changes, dry_run=dry_run)
-        only_deactivation = requested.keys() == {"active"} and requested["active"] is False
+        asked_deactivation = requested.keys() == {"active"} and requested["active"] is False
         for key, value in requested.items():
             setattr(contract, CONTRACT_FIELDS[key], value)
         if dry_run:
-            result.codes_queued = not only_deactivation
+            result.codes_queued = (
+                contract_change_needs_codes({c.field: {"after": c.after} for c in changes})
+                if changes
+                else not asked_deactivation
+            )
             if result.codes_queued:
                 result.plan = codes_plan(contract)
             transaction.set_rollback(True)
             return result
         if changes:
-            _publish(contract)
-        if not only_deactivation:
-            codes_adjust_queue(contract)
+            result.codes = _publish(contract)
+        elif not asked_deactivation:
+            result.codes = contract_changed(contract, {}, actor=None)
+        if result.codes is not None:
+            result.codes.progress = progress
             result.codes_queued = True
     return result

@@ -21,6 +21,8 @@ from b2b.exceptions import ContractEnded, CoursewareNotFound, NoSourceRun, RunTa
 from b2b.models import ContractCourseware, ContractPage
 from b2b.services.audit import audit_record
 from b2b.services.codes import (
+    CodesAdjustment,
+    CodesProgress,
     CodesReport,
     ProductCodes,
     codes_adjust_queue,
@@ -71,6 +73,9 @@ class CoursewareChangeResult:
     #: With ``dry_run``: what would happen to the contract's products and codes (None when
     #: nothing would change).
     plan: CodesReport | None = None
+    #: The code adjustment the change asked for (None when nothing changed, or a dry run): its
+    #: ``report`` says what it did when it ran in this process (no broker).
+    codes: CodesAdjustment | None = None
 
     @property
     def failed(self) -> list[CourseOutcome]:
@@ -247,7 +252,12 @@ def _run_get(courseware_id: str) -> CourseRun:
 
 
 def courseware_add(
-    contract_id: int, readable_id: str, *, create_runs: bool = True, dry_run: bool = False
+    contract_id: int,
+    readable_id: str,
+    *,
+    create_runs: bool = True,
+    dry_run: bool = False,
+    progress: CodesProgress | None = None,
 ) -> CoursewareChangeResult:
     """Put a course, a course run or a program on a contract (SPEC §2 ``add``).
 
@@ -258,8 +268,9 @@ def courseware_add(
       nested programs included; each course in its own transaction; failures are reported in
       ``items`` (outcome ``failed``) while the others stay.
     Adding what is already there changes nothing (``changed`` false). ``create_runs=False``
-    records the courseware only. The code adjustment is queued on commit when anything changed.
-    With ``dry_run`` nothing is written or queued and ``plan`` says what would happen.
+    records the courseware only. The code adjustment is asked for on commit when anything changed
+    (``codes``; ``progress`` receives its plan and counts if it runs in this process). With
+    ``dry_run`` nothing is written or queued and ``plan`` says what would happen.
     """
     if dry_run:
         return _dry_run(
@@ -268,7 +279,9 @@ def courseware_add(
     parsed = parse_courseware_id(readable_id)
     edx = edx_configured()
     if parsed.kind == "program":
-        return _add_program(contract_id, parsed, create_runs=create_runs, edx=edx)
+        return _add_program(
+            contract_id, parsed, create_runs=create_runs, edx=edx, progress=progress
+        )
     with transaction.atomic():
         contract = contract_get(contract_id, for_update=True)
         result = CoursewareChangeResult(
@@ -295,14 +308,27 @@ def courseware_add(
         result.items.append(item)
         result.changed = recorded or item.outcome not in ("skipped",)
         if result.changed:
-            codes_adjust_queue(contract)
+            result.codes = _codes_ask(contract, progress)
             _audit(result)
     result.message = _add_message(result)
     return result
 
 
+def _codes_ask(contract: ContractPage, progress: CodesProgress | None) -> CodesAdjustment:
+    """Ask for the code adjustment once for the change (``codes_adjust_queue``), reporting to
+    ``progress`` if it runs in this process."""
+    adjustment = codes_adjust_queue(contract)
+    adjustment.progress = progress
+    return adjustment
+
+
 def _add_program(
-    contract_id: int, parsed: CoursewareId, *, create_runs: bool, edx: bool
+    contract_id: int,
+    parsed: CoursewareId,
+    *,
+    create_runs: bool,
+    edx: bool,
+    progress: CodesProgress | None,
 ) -> CoursewareChangeResult:
     with transaction.atomic():
         contract = contract_get(contract_id, for_update=True)
@@ -334,7 +360,7 @@ def _add_program(
     result.changed = recorded or any(i.outcome in ("created", "reattached") for i in result.items)
     if result.changed:
         with transaction.atomic():
-            codes_adjust_queue(contract)
+            result.codes = _codes_ask(contract, progress)
             _audit(result)
     result.message = _add_message(result, recorded=recorded)
     return result
@@ -437,7 +463,11 @@ def _courses_still_needed(contract: ContractPage, *, excluding: ContractCoursewa
 
 
 def courseware_remove(
-    contract_id: int, readable_id: str, *, dry_run: bool = False
+    contract_id: int,
+    readable_id: str,
+    *,
+    dry_run: bool = False,
+    progress: CodesProgress | None = None,
 ) -> CoursewareChangeResult:
     """Take a course, a course run or a program off a contract (SPEC §2 ``remove``).
 
@@ -445,8 +475,9 @@ def courseware_remove(
     still out of the public catalog), their products are deactivated and their usable codes
     deactivated; enrollments and redemptions are never touched. A program's runs stay for the
     courses the contract still has directly or through another program. Removing what is not
-    there changes nothing (``changed`` false). The code adjustment is queued on commit.
-    With ``dry_run`` nothing is written or queued and ``plan`` says what would happen.
+    there changes nothing (``changed`` false). The code adjustment is asked for on commit
+    (``codes``, reporting to ``progress`` as for ``courseware_add``). With ``dry_run`` nothing
+    is written or queued and ``plan`` says what would happen.
     """
     if dry_run:
         return _dry_run(contract_id, lambda: courseware_remove(contract_id, readable_id))
@@ -499,7 +530,7 @@ def courseware_remove(
                     CourseOutcome(run.course.readable_id, outcome, run.courseware_id, detail)
                 )
         result.changed = True
-        codes_adjust_queue(contract)
+        result.codes = _codes_ask(contract, progress)
         _audit(result, codes_deactivated=deactivated)
     kept, removed = result.count("kept"), result.count("removed")
     result.message = (

@@ -9,13 +9,13 @@ cart is the way in).
 from __future__ import annotations
 
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from b2b.services.redemption import contract_enroll
 from courses.exceptions import AlreadyEnrolled, RunNotEnrollable
 from courses.models import CourseRun, CourseRunEnrollment
-from openedx.api import enrollment_edx_queue
+from openedx.api import enrollment_enroll
 
 
 def enrollment_request(user: AbstractBaseUser, *, run: CourseRun) -> CourseRunEnrollment:
@@ -24,8 +24,9 @@ def enrollment_request(user: AbstractBaseUser, *, run: CourseRun) -> CourseRunEn
     Contract runs: ``contract_enroll`` (``code-required`` unless attached to a free SSO contract,
     ``contract-inactive``, ``already-enrolled``). A run that was a contract run and has left its
     contract: ``run-not-enrollable``. Public runs: ``run-not-enrollable`` when not live, a source
-    run, sold as a product or outside the enrollment dates; ``already-enrolled``. The edX
-    enrollment is queued on commit.
+    run, sold as a product or outside the enrollment dates; ``already-enrolled``. Written by the
+    one enrollment writer (``openedx.api.enrollment_enroll``), which queues the edX enrollment on
+    commit.
     """
     if run.is_b2b:
         if run.b2b_contract_id is None:
@@ -44,23 +45,10 @@ def enrollment_request(user: AbstractBaseUser, *, run: CourseRun) -> CourseRunEn
         raise RunNotEnrollable(
             f"Enrollment in {run.courseware_id} is closed at this time (see its enrollment dates)."
         )
-    try:
-        with transaction.atomic():
-            enrollment = (
-                CourseRunEnrollment.objects.select_for_update().filter(user=user, run=run).first()
-            )
-            if enrollment is not None and enrollment.active:
-                raise AlreadyEnrolled(
-                    f"You are already enrolled in {run.title} ({run.courseware_id})."
-                )
-            if enrollment is None:
-                enrollment = CourseRunEnrollment.objects.create(user=user, run=run)
-            else:
-                enrollment.active = True
-                enrollment.save(update_fields=["active", "updated_on"])
-            enrollment_edx_queue(enrollment)
-    except IntegrityError:  # a concurrent request enrolled the same learner first
-        raise AlreadyEnrolled(
-            f"You are already enrolled in {run.title} ({run.courseware_id})."
-        ) from None
-    return enrollment
+    with transaction.atomic():
+        # A concurrent request that enrolled the learner first: the writer's unique constraint
+        # (created) or its conditional update (reactivated) says so.
+        written = enrollment_enroll(user, run=run)
+        if not written.changed:
+            raise AlreadyEnrolled(f"You are already enrolled in {run.title} ({run.courseware_id}).")
+    return written.enrollment

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count
 
 from b2b.models import ContractCourseware, ContractMembership, ContractPage, OrganizationPage
 from b2b.services.contracts import contract_get, json_value
 from b2b.services.organizations import organization_get
 from courses.models import CourseRun
-from ecommerce.models import Discount, DiscountProduct, DiscountRedemption, Product
+from ecommerce.models import DiscountProduct, Product, code_usable
 
 ORGANIZATION_KEYS = ("id", "name", "org_key", "slug", "sso_organization_id", "contracts")
 CONTRACT_KEYS = (
@@ -117,18 +117,10 @@ def courseware_list(contract_id: int) -> list[dict[str, Any]]:
     products = {
         p.course_run_id: p for p in Product.objects.filter(course_run__in=runs, is_active=True)
     }
-    usable = Q(discount__is_active=True) & (
-        Q(discount__redemption_type=Discount.RedemptionType.UNLIMITED) | Q(redeemed=False)
-    )
     code_counts = dict(
         DiscountProduct.objects.filter(product__in=products.values())
-        .alias(
-            redeemed=Exists(
-                DiscountRedemption.objects.filter(redeemed_discount=OuterRef("discount_id"))
-            )
-        )
         .values_list("product_id")
-        .annotate(n=Count("pk", filter=usable))
+        .annotate(n=Count("pk", filter=code_usable("discount__")))
         .order_by()
     )
     rows: list[dict[str, Any]] = []

@@ -1,10 +1,11 @@
 """Attaching learners to contracts and detaching them (SPEC §1 "attached learner", §5, §6, §7).
 
-``membership_add`` is the one rule for a new membership, whatever the source: the Django admin
-(``manual``), checkout (``code``) and SSO login (``sso``) all call it. It locks the contract row
-(``contract_lock``, the same lock checkout takes), then counts the memberships under that lock, so
-the learner cap holds however many learners arrive at once; the unique constraint on (learner,
-contract) backs the one-membership rule.
+``membership_write`` is the one writer of a new membership, whatever the source: checkout and the
+payment callback (``code``, through ``b2b.services.redemption``), SSO login (``sso``) and staff in
+the Django admin (``manual``, through ``membership_add``). It writes under the contract lock, with
+the facts read under it (``b2b.services.seats``), never past the learner cap, and records the audit
+entry with the actor its caller names. The unique constraint on (learner, contract) backs the
+one-membership rule.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from b2b.exceptions import AlreadyAttached, ContractFull, ContractInactive, ContractNotFound
+from b2b.exceptions import AlreadyAttached, ContractInactive
 from b2b.models import ContractMembership, ContractPage
 from b2b.services.audit import audit_record
 from b2b.services.contracts import contract_get
+from b2b.services.seats import ContractFacts, contract_facts, seat_check
+from courses.models import CourseRun, CourseRunEnrollment
 from main.actors import Actor
 
 LEARNER_KEYS = ("email", "name", "source", "since")
@@ -33,123 +36,115 @@ class MembershipAddResult:
     created: bool
 
 
-def contract_lock(contract_id: int) -> ContractPage:
-    """Lock the contract's own row (``SELECT ... FOR UPDATE OF b2b_contractpage``) for the
-    current transaction and return the contract; ``ContractNotFound`` for an unknown ID.
-
-    The row every decision about the contract's seats serialises on: ``membership_add`` and
-    checkout take it before counting learners. Only the contract table's row is locked, not
-    Wagtail's page row (editors keep working). SQLite has no row locks; it serialises writers.
-    """
-    contract = ContractPage.objects.select_for_update(of=("self",)).filter(pk=contract_id).first()
-    if contract is None:
-        raise ContractNotFound(
-            f"No contract with ID {contract_id}: `manage.py b2b_list contracts` lists them."
-        )
-    return contract
-
-
 def _label(user: AbstractBaseUser) -> str:
     return getattr(user, "email", "") or user.get_username()
 
 
-def _check_open(contract: ContractPage) -> None:
-    if not contract.active:
+def _check_open(facts: ContractFacts) -> None:
+    if not facts.active:
         raise ContractInactive(
-            f"Contract {contract.pk} ({contract.name!r}) is inactive, so no learner can be "
+            f"Contract {facts.id} ({facts.name!r}) is inactive, so no learner can be "
             "attached to it: activate it first (in Wagtail, or "
-            f"`b2b_contract modify {contract.pk} --active`)."
+            f"`b2b_contract modify {facts.id} --active`)."
         )
-    ends = contract.ends_at
+    ends = facts.ends_at
     if ends is not None and ends < timezone.now():
+        assert facts.contract_end is not None
         raise ContractInactive(
-            f"Contract {contract.pk} ({contract.name!r}) ended on "
-            f"{contract.contract_end.isoformat()}, so no learner can be attached to it: extend "
+            f"Contract {facts.id} ({facts.name!r}) ended on "
+            f"{facts.contract_end.isoformat()}, so no learner can be attached to it: extend "
             "its end date first."
         )
 
 
-def _check_seat(contract: ContractPage, learners: int, seats_held: int) -> None:
-    cap = contract.max_learners
-    if cap is not None and learners + seats_held >= cap:
-        held = f" and {seats_held} held by orders awaiting payment" if seats_held else ""
-        raise ContractFull(
-            f"Contract {contract.pk} ({contract.name!r}) is full: {learners} of its {cap} learners "
-            f"are attached{held}. Raise its learner cap or detach a learner first."
-        )
+def membership_write(
+    user: AbstractBaseUser, *, facts: ContractFacts, source: str, actor: Actor
+) -> ContractMembership | None:
+    """Attach ``user`` to the contract ``facts`` are about, recording how they came (``source``:
+    sso / code / manual) and who did it (``actor``) in the contract's audit trail (SPEC §7).
+
+    Call it in the transaction that holds the contract lock the facts were read under
+    (``contract_facts(..., for_update=True)``), once the caller's own rules admitted the learner.
+    Whatever they were, no membership is written past the cap (``seat_check``: ``ContractFull``).
+    A learner attached already keeps the membership they have: None, nothing written. Two
+    statements (the membership, its audit entry). Raises ``ValueError`` for an unknown source.
+    """
+    if source not in ContractMembership.Source.values:
+        raise ValueError(f"unknown membership source {source!r}")
+    if facts.attached:
+        return None
+    seat_check(facts)
+    membership = ContractMembership.objects.create(user=user, contract_id=facts.id, source=source)
+    learners = facts.seats.members
+    audit_record(
+        facts.page,
+        action="membership.add",
+        changes={
+            "learner": {"before": None, "after": _label(user)},
+            "source": {"before": None, "after": source},
+            "learners": {"before": learners, "after": learners + 1},
+        },
+        actor=actor,
+    )
+    return membership
 
 
 def membership_check(user: AbstractBaseUser, *, contract: ContractPage) -> None:
-    """Whether ``membership_add`` would attach ``user`` now, without locking anything: for forms
-    that want to show the refusal on the field. ``membership_add`` decides again under the lock.
+    """Whether ``membership_add`` would attach ``user`` (a saved user) now, without locking
+    anything: for forms that want to show the refusal on the field. ``membership_add`` decides
+    again under the lock.
 
     Raises ``AlreadyAttached``, ``ContractInactive`` or ``ContractFull``.
     """
-    if user.pk and ContractMembership.objects.filter(user=user, contract=contract).exists():
+    facts = contract_facts(contract.pk, user=user, for_update=False)
+    if facts.attached:
         raise AlreadyAttached(f"{_label(user)} is already attached to contract {contract.pk}.")
-    _check_open(contract)
-    _check_seat(contract, ContractMembership.objects.filter(contract=contract).count(), 0)
+    _check_open(facts)
+    seat_check(facts)
 
 
 def membership_add(
-    user: AbstractBaseUser,
-    *,
-    contract_id: int,
-    source: str,
-    seats_held: int = 0,
-    actor: Actor | None = None,
+    user: AbstractBaseUser, *, contract_id: int, source: str, actor: Actor
 ) -> MembershipAddResult:
-    """Attach ``user`` to a contract, recording how they came (``source``: sso / code / manual).
+    """Attach ``user`` to a contract, recording how they came (``source``: sso / code / manual)
+    and who did it (``actor``).
 
     In the caller's transaction (or its own): locks the contract row, refuses an inactive or
-    ended contract (``ContractInactive``) and a full one (``ContractFull``: attached learners +
-    ``seats_held`` ≥ ``max_learners``; ``seats_held`` lets checkout count seats its pending orders
-    hold), and writes the membership and its audit entry. A learner attached already keeps the
-    membership they have (its source unchanged): ``created`` false, nothing written, no seat
-    taken. ``actor`` defaults to the one the interface set (``main.actors``). Raises
-    ``ContractNotFound`` and ``ValueError`` for an unknown source.
+    ended contract (``ContractInactive``) and a full one (``ContractFull``: seats taken, SPEC §9,
+    ≥ ``max_learners``), and writes the membership and its audit entry (``membership_write``). A
+    learner attached already keeps the membership they have (its source unchanged): ``created``
+    false, nothing written, no seat taken. Raises ``ContractNotFound`` and ``ValueError`` for an
+    unknown source.
     """
     if source not in ContractMembership.Source.values:
         raise ValueError(f"unknown membership source {source!r}")
     with transaction.atomic():
-        contract = contract_lock(contract_id)
-        existing = ContractMembership.objects.filter(user=user, contract=contract).first()
-        if existing is not None:
+        facts = contract_facts(contract_id, user=user, for_update=True)
+        if facts.attached:
+            existing = ContractMembership.objects.get(user=user, contract_id=contract_id)
             return MembershipAddResult(existing, created=False)
-        _check_open(contract)
-        learners = ContractMembership.objects.filter(contract=contract).count()
-        _check_seat(contract, learners, seats_held)
-        membership = ContractMembership.objects.create(user=user, contract=contract, source=source)
-        audit_record(
-            contract,
-            action="membership.add",
-            changes={
-                "learner": {"before": None, "after": _label(user)},
-                "source": {"before": None, "after": source},
-                "learners": {"before": learners, "after": learners + 1},
-            },
-            actor=actor,
-        )
+        _check_open(facts)
+        membership = membership_write(user, facts=facts, source=source, actor=actor)
+    assert membership is not None
     return MembershipAddResult(membership, created=True)
 
 
-def membership_remove(
-    user: AbstractBaseUser, *, contract_id: int, actor: Actor | None = None
-) -> bool:
+def membership_remove(user: AbstractBaseUser, *, contract_id: int, actor: Actor) -> bool:
     """Detach ``user`` from a contract (any source); their enrollments stay (SPEC §6).
 
-    Locks the contract row like ``membership_add``; records the audit entry. Returns false when
-    the learner was not attached (nothing written). Raises ``ContractNotFound``.
+    Locks the contract row like ``membership_add``; records the audit entry with ``actor``.
+    Returns false when the learner was not attached (nothing written). Raises
+    ``ContractNotFound``.
     """
     with transaction.atomic():
-        contract = contract_lock(contract_id)
-        membership = ContractMembership.objects.filter(user=user, contract=contract).first()
-        if membership is None:
+        facts = contract_facts(contract_id, user=user, for_update=True)
+        if not facts.attached:
             return False
-        learners = ContractMembership.objects.filter(contract=contract).count()
+        membership = ContractMembership.objects.get(user=user, contract_id=contract_id)
         membership.delete()
+        learners = facts.seats.members
         audit_record(
-            contract,
+            facts.page,
             action="membership.remove",
             changes={
                 "learner": {"before": _label(user), "after": None},
@@ -198,8 +193,6 @@ class LearnerContract:
 def learner_contracts(user: AbstractBaseUser) -> list[LearnerContract]:
     """The contracts ``user`` is attached to (by organization name, then oldest contract first),
     each with its contract runs; three queries whatever the numbers (SPEC §6: the dashboard)."""
-    from courses.models import CourseRun, CourseRunEnrollment
-
     memberships = list(
         ContractMembership.objects.filter(user=user)
         .select_related("contract__organization")

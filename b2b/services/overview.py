@@ -12,9 +12,8 @@ from typing import Any
 from django.db.models import Count, Q
 
 from b2b.models import ContractMembership, ContractPage
-from b2b.services.codes import usable_codes
 from b2b.services.listing import courseware_list
-from ecommerce.models import Discount, DiscountRedemption
+from ecommerce.models import Discount
 
 
 @dataclass(frozen=True)
@@ -61,13 +60,7 @@ def code_counts(contract_id: int) -> CodeCounts:
     """The contract's codes counted by state, in three queries."""
     codes = contract_codes(contract_id)
     counts = codes.aggregate(total=Count("pk"), deactivated=Count("pk", filter=Q(is_active=False)))
-    redeemed = (
-        DiscountRedemption.objects.filter(redeemed_discount__in=codes.values("pk"))
-        .values("redeemed_discount")
-        .distinct()
-        .count()
-    )
-    return CodeCounts(usable=usable_codes(codes).count(), redeemed=redeemed, **counts)
+    return CodeCounts(usable=codes.usable().count(), redeemed=codes.redeemed().count(), **counts)
 
 
 def contract_overview(contract: ContractPage) -> ContractOverview:

@@ -7,15 +7,15 @@ these; the rules are SPEC §1 and §7:
 - a contract stays under the organization it was made for (its runs' keys embed both);
 - an organization with contracts, or a contract with runs, learners or redeemed codes, is not
   deleted (deactivate it instead);
-- publishing a contract queues the enrollment-code adjustment on commit, as ``contract_modify``
-  does (except for a pure deactivation); saving a draft changes nothing live;
+- publishing a contract takes the one path of a contract change (``contracts.contract_changed``:
+  the audit entry, and the enrollment-code adjustment asked for on commit except for a pure
+  deactivation); saving a draft changes nothing live;
 - every create, change and delete is recorded in the audit trail.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 from django.db import transaction
@@ -24,22 +24,18 @@ from wagtail.models import Page
 
 from b2b.exceptions import OrganizationConflict, OrganizationKeyFixed, PageInUse
 from b2b.models import ContractMembership, ContractPage, OrganizationIndexPage, OrganizationPage
-from b2b.services.audit import audit_record, field_changes, plain, values_of
-from b2b.services.codes import codes_adjust_queue
-from b2b.services.contracts import CONTRACT_FIELDS, contract_created_record
+from b2b.services.audit import audit_record, field_changes, live_values, values_of
+from b2b.services.contracts import (
+    CONTRACT_FIELDS,
+    contract_created_record,
+    contract_live_values,
+    contract_publish,
+    contract_published,
+)
 from b2b.services.organizations import ORGANIZATION_FIELDS, organization_created_record
 from courses.models import CourseRun
-from ecommerce.models import DiscountRedemption
-from main.actors import Actor, actor_current
-
-
-def _as_user(user: Any) -> Actor | None:
-    """The current actor, as ``user`` when Wagtail names the user who publishes."""
-    if user is None:
-        return None
-    current = actor_current()
-    return Actor(via=current.via, user=user, name=current.name)
-
+from ecommerce.models import Discount
+from main.actors import actor_with_user
 
 # -- organizations ---------------------------------------------------------------------------
 
@@ -116,11 +112,8 @@ def contract_delete_check(contract: ContractPage) -> None:
     runs = CourseRun.objects.filter(b2b_contract=contract).count()
     learners = ContractMembership.objects.filter(contract=contract).count()
     redeemed = (
-        DiscountRedemption.objects.filter(
-            redeemed_discount__product_links__product__course_run__b2b_contract=contract
-        )
-        .values("redeemed_discount")
-        .distinct()
+        Discount.objects.filter(product_links__product__course_run__b2b_contract=contract)
+        .redeemed()
         .count()
     )
     nouns = ((runs, "course run"), (learners, "learner"), (redeemed, "redeemed code"))
@@ -235,39 +228,35 @@ def page_deleted_record(page: Page, *, page_id: int) -> None:
     )
 
 
-def _live_values(model: type[Page], pk: int, fields: dict[str, str]) -> dict[str, Any]:
-    row = model.objects.filter(pk=pk).values(*fields.values()).first()
-    return {name: plain(row[attr]) for name, attr in fields.items()} if row else {}
-
-
 def page_publish_begin(page: OrganizationPage | ContractPage) -> dict[str, Any]:
     """The page's live values before a publish (what ``page_publish_end`` compares with)."""
     if isinstance(page, ContractPage):
-        return _live_values(ContractPage, page.pk, CONTRACT_FIELDS)
-    return _live_values(OrganizationPage, page.pk, ORGANIZATION_FIELDS)
+        return contract_live_values(page.pk)
+    return live_values(OrganizationPage, page.pk, ORGANIZATION_FIELDS)
 
 
 def page_publish_end(
     page: OrganizationPage | ContractPage, before: dict[str, Any], *, user: Any = None
 ) -> None:
-    """After a revision of an organization or a contract was published: record what changed
-    and, for a contract, queue its code adjustment on commit unless the only change is a
-    deactivation (as ``contract_modify``). An organization whose key changed although it has
-    contract runs is refused (``OrganizationKeyFixed``): call it in the publishing transaction."""
-    is_contract = isinstance(page, ContractPage)
-    after = page_publish_begin(page)
-    changes = field_changes(before, after) if before else {}
+    """After a revision of an organization or a contract was published: a contract's change
+    takes the one path (``contracts.contract_published``: its audit entry and its code
+    adjustment); an organization's is recorded here. An organization whose key changed although
+    it has contract runs is refused (``OrganizationKeyFixed``): call it in the publishing
+    transaction."""
+    if isinstance(page, ContractPage):
+        contract_published(page, before, actor=actor_with_user(user))
+        return
+    changes = field_changes(before, page_publish_begin(page)) if before else {}
     old_key = OrganizationPage(pk=page.pk, org_key=before.get("org_key", ""))
-    if not is_contract and "org_key" in changes and organization_runs(old_key).exists():
+    if "org_key" in changes and organization_runs(old_key).exists():
         raise OrganizationKeyFixed(
             f"The org key {old_key.org_key!r} cannot change: the organization has contract runs "
             "whose keys embed it."
         )
     if changes:
-        kind = "contract" if is_contract else "organization"
-        audit_record(page, action=f"{kind}.change", changes=changes, actor=_as_user(user))
-    if is_contract and not (changes.keys() == {"active"} and after["active"] is False):
-        codes_adjust_queue(page)
+        audit_record(
+            page, action="organization.change", changes=changes, actor=actor_with_user(user)
+        )
 
 
 def page_unpublished_edit_record(
@@ -278,26 +267,22 @@ def page_unpublished_edit_record(
     changes = field_changes(before, page_publish_begin(page)) if before else {}
     if changes:
         kind = "contract" if isinstance(page, ContractPage) else "organization"
-        audit_record(page, action=f"{kind}.change", changes=changes, actor=_as_user(user))
+        audit_record(page, action=f"{kind}.change", changes=changes, actor=actor_with_user(user))
 
 
 def page_publish(
-    page: OrganizationPage | ContractPage,
-    revision: Any,
-    *,
-    publish: Callable[..., Any],
-    user: Any = None,
-    **kwargs: Any,
+    page: OrganizationPage | ContractPage, revision: Any, *, user: Any = None, **kwargs: Any
 ) -> Any:
     """Publish a revision of an organization or a contract through the page's ``publish``
-    (Wagtail's create view, bulk publish, scheduled publishing, workflows, the commands'
-    ``save_revision().publish()``; the edit view calls the same two steps from its hooks).
-
-    ``publish`` is Wagtail's own; around it, in one transaction, ``page_publish_begin`` and
-    ``page_publish_end``. Returns what Wagtail's publish returns.
+    (Wagtail's create view, bulk publish, scheduled publishing, workflows; the edit view calls
+    the same two steps from its hooks). A contract: ``contracts.contract_publish``. An
+    organization: Wagtail's own publish, with ``page_publish_begin`` and ``page_publish_end``
+    around it in one transaction. Returns what Wagtail's publish returns.
     """
+    if isinstance(page, ContractPage):
+        return contract_publish(page, revision, user=user, **kwargs).result
     with transaction.atomic():
         before = page_publish_begin(page)
-        result = publish(revision, user=user, **kwargs)
+        result = page.publish_unrecorded(revision, user=user, **kwargs)
         page_publish_end(page, before, user=user)
     return result

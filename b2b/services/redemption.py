@@ -13,17 +13,21 @@ The rules, checked in this order (each refusal has a stable ``code``):
 3. The contract is active and within its dates, and so is the code (``contract-inactive``).
 4. The learner is not already enrolled in the run (``already-enrolled``): no second code is spent.
 5. The code is unused: a one-time code by anyone, any code by this learner (``code-used``).
-6. A learner not yet attached takes a seat: attached learners (memberships) plus learners holding
-   a seat with an order waiting for its payment stay within ``max_learners`` (``contract-full``).
-   An attached learner takes no new seat.
+6. A learner not yet attached takes a seat, by the law of ``b2b.services.seats`` (seats taken:
+   attached learners plus other learners holding a seat with an order awaiting its payment,
+   within ``max_learners``; ``contract-full``). An attached learner, or one holding a seat with a
+   pending order of theirs, takes no new seat.
 
 Exactly once under concurrency (ARCHITECTURE, rule 3): the deciding functions lock the code row,
-then the contract row (``SELECT ... FOR UPDATE``), and read everything they decide on in
-statements issued after the locks are granted, so each sees what the previous holder committed.
-Unique constraints back them: one redemption per one-time code, one per learner per code, one
-enrollment per learner per run, one membership per learner per contract. Lock order everywhere:
-basket, order, code, contract (the code adjustment and ``b2b_codes deactivate`` lock codes only,
-never the contract row).
+then the contract row (``b2b.services.seats.contract_facts``), and read everything they decide on
+in statements issued after the locks are granted, so each sees what the previous holder
+committed. Unique constraints back them: one redemption per one-time code, one per learner per
+code, one enrollment per learner per run, one membership per learner per contract. Lock order:
+the one ``b2b.services.seats`` states (basket, order, code, contract).
+
+The writes go through their one writer each: ``redemption_record`` (the code),
+``openedx.api.enrollment_enroll`` (the enrollment, and its LMS follow-up) and
+``membership_write`` (the membership and its audit entry).
 """
 
 from __future__ import annotations
@@ -34,12 +38,12 @@ from dataclasses import dataclass
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Exists, IntegerField, OuterRef, Subquery
 from django.utils import timezone
 
-from b2b.exceptions import ContractFull, ContractInactive
+from b2b.exceptions import ContractInactive, ContractNotFound
 from b2b.models import ContractMembership, ContractPage
-from b2b.services.audit import audit_record
+from b2b.services.memberships import membership_write
+from b2b.services.seats import ContractFacts, contract_facts, seat_check
 from courses.exceptions import AlreadyEnrolled
 from courses.models import CourseRun, CourseRunEnrollment
 from ecommerce.exceptions import CodeRequired, InvalidCode, ProductUnavailable
@@ -49,12 +53,13 @@ from ecommerce.services.discounts import (
     code_used,
     discount_check_active,
     discount_in_dates,
+    discount_is_linked,
     discount_is_used,
     discount_with_use,
     redemption_record,
 )
 from main.actors import Actor, Via
-from openedx.api import enrollment_edx_queue
+from openedx.api import enrollment_enroll
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +71,7 @@ class ContractCodeCheck:
     ``needs_code`` is false for a learner attached to a free SSO contract.
     """
 
-    contract: ContractPage
+    contract: ContractFacts
     needs_code: bool
 
 
@@ -78,7 +83,7 @@ class ContractSeat:
     code was needed; ``membership_created`` tells whether the learner was attached just now.
     """
 
-    contract: ContractPage
+    contract: ContractFacts
     attached: bool
     membership_created: bool
     enrollment: CourseRunEnrollment | None
@@ -122,27 +127,18 @@ def contract_code_check(
     decides again under locks (``contract_checkout``). Raises the refusal that applies (rules in
     the module docstring) or ``ProductUnavailable``; ``product`` must be a contract product.
     A ``discount`` annotated by ``discount_with_use`` (for this learner and product) is not read
-    again. Two or three queries.
+    again. One or two queries.
     """
     contract_id = product_contract_id(product)
     if contract_id is None:
         raise ValueError(f"product {product.pk} is not a contract product")
     run = product.course_run
-    contract = _contract_facts(contract_id, user, run=run, order=None, lock=False)
+    facts = _facts(contract_id, user, run=run, order=None, for_update=False)
     code = discount
     if code is not None and not hasattr(code, "used_by_user"):
         code = _code(code.pk, user, product=product, lock=False)
-    _decide(contract, code, run=run, now=timezone.now(), enrolled=contract.enrolled)  # type: ignore[attr-defined]
-    return ContractCodeCheck(
-        contract=contract,
-        needs_code=not _code_free(contract, contract.attached),  # type: ignore[attr-defined]
-    )
-
-
-def contract_needs_code(user: AbstractBaseUser, *, contract: ContractPage) -> bool:
-    """Whether ``user`` needs a code for this contract's runs (not for free SSO members)."""
-    member = ContractMembership.objects.filter(user=user, contract=contract).exists()
-    return not _code_free(contract, member)
+    _decide(facts, code, run=run, now=timezone.now(), enrolled=facts.enrolled)
+    return ContractCodeCheck(contract=facts, needs_code=not _code_free(facts))
 
 
 # -- deciding (under locks) -------------------------------------------------------------------
@@ -185,26 +181,25 @@ def contract_checkout(
             redemption_record(code, user=user, order_id=order.pk) if code is not None else None
         )
         if complete:
-            enrollment = _enroll(user, run, enrollment)
-        contract = _contract_facts(run.b2b_contract_id, user, run=run, order=order, lock=True)
+            enrollment = enrollment_enroll(user, run=run, existing=enrollment).enrollment
+        facts = _facts(run.b2b_contract_id, user, run=None, order=order, for_update=True)
         # All the rules again, in their order, now that the contract's facts are known (the
         # code's facts were read before this checkout's own redemption).
-        _decide(contract, code, run=run, now=now, enrolled=enrolled)
-        seat = ContractSeat(contract, contract.attached, False, enrollment, redemption)  # type: ignore[attr-defined]
+        _decide(facts, code, run=run, now=now, enrolled=enrolled)
+        seat = ContractSeat(facts, facts.attached, False, enrollment, redemption)
         if complete:
             _attach(user, seat)
-            assert enrollment is not None
-            enrollment_edx_queue(enrollment)
         return seat
 
 
 def contract_order_complete(order: Order) -> list[ContractSeat]:
     """Complete a paid order's contract lines: enroll the purchaser and attach them (SPEC §5).
 
-    Called by the payment callback in its transaction. The seat and the code were held by the
-    order since checkout, so the cap is not checked again: the learner has paid for that seat.
-    An enrollment that already exists is kept (and reactivated). Returns one seat per contract
-    line, in line order.
+    Called by the payment callback in its transaction, while the order is still pending: the
+    seat and the code were held by the order since checkout, so the learner is not refused for a
+    full contract (the order holds their seat; ``ContractFacts.holding``), nor for one that closed
+    since they paid. An enrollment that already exists is kept (and reactivated). Returns one seat
+    per contract line, in line order.
     """
     seats: list[ContractSeat] = []
     with transaction.atomic(savepoint=False):
@@ -214,13 +209,13 @@ def contract_order_complete(order: Order) -> list[ContractSeat]:
             run = line.product.course_run
             if not run.is_b2b or run.b2b_contract_id is None:
                 continue
-            contract = _lock_contract(run.b2b_contract_id)
-            attached = ContractMembership.objects.filter(user=user, contract=contract).exists()
+            facts = _facts(run.b2b_contract_id, user, run=None, order=None, for_update=True)
             redemption = order.discount_redemptions.filter(
                 redeemed_discount__product_links__product=line.product
             ).first()
-            seat = ContractSeat(contract, attached, False, None, redemption)
-            _admit(user, seat, run, CourseRunEnrollment.objects.filter(user=user, run=run).first())
+            seat = ContractSeat(facts, facts.attached, False, None, redemption)
+            seat.enrollment = enrollment_enroll(user, run=run).enrollment
+            _attach(user, seat)
             seats.append(seat)
     return seats
 
@@ -237,97 +232,36 @@ def contract_enroll(user: AbstractBaseUser, *, run: CourseRun) -> CourseRunEnrol
         raise ValueError(f"run {run.courseware_id} is not a contract run")
     with transaction.atomic():
         enrollment = CourseRunEnrollment.objects.filter(user=user, run=run).first()
-        contract = _contract_facts(run.b2b_contract_id, user, run=run, order=None, lock=True)
+        facts = _facts(run.b2b_contract_id, user, run=None, order=None, for_update=True)
         _decide(
-            contract,
+            facts,
             None,
             run=run,
             now=timezone.now(),
             enrolled=enrollment is not None and enrollment.active,
         )
-        seat = ContractSeat(contract, contract.attached, False, None, None)  # type: ignore[attr-defined]
-        _admit(user, seat, run, enrollment)
-    assert seat.enrollment is not None
-    return seat.enrollment
+        written = enrollment_enroll(user, run=run, existing=enrollment).enrollment
+    return written
 
 
 # -- internals ---------------------------------------------------------------------------------
 
 
-def _lock_contract(contract_id: int | None) -> ContractPage:
-    # ``of=("self",)`` locks the contract's own row, not Wagtail's page row it inherits from.
-    contract = ContractPage.objects.select_for_update(of=("self",)).filter(pk=contract_id).first()
-    if contract is None:
-        raise ProductUnavailable("This course is no longer offered under a contract.")
-    return contract
-
-
-class _CountOf(Subquery):
-    """``COUNT(*)`` of a subquery's rows, as a scalar (works on PostgreSQL and SQLite)."""
-
-    template = "(SELECT COUNT(*) FROM (%(subquery)s) _counted)"
-    output_field = IntegerField()
-
-
-def _contract_facts(
+def _facts(
     contract_id: int | None,
     user: AbstractBaseUser,
     *,
-    run: CourseRun,
+    run: CourseRun | None,
     order: Order | None,
-    lock: bool,
-) -> ContractPage:
-    """The contract with what the rules need, in one statement (two when locking: the lock
-    first, then the facts, read with a snapshot taken after the lock is granted).
-
-    Annotations: ``attached`` (the learner has a membership), ``enrolled`` (an active enrollment
-    in ``run``); for a capped contract also ``members`` (memberships), ``held`` (other learners
-    holding a seat with a pending order, not attached) and ``holding`` (the learner holds one
-    with a pending order other than ``order``).
-    """
-    # ``of=("self",)`` locks the contract's own row, not Wagtail's page row it inherits from.
-    if lock and not (
-        ContractPage.objects.select_for_update(of=("self",)).filter(pk=contract_id).exists()
-    ):
-        raise ProductUnavailable("This course is no longer offered under a contract.")
-    memberships = ContractMembership.objects.filter(contract=OuterRef("pk"))
-    facts = (
-        ContractPage.objects.select_related("organization")
-        .filter(pk=contract_id)
-        .annotate(
-            attached=Exists(memberships.filter(user=user)),
-            enrolled=Exists(CourseRunEnrollment.objects.filter(user=user, run=run, active=True)),
-        )
-    )
-    contract = facts.first()
-    if contract is None:
-        raise ProductUnavailable("This course is no longer offered under a contract.")
-    if contract.max_learners is None:
-        return contract
-    pending = Order.objects.filter(
-        state=Order.State.PENDING, lines__product__course_run__b2b_contract=OuterRef("pk")
-    )
-    if order is not None:
-        pending = pending.exclude(pk=order.pk)
-    others = pending.exclude(purchaser=user).exclude(
-        purchaser__in=ContractMembership.objects.filter(contract=OuterRef(OuterRef("pk"))).values(
-            "user_id"
-        )
-    )
-    seats = (
-        ContractPage.objects.filter(pk=contract.pk)
-        .annotate(
-            members=_CountOf(memberships.values("pk")),
-            held=_CountOf(others.values("purchaser_id").distinct()),
-            holding=Exists(pending.filter(purchaser=user)),
-        )
-        .values("members", "held", "holding")
-        .first()
-    )
-    assert seats is not None
-    for name, value in seats.items():
-        setattr(contract, name, value)
-    return contract
+    for_update: bool,
+) -> ContractFacts:
+    """``contract_facts``, with a contract gone (or none) refused as a product no longer offered."""
+    try:
+        if contract_id is None:
+            raise ContractNotFound("no contract")
+        return contract_facts(contract_id, user=user, run=run, order=order, for_update=for_update)
+    except ContractNotFound:
+        raise ProductUnavailable("This course is no longer offered under a contract.") from None
 
 
 def _code(
@@ -352,29 +286,31 @@ def _code(
     return found
 
 
-def _code_free(contract: ContractPage, member: bool) -> bool:
-    return member and contract.is_sso and contract.is_free
+def _code_free(facts: ContractFacts) -> bool:
+    """No code is needed: the learner is attached to a free SSO contract."""
+    return facts.attached and facts.is_sso and facts.is_free
 
 
 def _decide(
-    contract: ContractPage,
+    facts: ContractFacts,
     code: Discount | None,
     *,
     run: CourseRun,
     now: dt.datetime,
     enrolled: bool,
 ) -> None:
-    """Apply the rules in order to the annotated contract and code; raise the first refusal."""
+    """Apply the rules in order to the contract's facts and the annotated code; raise the first
+    refusal."""
     if code is None:
         if enrolled:  # checked first: no code is needed to be told so
             raise AlreadyEnrolled(
                 f"You are already enrolled in {run.title} ({run.courseware_id}): find the course "
                 "on My courses."
             )
-        if not _code_free(contract, contract.attached):  # type: ignore[attr-defined]
-            if contract.is_sso and contract.is_free:  # its learners come by the SSO login
+        if not _code_free(facts):
+            if facts.is_sso and facts.is_free:  # its learners come by the SSO login
                 raise CodeRequired(
-                    f"This course is offered to the learners of {contract.organization.name} "
+                    f"This course is offered to the learners of {facts.organization_name} "
                     "through their organization's login: log in with your organization, then "
                     "enroll from My courses."
                 )
@@ -383,12 +319,12 @@ def _decide(
                 "you were given to enroll."
             )
     else:
-        if not code.linked:  # type: ignore[attr-defined]
+        if not discount_is_linked(code):
             raise code_not_for_product()
         discount_check_active(code)
-    if not contract.is_in_force(now) or (code is not None and not discount_in_dates(code, now)):
+    if not facts.is_in_force(now) or (code is not None and not discount_in_dates(code, now)):
         raise ContractInactive(
-            f"Enrollment under the contract “{contract.name}” is closed (it is inactive or "
+            f"Enrollment under the contract “{facts.name}” is closed (it is inactive or "
             "outside its dates): contact the organization that gave you the code."
         )
     if enrolled:
@@ -398,21 +334,13 @@ def _decide(
         )
     if code is not None and discount_is_used(code):
         raise code_used()
-    # A learner not attached takes a seat, unless an order of theirs waiting for its payment
-    # holds one. Seats taken: memberships + other learners holding a seat with an order.
-    cap = contract.max_learners
-    seated = contract.attached or (cap is not None and contract.holding)  # type: ignore[attr-defined]
-    if cap is not None and not seated and contract.members + contract.held >= cap:  # type: ignore[attr-defined]
-        raise ContractFull(
-            f"The contract “{contract.name}” has no seats left (its {cap} learners are "
-            "attached): your code stays unused. Contact your organization."
-        )
+    seat_check(facts, to_learner=True)
 
 
 def _decide_code(code: Discount, *, run: CourseRun, enrolled: bool) -> None:
     """The rules that the code and the learner's enrollment decide alone, before the contract's
     lock: linked to the product, active, the learner not enrolled, the code unused."""
-    if not code.linked:  # type: ignore[attr-defined]
+    if not discount_is_linked(code):
         raise code_not_for_product()
     discount_check_active(code)
     if enrolled:
@@ -424,48 +352,19 @@ def _decide_code(code: Discount, *, run: CourseRun, enrolled: bool) -> None:
         raise code_used()
 
 
-def _enroll(
-    user: AbstractBaseUser, run: CourseRun, enrollment: CourseRunEnrollment | None
-) -> CourseRunEnrollment:
-    """Create the enrollment, or reactivate an inactive one."""
-    if enrollment is None:
-        return CourseRunEnrollment.objects.create(user=user, run=run)
-    if not enrollment.active:
-        enrollment.active = True
-        enrollment.save(update_fields=["active", "updated_on"])
-    return enrollment
+def _checkout_actor(user: AbstractBaseUser) -> Actor:
+    """Who attaches a learner at checkout and at the payment callback: the audit trail's actor."""
+    return Actor(via=Via.CHECKOUT, user=user, name="checkout")
 
 
 def _attach(user: AbstractBaseUser, seat: ContractSeat) -> None:
     """Attach the learner to the contract (membership source ``code``) unless attached."""
-    if not seat.attached:
-        ContractMembership.objects.create(
-            user=user, contract=seat.contract, source=ContractMembership.Source.CODE
-        )
-        seat.attached = seat.membership_created = True
-        # The audit entry commits with the membership (SPEC §7, audit of every membership change).
-        audit_record(
-            seat.contract,
-            action="membership.add",
-            changes={
-                "learner": {
-                    "before": None,
-                    "after": getattr(user, "email", "") or user.get_username(),
-                },
-                "source": {"before": None, "after": ContractMembership.Source.CODE},
-            },
-            actor=Actor(via=Via.CHECKOUT, user=user, name="checkout"),
-        )
-
-
-def _admit(
-    user: AbstractBaseUser,
-    seat: ContractSeat,
-    run: CourseRun,
-    enrollment: CourseRunEnrollment | None,
-) -> None:
-    """Enroll in the run (or reactivate ``enrollment``), attach to the contract if not attached,
-    queue the edX enrollment."""
-    seat.enrollment = _enroll(user, run, enrollment)
-    _attach(user, seat)
-    enrollment_edx_queue(seat.enrollment)
+    if seat.attached:
+        return
+    membership_write(
+        user,
+        facts=seat.contract,
+        source=ContractMembership.Source.CODE,
+        actor=_checkout_actor(user),
+    )
+    seat.attached = seat.membership_created = True

@@ -11,8 +11,8 @@ to the alias (case-insensitive, as org keys are unique) only when it carries non
 
 ``sso_contracts_sync`` applies the claim in one transaction: the learner is attached (source
 ``sso``) to every contract of a listed organization that is ``sso``, active, within its dates and
-free, under the contract row's lock and the same cap rule as checkout (attached learners plus
-learners holding a seat with an order awaiting payment); a full contract is refused and logged.
+free, under the contract row's lock and the same seat rule as checkout (``b2b.services.seats``);
+a full contract is refused and logged.
 ``sso``-sourced memberships of organizations no longer listed are detached. ``code`` and
 ``manual`` memberships, and enrollments, are never touched. An absent claim changes nothing.
 """
@@ -31,8 +31,8 @@ from django.utils import timezone
 
 from b2b.exceptions import ContractFull, ContractInactive
 from b2b.models import ContractMembership, ContractPage, OrganizationPage
-from b2b.services.memberships import contract_lock, membership_add, membership_remove
-from ecommerce.models import Order
+from b2b.services.memberships import membership_add, membership_remove
+from b2b.services.seats import contract_lock
 from main.actors import Actor, Via
 
 log = logging.getLogger(__name__)
@@ -107,25 +107,6 @@ def organizations_matching(parsed: OrganizationClaim) -> list[OrganizationPage]:
     return list(OrganizationPage.objects.filter(match))
 
 
-def _seats_held(contract_id: int, user: AbstractBaseUser) -> int:
-    """Other learners, not attached, holding a seat with an order awaiting payment (as checkout
-    counts them, ``b2b.services.redemption``). Read under the contract's lock."""
-    return (
-        Order.objects.filter(
-            state=Order.State.PENDING, lines__product__course_run__b2b_contract_id=contract_id
-        )
-        .exclude(purchaser=user)
-        .exclude(
-            purchaser__in=ContractMembership.objects.filter(contract_id=contract_id).values(
-                "user_id"
-            )
-        )
-        .values("purchaser_id")
-        .distinct()
-        .count()
-    )
-
-
 def _attachable(contract: ContractPage, now: Any) -> bool:
     return contract.is_sso and contract.is_free and contract.is_in_force(now)
 
@@ -153,12 +134,18 @@ def sso_contracts_sync(user: AbstractBaseUser, claim: Any) -> SsoSyncResult:
     with transaction.atomic():
         organizations = organizations_matching(parsed)
         listed = {org.pk for org in organizations}
-        candidates = ContractPage.objects.filter(
-            organization_id__in=listed,
-            integration_type=ContractPage.IntegrationType.SSO,
-            active=True,
-        ).order_by("pk")
-        attach = [c.pk for c in candidates if _attachable(c, now)]
+        candidates = {
+            contract.pk: contract
+            for contract in ContractPage.objects.filter(
+                organization_id__in=listed,
+                integration_type=ContractPage.IntegrationType.SSO,
+                active=True,
+            )
+            .select_related("organization")
+            .order_by("pk")
+            if _attachable(contract, now)
+        }
+        attach = list(candidates)
         detach = list(
             ContractMembership.objects.filter(user=user, source=ContractMembership.Source.SSO)
             .exclude(contract__organization_id__in=listed)
@@ -171,14 +158,10 @@ def sso_contracts_sync(user: AbstractBaseUser, claim: Any) -> SsoSyncResult:
             if membership_remove(user, contract_id=contract_id, actor=actor):
                 result.detached.append(contract_id)
         for contract_id in attach:
-            contract = contract_lock(contract_id)
+            contract = candidates[contract_id]
             try:
                 added = membership_add(
-                    user,
-                    contract_id=contract_id,
-                    source=ContractMembership.Source.SSO,
-                    seats_held=_seats_held(contract_id, user),
-                    actor=actor,
+                    user, contract_id=contract_id, source=ContractMembership.Source.SSO, actor=actor
                 )
             except ContractInactive as exc:  # deactivated or ended since it was read
                 log.warning(

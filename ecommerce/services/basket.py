@@ -110,7 +110,7 @@ def _check(
             discount_check_generic(discount, product=product, user=user, at=timezone.now())
         return False, None, None
     check = contract_code_check(user, product=product, discount=discount)
-    return check.needs_code, check.contract.name, check.contract.organization.name
+    return check.needs_code, check.contract.name, check.contract.organization_name
 
 
 def basket_code_apply(user: AbstractBaseUser, *, code: str) -> BasketSummary:

@@ -41,7 +41,7 @@ from b2b.services.redemption import (
 )
 from courses.exceptions import AlreadyEnrolled, RunNotEnrollable
 from courses.models import CourseRunEnrollment
-from ecommerce.exceptions import BasketEmpty, CodeUsed, OrderNotFound
+from ecommerce.exceptions import BasketEmpty, OrderNotFound
 from ecommerce.models import (
     Basket,
     BasketDiscount,
@@ -74,7 +74,7 @@ from ecommerce.services.payments import (
 )
 from ecommerce.services.receipts import order_receipt_queue
 from main.exceptions import ConflictError
-from openedx.api import enrollment_edx_queue
+from openedx.api import enrollment_enroll
 
 log = logging.getLogger(__name__)
 
@@ -101,13 +101,19 @@ def basket_checkout(user: AbstractBaseUser, *, ip_address: str = "") -> Checkout
     ``payments-not-configured``, and every refusal of the code and contract rules
     (``code-required``, ``code-not-for-product``, ``code-deactivated``, ``contract-inactive``,
     ``already-enrolled``, ``code-used``, ``contract-full``). A concurrent checkout that loses a
-    race on a unique constraint is refused the same way (``code-used``, ``already-enrolled``).
+    race on a unique constraint is refused the same way: the writer whose statement collided
+    says which (``redemption_record``: ``code-used``; the enrollment writer:
+    ``already-enrolled``); any other collision is ``checkout-conflict``.
     """
     try:
         with transaction.atomic():
             return _checkout(user, ip_address)
     except IntegrityError as exc:
-        raise _refusal_for(exc) from exc
+        log.warning("Checkout lost a race: %s", exc)
+        raise ConflictError(
+            "Your enrollment changed while you were checking out: reload the cart and try again.",
+            code="checkout-conflict",
+        ) from exc
 
 
 def _checkout(user: AbstractBaseUser, ip_address: str) -> CheckoutResult:
@@ -187,14 +193,7 @@ def _enroll_public(user: AbstractBaseUser, product: Product) -> CourseRunEnrollm
     run = product.course_run
     if run.is_b2b:  # never: contract products go through the contract rules
         raise RunNotEnrollable(f"{run.courseware_id} is a contract run.")
-    enrollment = CourseRunEnrollment.objects.filter(user=user, run=run).first()
-    if enrollment is None:
-        enrollment = CourseRunEnrollment.objects.create(user=user, run=run)
-    elif not enrollment.active:
-        enrollment.active = True
-        enrollment.save(update_fields=["active", "updated_on"])
-    enrollment_edx_queue(enrollment)
-    return enrollment
+    return enrollment_enroll(user, run=run).enrollment
 
 
 def _empty(basket: Basket, product: Product) -> None:
@@ -212,19 +211,6 @@ def _release(order: Order, state: str) -> int:
         return 0
     order.state = state
     return DiscountRedemption.objects.filter(redeemed_order=order).delete()[0]
-
-
-def _refusal_for(exc: IntegrityError) -> ConflictError:
-    text = str(exc)
-    if "discountredemption" in text or "redemption_one_per" in text:
-        return CodeUsed("This enrollment code has just been used by someone else.")
-    if "courserunenrollment" in text or "enrollment_one_per_user_run" in text:
-        return AlreadyEnrolled("You are already enrolled in this course run.")
-    log.warning("Checkout lost a race: %s", text)
-    return ConflictError(
-        "Your enrollment changed while you were checking out: reload the cart and try again.",
-        code="checkout-conflict",
-    )
 
 
 # -- orders ----------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, QuerySet, Value
 from django.db.models.functions import Lower
 
@@ -20,7 +21,13 @@ from ecommerce.exceptions import (
     CodeUsed,
     InvalidCode,
 )
-from ecommerce.models import Discount, DiscountProduct, DiscountRedemption, Product
+from ecommerce.models import (
+    Discount,
+    DiscountProduct,
+    DiscountRedemption,
+    Product,
+    code_redeemed,
+)
 from main.models import User
 
 CENTS = Decimal("0.01")
@@ -37,8 +44,9 @@ def code_normalize(text: str | None) -> str:
 def discount_with_use(
     queryset: QuerySet[Discount], *, user: User, product: Product | None
 ) -> QuerySet[Discount]:
-    """Annotate codes with ``used_by_anyone``, ``used_by_user`` (this learner) and ``linked``
-    (to ``product``; true when no product is given), read in the same statement."""
+    """Annotate codes with ``used_by_anyone`` (redeemed: ``code_redeemed``), ``used_by_user``
+    (this learner) and ``linked`` (to ``product``; true when no product is given), read in the
+    same statement."""
     redemptions = DiscountRedemption.objects.filter(redeemed_discount=OuterRef("pk"))
     linked = (
         Exists(DiscountProduct.objects.filter(discount=OuterRef("pk"), product=product))
@@ -46,10 +54,15 @@ def discount_with_use(
         else Value(True)
     )
     return queryset.annotate(
-        used_by_anyone=Exists(redemptions),
+        used_by_anyone=code_redeemed(),
         used_by_user=Exists(redemptions.filter(redeemed_by=user)),
         linked=linked,
     )
+
+
+def discount_is_linked(discount: Discount) -> bool:
+    """For a code annotated by ``discount_with_use``: linked to the product asked about."""
+    return bool(discount.linked)  # type: ignore[attr-defined]
 
 
 def discount_is_used(discount: Discount) -> bool:
@@ -154,11 +167,12 @@ def discount_check_unused(discount: Discount, user: User) -> None:
     Two indexed queries at most. Under the code's row lock this is exact; the unique constraints
     on redemptions back it anyway.
     """
-    redemptions = DiscountRedemption.objects.filter(redeemed_discount=discount)
     if discount.redemption_type == Discount.RedemptionType.ONE_TIME:
-        used = redemptions.exists()
+        used = Discount.objects.filter(pk=discount.pk).redeemed().exists()
     else:
-        used = redemptions.filter(redeemed_by=user).exists()
+        used = DiscountRedemption.objects.filter(
+            redeemed_discount=discount, redeemed_by=user
+        ).exists()
     if used:
         raise code_used()
 
@@ -176,10 +190,22 @@ def discount_check_generic(
 
 
 def redemption_record(discount: Discount, *, user: User, order_id: int) -> DiscountRedemption:
-    """Record the code as used on an order (held while the order waits for its payment)."""
-    return DiscountRedemption.objects.create(
-        redeemed_discount=discount,
-        redeemed_by=user,
-        redeemed_order_id=order_id,
-        is_one_time=discount.redemption_type == Discount.RedemptionType.ONE_TIME,
-    )
+    """Record the code as used on an order (held while the order waits for its payment): the one
+    writer of redemptions.
+
+    Call it under the code's row lock, after the code's rules. Should a redemption of the same
+    one-time code, or of the same code by the same learner, commit first anyway, the unique
+    constraints refuse this one: ``CodeUsed``, identified by the statement that failed (no
+    message text is read). That statement ran in the caller's atomic block, which Django then
+    marks for rollback: the refusal ends the caller's transaction.
+    """
+    try:
+        with transaction.atomic(savepoint=False):
+            return DiscountRedemption.objects.create(
+                redeemed_discount=discount,
+                redeemed_by=user,
+                redeemed_order_id=order_id,
+                is_one_time=discount.redemption_type == Discount.RedemptionType.ONE_TIME,
+            )
+    except IntegrityError:
+        raise CodeUsed("This enrollment code has just been used by someone else.") from None

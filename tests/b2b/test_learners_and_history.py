@@ -11,9 +11,11 @@ from django.core.management.base import CommandError
 from b2b.models import ContractMembership
 from b2b.services.audit import AUDIT_ACTIONS, audit_history, audit_record, changes_text
 from b2b.services.memberships import membership_add
-from main.actors import Via, acting_as
+from main.actors import Actor, Via, acting_as, actor_current
 from tests.b2b.helpers import make_contract
 from tests.factories import UserFactory
+
+STAFF = Actor(via=Via.COMMAND, name="test")
 
 
 @pytest.fixture
@@ -24,8 +26,8 @@ def contract(run_command, wagtail_site):
 def test_learners_lists_email_name_source_and_since(contract, run_command):
     ada = UserFactory(username="ada", email="ada@example.edu", name="Ada Lovelace")
     alan = UserFactory(username="alan", email="alan@example.edu", name="Alan Turing")
-    first = membership_add(ada, contract_id=contract.pk, source="manual").membership
-    second = membership_add(alan, contract_id=contract.pk, source="code").membership
+    first = membership_add(ada, contract_id=contract.pk, source="manual", actor=STAFF).membership
+    second = membership_add(alan, contract_id=contract.pk, source="code", actor=STAFF).membership
 
     out = run_command("b2b_list", "learners", "--contract", str(contract.pk), "--format", "json")
     assert json.loads(out.stdout) == [
@@ -125,7 +127,9 @@ def test_entries_outside_any_interface_name_the_process(contract):
 def test_an_admin_user_entry_links_the_user(contract):
     staff = UserFactory(username="boss", email="boss@example.com")
     with acting_as(Via.ADMIN, user=staff):
-        membership_add(UserFactory(), contract_id=contract.pk, source="manual")
+        membership_add(
+            UserFactory(), contract_id=contract.pk, source="manual", actor=actor_current()
+        )
     entry = audit_history(contract.pk)[-1]
     assert (entry.via, entry.actor) == ("admin", "boss@example.com")
     assert ContractMembership.objects.count() == 1

@@ -16,6 +16,7 @@ from b2b.models import (
     OrganizationPage,
 )
 from b2b.services.audit import audit_history
+from b2b.services.codes import CodesAdjustment
 from courses.models import CourseRun
 from main.models import HomePage
 from tests.b2b.helpers import make_contract
@@ -28,13 +29,13 @@ from tests.b2b.staff import (
     staff_member,
 )
 
-CODES_TASK = "b2b.tasks.contract_codes_adjust"
-
 
 def queued(callbacks) -> list:
-    """The code adjustments queued on commit (contract IDs), among all on-commit callbacks."""
+    """The code adjustments asked for on commit (contract IDs), among all on-commit callbacks."""
     return [
-        cb.queue_key[1][0] for cb in callbacks if getattr(cb, "queue_key", (None,))[0] == CODES_TASK
+        cb.__self__.contract_id
+        for cb in callbacks
+        if isinstance(getattr(cb, "__self__", None), CodesAdjustment)
     ]
 
 

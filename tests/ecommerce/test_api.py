@@ -323,6 +323,7 @@ def test_checkout_records_the_new_membership_in_the_contract_history(api, make_o
         {
             "learner": {"before": None, "after": "ada@example.edu"},
             "source": {"before": None, "after": "code"},
+            "learners": {"before": 0, "after": 1},
         },
     )
 

@@ -3,8 +3,6 @@ progress while it runs in the foreground, and its outcome."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
@@ -12,10 +10,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from b2b.services.codes import (
     ACTIONS,
-    CodesForeground,
+    CodesAdjustment,
+    CodesProgress,
     CodesReport,
     codes_adjustment_hint,
-    codes_foreground,
 )
 
 ACTION_LABELS = {
@@ -76,26 +74,24 @@ class RichCodesProgress:
 
 
 class CodesOutputMixin:
-    """For ``DomainCommand`` subclasses: run services with the adjustment in the foreground,
-    render plans and outcomes."""
+    """For ``DomainCommand`` subclasses: show the adjustment a service asked for (its progress
+    while it runs in this process, its outcome), render plans."""
 
-    @contextmanager
-    def codes_in_foreground(self) -> Iterator[CodesForeground]:
-        """Adjustments that run in this thread (eager Celery) while the block runs report here;
-        with stderr on a terminal they draw rich progress bars there."""
+    def codes_progress(self) -> CodesProgress | None:
+        """What to give a service as ``progress``: rich progress bars on stderr when it is a
+        terminal (they draw when the adjustment runs in this process: no broker), else None."""
         stderr = self.stderr._out  # type: ignore[attr-defined]
-        progress = None
         if stderr.isatty():
-            progress = RichCodesProgress(Console(file=stderr, stderr=True))
-        with codes_foreground(progress) as foreground:
-            yield foreground
+            return RichCodesProgress(Console(file=stderr, stderr=True))
+        return None
 
-    def codes_outcome(self, foreground: CodesForeground, contract_id: int) -> None:
-        """One stderr line per adjustment that ran in the foreground, or where it went."""
-        if not foreground.reports:
+    def codes_outcome(self, adjustment: CodesAdjustment | None, contract_id: int) -> None:
+        """One stderr line: what the adjustment a service asked for did when it ran in this
+        process (its report, returned on the service's result), or where it went."""
+        if adjustment is None or adjustment.report is None:
             self.hint(codes_adjustment_hint(contract_id))  # type: ignore[attr-defined]
-        for report in foreground.reports:
-            self.hint(f"Enrollment codes adjusted for {report.summary()}.")  # type: ignore[attr-defined]
+            return
+        self.hint(f"Enrollment codes adjusted for {adjustment.report.summary()}.")  # type: ignore[attr-defined]
 
     def plan_rows(self, plan: CodesReport) -> list[dict[str, Any]]:
         rows = []

@@ -209,8 +209,9 @@ class Command(CoursewareCommandMixin, DomainCommand):
                 "description",
             )
         }
-        with self.codes_in_foreground() as foreground:
-            result = contract_modify(contract_id, dry_run=dry_run, **fields)
+        result = contract_modify(
+            contract_id, dry_run=dry_run, progress=self.codes_progress(), **fields
+        )
         changes = [{"field": c.field, "before": c.before, "after": c.after} for c in result.changes]
         if format == "json":
             document: dict[str, Any] = {
@@ -240,7 +241,7 @@ class Command(CoursewareCommandMixin, DomainCommand):
             else:
                 self.hint("A deactivation alone leaves products and enrollment codes as they are.")
         elif result.codes_queued:
-            self.codes_outcome(foreground, contract_id)
+            self.codes_outcome(result.codes, contract_id)
 
     def courseware(self, *, remove: bool, **options: Any) -> None:
         if remove and options.get("no_create_runs"):

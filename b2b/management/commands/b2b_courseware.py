@@ -9,7 +9,6 @@ from django.core.management.base import CommandError, CommandParser
 
 from b2b.management.commands._codes import CodesOutputMixin
 from b2b.management.commands._options import positive_id
-from b2b.services.codes import CodesForeground
 from b2b.services.courseware import CoursewareChangeResult, courseware_add, courseware_remove
 from b2b.services.edx_sync import ITEM_KEYS, contract_edx_sync, runs_edx_summary
 from main.commands import DomainCommand, add_format_argument
@@ -52,11 +51,14 @@ class CoursewareCommandMixin(CodesOutputMixin):
         format: str = "table",
         **_: Any,
     ) -> None:
-        with self.codes_in_foreground() as foreground:
-            result = courseware_add(
-                contract_id, readable_id, create_runs=not no_create_runs, dry_run=dry_run
-            )
-        self.report(result, format, foreground)
+        result = courseware_add(
+            contract_id,
+            readable_id,
+            create_runs=not no_create_runs,
+            dry_run=dry_run,
+            progress=self.codes_progress(),
+        )
+        self.report(result, format)
 
     def remove(
         self,
@@ -67,11 +69,12 @@ class CoursewareCommandMixin(CodesOutputMixin):
         format: str = "table",
         **_: Any,
     ) -> None:
-        with self.codes_in_foreground() as foreground:
-            result = courseware_remove(contract_id, readable_id, dry_run=dry_run)
-        self.report(result, format, foreground)
+        result = courseware_remove(
+            contract_id, readable_id, dry_run=dry_run, progress=self.codes_progress()
+        )
+        self.report(result, format)
 
-    def report(self, result: CoursewareChangeResult, fmt: str, foreground: CodesForeground) -> None:
+    def report(self, result: CoursewareChangeResult, fmt: str) -> None:
         items = [
             {"course": i.course, "outcome": i.outcome, "run": i.run, "detail": i.detail}
             for i in result.items
@@ -108,7 +111,7 @@ class CoursewareCommandMixin(CodesOutputMixin):
                 summary = runs_edx_summary(result.contract.pk, courseware_ids=keys)
                 self.hint(summary)  # type: ignore[attr-defined]
         if result.changed and not result.dry_run:
-            self.codes_outcome(foreground, result.contract.pk)
+            self.codes_outcome(result.codes, result.contract.pk)
         if result.action == "add" and result.changed and not result.contract.active:
             self.hint(  # type: ignore[attr-defined]
                 f"Contract {result.contract.pk} is inactive: learners cannot use it until "

@@ -116,12 +116,13 @@ class Command(BaseCommand):
         from django.conf import settings
         from django.contrib.auth import get_user_model
 
-        from b2b.services.codes import product_url, usable_codes
+        from b2b.services.codes import product_url
         from ecommerce.models import Discount, Product
 
         product = Product.objects.get(course_run__b2b_contract_id=contract_id, is_active=True)
         code = (
-            usable_codes(Discount.objects.filter(product_links__product=product))
+            Discount.objects.filter(product_links__product=product)
+            .usable()
             .order_by("pk")
             .values_list("discount_code", flat=True)
             .first()
