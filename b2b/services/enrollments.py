@@ -8,17 +8,17 @@ cart is the way in).
 
 from __future__ import annotations
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
 from b2b.services.redemption import contract_enroll
 from courses.exceptions import AlreadyEnrolled, RunNotEnrollable
 from courses.models import CourseRun, CourseRunEnrollment
+from main.models import User
 from openedx.api import enrollment_enroll
 
 
-def enrollment_request(user: AbstractBaseUser, *, run: CourseRun) -> CourseRunEnrollment:
+def enrollment_request(user: User, *, run: CourseRun) -> CourseRunEnrollment:
     """Enroll ``user`` in ``run`` without an order; returns the (new or reactivated) enrollment.
 
     Contract runs: ``contract_enroll`` (``code-required`` unless attached to a free SSO contract,

@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
@@ -24,6 +23,7 @@ from b2b.services.contracts import contract_get
 from b2b.services.seats import ContractFacts, contract_facts, seat_check
 from courses.models import CourseRun, CourseRunEnrollment
 from main.actors import Actor
+from main.models import User
 
 LEARNER_KEYS = ("email", "name", "source", "since")
 
@@ -36,7 +36,7 @@ class MembershipAddResult:
     created: bool
 
 
-def _label(user: AbstractBaseUser) -> str:
+def _label(user: User) -> str:
     return getattr(user, "email", "") or user.get_username()
 
 
@@ -58,7 +58,7 @@ def _check_open(facts: ContractFacts) -> None:
 
 
 def membership_write(
-    user: AbstractBaseUser, *, facts: ContractFacts, source: str, actor: Actor
+    user: User, *, facts: ContractFacts, source: str, actor: Actor
 ) -> ContractMembership | None:
     """Attach ``user`` to the contract ``facts`` are about, recording how they came (``source``:
     sso / code / manual) and who did it (``actor``) in the contract's audit trail (SPEC §7).
@@ -89,7 +89,7 @@ def membership_write(
     return membership
 
 
-def membership_check(user: AbstractBaseUser, *, contract: ContractPage) -> None:
+def membership_check(user: User, *, contract: ContractPage) -> None:
     """Whether ``membership_add`` would attach ``user`` (a saved user) now, without locking
     anything: for forms that want to show the refusal on the field. ``membership_add`` decides
     again under the lock.
@@ -104,7 +104,7 @@ def membership_check(user: AbstractBaseUser, *, contract: ContractPage) -> None:
 
 
 def membership_add(
-    user: AbstractBaseUser, *, contract_id: int, source: str, actor: Actor
+    user: User, *, contract_id: int, source: str, actor: Actor
 ) -> MembershipAddResult:
     """Attach ``user`` to a contract, recording how they came (``source``: sso / code / manual)
     and who did it (``actor``).
@@ -129,7 +129,7 @@ def membership_add(
     return MembershipAddResult(membership, created=True)
 
 
-def membership_remove(user: AbstractBaseUser, *, contract_id: int, actor: Actor) -> bool:
+def membership_remove(user: User, *, contract_id: int, actor: Actor) -> bool:
     """Detach ``user`` from a contract (any source); their enrollments stay (SPEC §6).
 
     Locks the contract row like ``membership_add``; records the audit entry with ``actor``.
@@ -190,7 +190,7 @@ class LearnerContract:
     runs: list[LearnerContractRun]
 
 
-def learner_contracts(user: AbstractBaseUser) -> list[LearnerContract]:
+def learner_contracts(user: User) -> list[LearnerContract]:
     """The contracts ``user`` is attached to (by organization name, then oldest contract first),
     each with its contract runs; three queries whatever the numbers (SPEC §6: the dashboard)."""
     memberships = list(

@@ -36,7 +36,6 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
@@ -59,6 +58,7 @@ from ecommerce.services.discounts import (
     redemption_record,
 )
 from main.actors import Actor, Via
+from main.models import User
 from openedx.api import enrollment_enroll
 
 log = logging.getLogger(__name__)
@@ -119,7 +119,7 @@ def product_contract(product: Product) -> ContractPage | None:
 
 
 def contract_code_check(
-    user: AbstractBaseUser, *, product: Product, discount: Discount | None
+    user: User, *, product: Product, discount: Discount | None
 ) -> ContractCodeCheck:
     """Check, without locking, whether ``user`` could check out ``product`` with ``discount``.
 
@@ -145,7 +145,7 @@ def contract_code_check(
 
 
 def contract_checkout(
-    user: AbstractBaseUser,
+    user: User,
     *,
     product: Product,
     discount: Discount | None,
@@ -220,7 +220,7 @@ def contract_order_complete(order: Order) -> list[ContractSeat]:
     return seats
 
 
-def contract_enroll(user: AbstractBaseUser, *, run: CourseRun) -> CourseRunEnrollment:
+def contract_enroll(user: User, *, run: CourseRun) -> CourseRunEnrollment:
     """Enroll ``user`` in a contract run without a code: only a learner attached to the run's
     contract when it is a free SSO contract may (SPEC §5). Everyone else: ``code-required``
     (the way in is the Product URL and a code).
@@ -249,7 +249,7 @@ def contract_enroll(user: AbstractBaseUser, *, run: CourseRun) -> CourseRunEnrol
 
 def _facts(
     contract_id: int | None,
-    user: AbstractBaseUser,
+    user: User,
     *,
     run: CourseRun | None,
     order: Order | None,
@@ -264,9 +264,7 @@ def _facts(
         raise ProductUnavailable("This course is no longer offered under a contract.") from None
 
 
-def _code(
-    discount_id: int, user: AbstractBaseUser, *, product: Product | None, lock: bool
-) -> Discount:
+def _code(discount_id: int, user: User, *, product: Product | None, lock: bool) -> Discount:
     """The code, with whether it is linked to ``product`` (``linked``), used by anyone
     (``used_by_anyone``) and by this learner (``used_by_user``); locked for checkout.
 
@@ -352,12 +350,12 @@ def _decide_code(code: Discount, *, run: CourseRun, enrolled: bool) -> None:
         raise code_used()
 
 
-def _checkout_actor(user: AbstractBaseUser) -> Actor:
+def _checkout_actor(user: User) -> Actor:
     """Who attaches a learner at checkout and at the payment callback: the audit trail's actor."""
     return Actor(via=Via.CHECKOUT, user=user, name="checkout")
 
 
-def _attach(user: AbstractBaseUser, seat: ContractSeat) -> None:
+def _attach(user: User, seat: ContractSeat) -> None:
     """Attach the learner to the contract (membership source ``code``) unless attached."""
     if seat.attached:
         return

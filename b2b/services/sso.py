@@ -24,7 +24,6 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -34,6 +33,7 @@ from b2b.models import ContractMembership, ContractPage, OrganizationPage
 from b2b.services.memberships import membership_add, membership_remove
 from b2b.services.seats import contract_lock
 from main.actors import Actor, Via
+from main.models import User
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ def _attachable(contract: ContractPage, now: Any) -> bool:
     return contract.is_sso and contract.is_free and contract.is_in_force(now)
 
 
-def sso_contracts_sync(user: AbstractBaseUser, claim: Any) -> SsoSyncResult:
+def sso_contracts_sync(user: User, claim: Any) -> SsoSyncResult:
     """Apply a login's ``organization`` claim to ``user``'s memberships (SPEC §6, rules in the
     module docstring), in one transaction; the audit entries say ``via="sso"``.
 
@@ -188,5 +188,5 @@ def sso_contracts_sync(user: AbstractBaseUser, claim: Any) -> SsoSyncResult:
     return result
 
 
-def _label(user: AbstractBaseUser) -> str:
+def _label(user: User) -> str:
     return getattr(user, "email", "") or user.get_username()

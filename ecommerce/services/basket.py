@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
@@ -27,6 +26,7 @@ from ecommerce.services.discounts import (
 )
 from ecommerce.services.payments import payments_configured
 from main.exceptions import DomainError
+from main.models import User
 
 
 @dataclass
@@ -61,7 +61,7 @@ class BasketSummary:
         return self.total > ZERO
 
 
-def basket_item(user: AbstractBaseUser, *, for_update: bool = False) -> BasketItem | None:
+def basket_item(user: User, *, for_update: bool = False) -> BasketItem | None:
     """The learner's basket item with its basket, product, run and course (one query), or None
     for an empty basket. ``for_update`` locks the basket and item rows (checkout's first lock):
     a checkout that waited for another one of the same learner then sees the item gone."""
@@ -77,7 +77,7 @@ def basket_discount(basket_id: int) -> Discount | None:
     return applied.discount if applied else None
 
 
-def basket_replace(user: AbstractBaseUser, *, product_id: int) -> Basket:
+def basket_replace(user: User, *, product_id: int) -> Basket:
     """Empty the learner's basket (product and code) and put ``product_id`` in it (SPEC §5).
 
     Raises ``ProductNotFound`` for an unknown ID and ``ProductUnavailable`` for a product off
@@ -101,7 +101,7 @@ def basket_replace(user: AbstractBaseUser, *, product_id: int) -> Basket:
 
 
 def _check(
-    user: AbstractBaseUser, product: Product, discount: Discount | None
+    user: User, product: Product, discount: Discount | None
 ) -> tuple[bool, str | None, str | None]:
     """Check the basket as checkout will (without locks); returns (code needed, contract name,
     organization name). Raises the refusal that applies."""
@@ -113,7 +113,7 @@ def _check(
     return check.needs_code, check.contract.name, check.contract.organization_name
 
 
-def basket_code_apply(user: AbstractBaseUser, *, code: str) -> BasketSummary:
+def basket_code_apply(user: User, *, code: str) -> BasketSummary:
     """Apply a code to the learner's basket: case-insensitive, spaces trimmed (SPEC §5).
 
     The code must name a code (``invalid-code``) and pass every check checkout will make for the
@@ -138,13 +138,13 @@ def basket_code_apply(user: AbstractBaseUser, *, code: str) -> BasketSummary:
     return _summary(item.product, discount, checked, None)
 
 
-def basket_code_remove(user: AbstractBaseUser) -> BasketSummary:
+def basket_code_remove(user: User) -> BasketSummary:
     """Take the applied code off the learner's basket (nothing to remove: nothing changes)."""
     BasketDiscount.objects.filter(basket__user=user).delete()
     return basket_summary(user)
 
 
-def basket_summary(user: AbstractBaseUser) -> BasketSummary:
+def basket_summary(user: User) -> BasketSummary:
     """What the cart shows: product, run, code, price, total, and what blocks checkout."""
     item = basket_item(user)
     if item is None:

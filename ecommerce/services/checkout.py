@@ -30,7 +30,6 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -74,6 +73,7 @@ from ecommerce.services.payments import (
 )
 from ecommerce.services.receipts import order_receipt_queue
 from main.exceptions import ConflictError
+from main.models import User
 from openedx.api import enrollment_enroll
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ class CheckoutResult:
         return self.order.state
 
 
-def basket_checkout(user: AbstractBaseUser, *, ip_address: str = "") -> CheckoutResult:
+def basket_checkout(user: User, *, ip_address: str = "") -> CheckoutResult:
     """Check out the learner's basket (SPEC §5); see the module docstring for what happens.
 
     Refusals (nothing is written): ``basket-empty``, ``product-unavailable``,
@@ -116,7 +116,7 @@ def basket_checkout(user: AbstractBaseUser, *, ip_address: str = "") -> Checkout
         ) from exc
 
 
-def _checkout(user: AbstractBaseUser, ip_address: str) -> CheckoutResult:
+def _checkout(user: User, ip_address: str) -> CheckoutResult:
     item = basket_item(user, for_update=True)  # the basket's row lock serialises the learner
     if item is None:
         raise BasketEmpty(
@@ -161,7 +161,7 @@ def _checkout(user: AbstractBaseUser, ip_address: str) -> CheckoutResult:
     return CheckoutResult(order, order_payment_form(order, ip_address=ip_address))
 
 
-def _pending_order_for(user: AbstractBaseUser, product: Product) -> Order | None:
+def _pending_order_for(user: User, product: Product) -> Order | None:
     return (
         Order.objects.filter(purchaser=user, state=PENDING, lines__product=product)
         .order_by("-pk")
@@ -170,7 +170,7 @@ def _pending_order_for(user: AbstractBaseUser, product: Product) -> Order | None
 
 
 def _checkout_public(
-    user: AbstractBaseUser,
+    user: User,
     *,
     product: Product,
     discount: Discount | None,
@@ -189,7 +189,7 @@ def _checkout_public(
         _enroll_public(user, product)
 
 
-def _enroll_public(user: AbstractBaseUser, product: Product) -> CourseRunEnrollment:
+def _enroll_public(user: User, product: Product) -> CourseRunEnrollment:
     run = product.course_run
     if run.is_b2b:  # never: contract products go through the contract rules
         raise RunNotEnrollable(f"{run.courseware_id} is a contract run.")
@@ -216,7 +216,7 @@ def _release(order: Order, state: str) -> int:
 # -- orders ----------------------------------------------------------------------------------
 
 
-def order_get(user: AbstractBaseUser, order_id: int) -> Order:
+def order_get(user: User, order_id: int) -> Order:
     """One of the learner's orders; ``OrderNotFound`` for anyone else's (no existence leak)."""
     order = Order.objects.filter(pk=order_id, purchaser=user).first()
     if order is None:
