@@ -440,7 +440,7 @@ def _http_checkout(base: str, username: str, product_id: int, code: str) -> dict
     page = session.post(
         f"{base}/login/",
         {
-            "username": username,
+            "login": username,
             "password": "a-long-passphrase",
             "csrfmiddlewaretoken": session.cookies["csrftoken"],
         },
