@@ -36,6 +36,7 @@ from main.actors import actor_current
 from main.admin import UserAdmin
 from main.exceptions import DomainError
 from main.models import User
+from main.params import id_parse
 
 HISTORY_SHOWN = 20
 
@@ -291,11 +292,11 @@ class ContractFilter(admin.SimpleListFilter):
         return [(str(c.pk), f"{c.organization.name} — {c.name} ({c.pk})") for c in contracts]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Discount]) -> Any:
-        if self.value() and self.value().isdigit():
-            return queryset.filter(
-                product_links__product__course_run__b2b_contract_id=int(self.value())
-            )
-        return queryset
+        try:
+            contract_id = id_parse(self.value() or "")
+        except ValueError:
+            return queryset  # no contract, or not an ID (main.params): every code
+        return queryset.filter(product_links__product__course_run__b2b_contract_id=contract_id)
 
 
 class CodeStateFilter(admin.SimpleListFilter):

@@ -16,6 +16,7 @@ from wagtail.admin.forms.pages import CopyForm
 from wagtail.admin.panels import Panel
 
 from b2b.validators import (
+    display_name_clean,
     validate_contract_dates,
     validate_max_learners,
     validate_org_key,
@@ -35,6 +36,21 @@ def _only_validator(field: forms.Field, validator: Any) -> None:
         field.widget.attrs.pop(attribute, None)
 
 
+def _clean_name(
+    form: forms.Form, cleaned: dict[str, Any], *, what: str, field: str = "name"
+) -> str:
+    """The form's name field in its stored form (``display_name_clean``), or a field error and
+    ``""``."""
+    try:
+        name = display_name_clean(cleaned.get(field) or "", what=what)
+    except ValidationError as exc:
+        form.add_error(field, exc)
+        return ""
+    if name:
+        cleaned[field] = name
+    return name
+
+
 class OrganizationPageForm(WagtailAdminPageForm):
     """Name (unique, case-insensitive), org key (format, unique, fixed once it has runs), SSO ID."""
 
@@ -52,9 +68,8 @@ class OrganizationPageForm(WagtailAdminPageForm):
 
         cleaned = super().clean()
         organization = self.instance
-        name = (cleaned.get("name") or "").strip()
+        name = _clean_name(self, cleaned, what="organization")
         if name:
-            cleaned["name"] = name
             organization.title = organization.draft_title = name
         checks: tuple[tuple[str, Any, Callable[..., None]], ...] = (
             ("name", name, organization_name_check),
@@ -82,9 +97,8 @@ class ContractPageForm(WagtailAdminPageForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
-        name = (cleaned.get("name") or "").strip()
+        name = _clean_name(self, cleaned, what="contract")
         if name:
-            cleaned["name"] = name
             self.instance.title = self.instance.draft_title = name
         try:
             validate_contract_dates(cleaned.get("contract_start"), cleaned.get("contract_end"))
@@ -105,6 +119,11 @@ class ContractCopyForm(CopyForm):
         self.fields[
             "new_title"
         ].help_text = "The copy starts inactive, with no learners, runs, products or codes."
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        _clean_name(self, cleaned, what="contract", field="new_title")
+        return cleaned
 
 
 class ContractStatusPanel(Panel):

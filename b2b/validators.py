@@ -26,18 +26,49 @@ LATEST_DATE = date(2100, 12, 31)
 CENTS = Decimal("0.01")
 
 
+#: Unicode categories a name may not hold: control characters (tabs, line breaks, escapes),
+#: format characters (zero-width spaces and joiners, bidirectional marks, embeddings, overrides
+#: and isolates, the byte-order mark, soft hyphens), surrogates, line and paragraph separators.
+#: Each is invisible or moves the text around it, so two names that look the same could differ.
+_REFUSED_CATEGORIES = {"Cc", "Cf", "Cs", "Zl", "Zp"}
+
+
+def display_name_clean(value: str, *, what: str) -> str:
+    """A name people read (an organization's, a contract's) as it is stored: surrounding spaces
+    trimmed, Unicode-normalised (NFKC: full-width and compatibility forms become the plain
+    letters and digits they stand for), then checked (``validate_display_name``).
+
+    Returns the stored form; raises ``ValidationError`` (code ``invalid-name``) saying what to
+    fix. Every surface that takes a name calls it (the commands' services, the Wagtail forms),
+    so ``UniversityX`` and ``ＵｎｉｖｅｒｓｉｔｙＸ`` are one name, and ``UniversityX\u200b`` none.
+    """
+    name = unicodedata.normalize("NFKC", value).strip()
+    validate_display_name(name, what=what)
+    return name
+
+
 def validate_display_name(value: str, *, what: str) -> None:
-    """A name people read (an organization's, a contract's): 1–255 characters, one line,
-    no control characters."""
+    """A name people read (an organization's, a contract's): 1–255 characters, one line, no
+    control character and nothing invisible: no zero-width or bidirectional control character
+    (U+200B–U+200F, U+202A–U+202E, U+2066–U+2069, U+FEFF, any format character)."""
     if len(value) > NAME_MAX:
         raise ValidationError(
             f"The {what} name is {len(value)} characters long: keep it to {NAME_MAX}.",
             code="invalid-name",
         )
-    if any(unicodedata.category(char) == "Cc" for char in value):
+    if any(unicodedata.category(char) in ("Cc", "Zl", "Zp") for char in value):
         raise ValidationError(
             f"The {what} name contains a tab, a line break or another control character: "
             "give it on one line.",
+            code="invalid-name",
+        )
+    hidden = next((c for c in value if unicodedata.category(c) in _REFUSED_CATEGORIES), None)
+    if hidden is not None:
+        label = unicodedata.name(hidden, "an unnamed character")
+        raise ValidationError(
+            f"The {what} name contains an invisible or text-direction character "
+            f"(U+{ord(hidden):04X} {label}): type the name again without it, so it reads as "
+            "it is stored.",
             code="invalid-name",
         )
 

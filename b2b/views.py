@@ -15,17 +15,27 @@ from b2b.services.memberships import learner_contracts
 from courses.models import CourseRun
 from courses.services import enrollments_list
 from ecommerce.models import Order
+from ecommerce.views import ORDER_PARAM_MESSAGE
+from main.api import refusal_status
 from main.exceptions import DomainError
+from main.params import id_param
 
 
 @require_GET
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
+    """The learner's enrollments and contracts; ``?order=<id>`` adds a note about that order of
+    theirs. A malformed ``order`` is refused: the dashboard with the reason, 400."""
     order = None
-    order_id = request.GET.get("order", "")
-    if order_id.isdigit():
+    status = 200
+    try:
+        order_id = id_param(request.GET, "order", message=ORDER_PARAM_MESSAGE)
+    except DomainError as refusal:
+        messages.error(request, refusal.message, extra_tags=refusal.code)
+        order_id, status = None, refusal_status(refusal)
+    if order_id is not None:
         order = (
-            Order.objects.filter(pk=int(order_id), purchaser=request.user)
+            Order.objects.filter(pk=order_id, purchaser=request.user)
             .prefetch_related("lines__product__course_run")
             .first()
         )
@@ -37,6 +47,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "order": order,
             "contracts": learner_contracts(request.user),
         },
+        status=status,
     )
 
 

@@ -14,7 +14,6 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import ensure_csrf_cookie
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.request import Request
 from rest_framework.response import Response
 
 from ecommerce.models import Order
@@ -26,8 +25,10 @@ from ecommerce.services.basket import (
     basket_summary,
 )
 from ecommerce.services.checkout import CheckoutResult, basket_checkout, order_get
-from main.api import DomainAPIView, RefusalSerializer
+from ecommerce.throttles import code_attempt_check
+from main.api import DomainAPIView, IdField, RefusalSerializer
 from main.http import AuthenticatedRequest
+from main.security import client_ip
 
 
 def _money(value: Any) -> str:
@@ -84,7 +85,7 @@ def basket_data(summary: BasketSummary) -> dict[str, Any]:
 
 
 class ProductIdSerializer(serializers.Serializer):
-    product_id = serializers.IntegerField(min_value=1)
+    product_id = IdField()
 
 
 class CodeSerializer(serializers.Serializer):
@@ -171,10 +172,6 @@ def order_data(order: Order) -> dict[str, Any]:
     }
 
 
-def client_ip(request: Request) -> str:
-    return request.META.get("REMOTE_ADDR", "") or ""
-
-
 # -- views -------------------------------------------------------------------------------------
 
 REFUSALS = {
@@ -183,6 +180,7 @@ REFUSALS = {
     404: RefusalSerializer,
     409: RefusalSerializer,
 }
+CODE_REFUSALS = {**REFUSALS, 429: RefusalSerializer}
 
 
 class BasketView(DomainAPIView):
@@ -206,10 +204,12 @@ class BasketItemsView(DomainAPIView):
 
 
 class BasketCodeView(DomainAPIView):
-    """Apply an enrollment code to the basket, or take it off."""
+    """Apply an enrollment code to the basket (limited per learner and per address: 429
+    ``too-many-attempts`` with ``Retry-After``, ``ecommerce.throttles``), or take it off."""
 
-    @extend_schema(request=CodeSerializer, responses={200: BasketSerializer, **REFUSALS})
+    @extend_schema(request=CodeSerializer, responses={200: BasketSerializer, **CODE_REFUSALS})
     def post(self, request: AuthenticatedRequest) -> Response:
+        code_attempt_check(request)
         data = CodeSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         summary = basket_code_apply(request.user, code=data.validated_data["code"])

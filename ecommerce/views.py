@@ -27,9 +27,12 @@ from ecommerce.services.basket import (
     basket_summary,
 )
 from ecommerce.services.checkout import basket_checkout, payment_response_apply
-from main.api import refusal_status
+from ecommerce.throttles import code_attempt_check
+from main.api import refusal_headers, refusal_status
 from main.exceptions import DomainError
 from main.http import AuthenticatedHttpRequest
+from main.params import id_param, id_parse
+from main.security import client_ip, csp_allow_form_action
 
 log = logging.getLogger(__name__)
 
@@ -39,17 +42,24 @@ def _refuse(request: HttpRequest, refusal: DomainError) -> None:
     messages.error(request, refusal.message, extra_tags=refusal.code)
 
 
+#: What ``?order=`` says when it is not an order number (the cart and the dashboard).
+ORDER_PARAM_MESSAGE = (
+    "The address names order {value!r}, which is not an order number: open your cart or "
+    "My courses from the menu."
+)
+
+
 def _cart_page(
     request: AuthenticatedHttpRequest,
     *,
+    order_id: int | None = None,
     code_error: DomainError | None = None,
     code_value: str = "",
     status: int = 200,
 ) -> HttpResponse:
     order = None
-    order_id = request.GET.get("order", "")
-    if order_id.isdigit():
-        order = Order.objects.filter(pk=int(order_id), purchaser=request.user).first()
+    if order_id is not None:
+        order = Order.objects.filter(pk=order_id, purchaser=request.user).first()
     return render(
         request,
         "ecommerce/cart.html",
@@ -66,38 +76,54 @@ def _cart_page(
 @require_GET
 @login_required
 def cart_add(request: AuthenticatedHttpRequest) -> HttpResponse:
-    """The Product URL: empty the basket, add the product, show the cart."""
+    """The Product URL: empty the basket, add the product, show the cart. Refused (a malformed
+    or unknown product, one not on sale), the cart is shown with the reason at its 4xx status
+    and the basket is left as it was."""
     raw = request.GET.get("product_id", "").strip()
     try:
-        if not raw.isdigit() or int(raw) < 1:
+        try:
+            product_id = id_parse(raw)
+        except ValueError:
             raise ProductNotFound(
                 "The link is incomplete: product_id must be a positive whole number, "
-                f"got {raw!r}. Use the "
-                "product link exactly as you were given it."
-            )
-        basket_replace(request.user, product_id=int(raw))
+                f"got {raw!r}. Use the product link exactly as you were given it."
+            ) from None
+        basket_replace(request.user, product_id=product_id)
     except DomainError as refusal:
         _refuse(request, refusal)
+        return _cart_page(request, status=refusal_status(refusal))
     return redirect("cart")
 
 
 @require_GET
 @login_required
 def cart(request: AuthenticatedHttpRequest) -> HttpResponse:
-    return _cart_page(request)
+    """The cart; ``?order=<id>`` adds a note about that order of the learner's (declined,
+    canceled, pending). A malformed ``order`` is refused: the cart with the reason, 400."""
+    try:
+        order_id = id_param(request.GET, "order", message=ORDER_PARAM_MESSAGE)
+    except DomainError as refusal:
+        _refuse(request, refusal)
+        return _cart_page(request, status=refusal_status(refusal))
+    return _cart_page(request, order_id=order_id)
 
 
 @require_POST
 @login_required
 def cart_code(request: AuthenticatedHttpRequest) -> HttpResponse:
-    """Apply a code; refused, the cart is shown again with the reason next to the field."""
+    """Apply a code; refused, the cart is shown again with the reason next to the field (too
+    many attempts: 429 with ``Retry-After``, see ``ecommerce.throttles``)."""
     code = request.POST.get("code", "")
     try:
+        code_attempt_check(request)
         summary = basket_code_apply(request.user, code=code)
     except DomainError as refusal:
-        return _cart_page(
+        response = _cart_page(
             request, code_error=refusal, code_value=code[:200], status=refusal_status(refusal)
         )
+        for name, value in refusal_headers(refusal).items():
+            response[name] = value
+        return response
     assert summary.discount is not None
     messages.success(
         request, f"Code {summary.discount.discount_code} applied.", extra_tags="code-applied"
@@ -118,17 +144,18 @@ def cart_code_remove(request: AuthenticatedHttpRequest) -> HttpResponse:
 def checkout(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Check out: fulfilled → the dashboard; pending → the gateway; refused → the cart."""
     try:
-        result = basket_checkout(request.user, ip_address=request.META.get("REMOTE_ADDR", ""))
+        result = basket_checkout(request.user, ip_address=client_ip(request))
     except DomainError as refusal:
         _refuse(request, refusal)
         return redirect("cart")
     if result.payment is None:
         return HttpResponseRedirect(f"{reverse('dashboard')}?order={result.order.pk}")
-    return render(
+    page = render(
         request,
         "ecommerce/payment_redirect.html",
         {"order": result.order, "payment": result.payment},
     )
+    return csp_allow_form_action(page, result.payment.url)  # its form posts to the gateway
 
 
 def _apply_response(request: HttpRequest) -> Order | HttpResponse:

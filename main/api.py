@@ -23,8 +23,9 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView, exception_handler
 
-from main.exceptions import ConflictError, DomainError, NotFoundError
+from main.exceptions import ConflictError, DomainError, NotFoundError, TooManyAttempts
 from main.http import AuthenticatedRequest
+from main.params import id_parse
 
 
 class RefusalSerializer(serializers.Serializer):
@@ -35,12 +36,22 @@ class RefusalSerializer(serializers.Serializer):
 
 
 def refusal_status(exc: DomainError) -> int:
-    """The HTTP status of a service's refusal: 404 not found, 409 conflict, else 400."""
+    """The HTTP status of a service's refusal: 404 not found, 409 conflict, 429 too many
+    attempts, else 400."""
+    if isinstance(exc, TooManyAttempts):
+        return status.HTTP_429_TOO_MANY_REQUESTS
     if isinstance(exc, NotFoundError):
         return status.HTTP_404_NOT_FOUND
     if isinstance(exc, ConflictError):
         return status.HTTP_409_CONFLICT
     return status.HTTP_400_BAD_REQUEST
+
+
+def refusal_headers(exc: DomainError) -> dict[str, str]:
+    """The HTTP headers of a service's refusal: ``Retry-After`` (seconds) for too many attempts."""
+    if isinstance(exc, TooManyAttempts):
+        return {"Retry-After": str(exc.retry_after)}
+    return {}
 
 
 def _flatten(detail: Any, prefix: str = "") -> list[str]:
@@ -54,7 +65,11 @@ def _flatten(detail: Any, prefix: str = "") -> list[str]:
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's handler, with every refusal shaped ``{"code", "message"}``."""
     if isinstance(exc, DomainError):
-        return Response({"code": exc.code, "message": exc.message}, status=refusal_status(exc))
+        return Response(
+            {"code": exc.code, "message": exc.message},
+            status=refusal_status(exc),
+            headers=refusal_headers(exc),
+        )
     if isinstance(exc, RequestDataTooBig):
         return Response(
             {
@@ -77,6 +92,21 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         code = "csrf-failed" if message.startswith("CSRF Failed") else exc.default_code
     response.data = {"code": str(code).replace("_", "-"), "message": message}
     return response
+
+
+class IdField(serializers.IntegerField):
+    """An ID in a request body: a JSON number or ASCII digits from 1 up (``main.params``), never
+    ``"²"``, ``"٣"`` or ``"３"``."""
+
+    default_error_messages = {
+        "invalid": "A positive whole number is required (an ID such as 12, in ASCII digits)."
+    }
+
+    def to_internal_value(self, data: Any) -> int:
+        try:
+            return id_parse(data)
+        except ValueError:
+            self.fail("invalid")  # raises ValidationError
 
 
 class DomainAPIView(APIView):

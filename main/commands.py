@@ -6,7 +6,6 @@ rejects a malformed command line (exit 2). Results go to stdout, hints and progr
 """
 
 import contextlib
-import csv
 import io
 import json
 import logging
@@ -19,9 +18,11 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError, OperationalError, ProgrammingError, connection
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from main.actors import Via, acting_as
 from main.exceptions import DomainError
+from main.exports import csv_writer
 
 FORMATS = ("table", "json", "csv")
 
@@ -74,19 +75,21 @@ class DomainCommand(BaseCommand):
             return
         if fmt == "csv":
             buffer = io.StringIO()
-            writer = csv.writer(buffer, lineterminator="\n")
+            writer = csv_writer(buffer, lineterminator="\n")
             writer.writerow(columns)
             for row in rows:
                 writer.writerow([_csv_cell(row.get(col)) for col in columns])
             self.stdout.write(buffer.getvalue(), ending="")
             return
         headers = headers or {}
-        table = Table(title=title, title_justify="left", show_lines=False)
-        for col in columns:
-            table.add_column(headers.get(col, col), overflow="fold")
-        for row in rows:
-            table.add_row(*(_plain(row.get(col)) for col in columns))
-        self.stdout.write(render_rich(table), ending="")
+        self.stdout.write(
+            table_render(
+                [[_plain(row.get(col)) for col in columns] for row in rows],
+                headers=[headers.get(col, col) for col in columns],
+                title=title,
+            ),
+            ending="",
+        )
         if not rows:
             self.hint("(nothing to list)")
 
@@ -106,6 +109,32 @@ def render_rich(renderable: Any) -> str:
     console = Console(file=io.StringIO(), width=width, color_system=None, force_terminal=False)
     console.print(renderable)
     return console.file.getvalue()  # type: ignore[attr-defined]
+
+
+def table_render(
+    rows: Iterable[Sequence[str]],
+    *,
+    headers: Sequence[str],
+    title: str | None = None,
+    show_header: bool = True,
+) -> str:
+    """The commands' one table renderer: ``rows`` of text under ``headers``, as plain text.
+
+    Every cell, header and the title is literal text (``rich.text.Text``): a name holding
+    rich markup (``[/b]``, ``[link=...]``) or an emoji code (``:smile:``) is shown as typed,
+    never interpreted.
+    """
+    table = Table(
+        title=Text(title) if title is not None else None,
+        title_justify="left",
+        show_lines=False,
+        show_header=show_header,
+    )
+    for header in headers:
+        table.add_column(Text(header), overflow="fold")
+    for row in rows:
+        table.add_row(*(Text(cell) for cell in row))
+    return render_rich(table)
 
 
 def _csv_cell(value: Any) -> str:

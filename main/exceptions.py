@@ -37,3 +37,14 @@ class ConflictError(DomainError):
     """A request that clashes with what is already there (a duplicate key, a run already taken)."""
 
     code = "conflict"
+
+
+class TooManyAttempts(DomainError):
+    """Too many tries in too short a time (a rate limit): HTTP 429, ``retry_after`` seconds to
+    wait (the ``Retry-After`` header)."""
+
+    code = "too-many-attempts"
+
+    def __init__(self, message: str, *, retry_after: int, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.retry_after = retry_after

@@ -8,11 +8,13 @@ in process after commit, every integration off, ``SITE_BASE_URL`` the dev server
 
 import re
 import warnings
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import available_timezones
 
 import environ
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -57,6 +59,34 @@ if (
     )
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[SITE_BASE_URL])
 
+# -- HTTPS, proxies and security headers (README "Security") ---------------------------------
+# The site is served over HTTPS when SITE_BASE_URL says https://: then cookies are sent over
+# HTTPS only, plain HTTP is redirected and browsers are told to use HTTPS alone (HSTS).
+SITE_HTTPS = urlsplit(SITE_BASE_URL).scheme == "https"
+# How many reverse proxies stand in front of the site, each setting X-Forwarded-For and
+# X-Forwarded-Proto. 0 (the default): none, and those headers are ignored (a client could write
+# them); the client's address is REMOTE_ADDR and a request is secure only over HTTPS itself.
+TRUSTED_PROXIES = env.int("TRUSTED_PROXIES", default=0)
+if TRUSTED_PROXIES < 0:
+    raise ImproperlyConfigured(
+        f"TRUSTED_PROXIES must be 0 (no proxy) or the number of reverse proxies in front of the "
+        f"site, not {TRUSTED_PROXIES}."
+    )
+if TRUSTED_PROXIES:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=SITE_HTTPS)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=SITE_HTTPS)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=SITE_HTTPS)
+# HSTS: one year, this host and its subdomains. Preloading (SECURE_HSTS_PRELOAD=True) commits
+# the whole registered domain to HTTPS in every browser; the domain's owner opts in.
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000 if SITE_HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=SITE_HTTPS)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+if not SECURE_HSTS_PRELOAD:
+    # `check --deploy` asks for preloading (security.W021): a choice for the domain's owner.
+    SILENCED_SYSTEM_CHECKS = ["security.W021"]
+X_FRAME_OPTIONS = "DENY"
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -83,6 +113,8 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "social_django",
+    "axes",
+    "csp",
     "mitol.common",
     "mitol.payment_gateway",
     "main",
@@ -94,6 +126,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # The Content-Security-Policy header (and the nonce of the pages' own <script>/<style>).
+    "main.security.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -105,6 +139,8 @@ MIDDLEWARE = [
     "social_django.middleware.SocialAuthExceptionMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "wagtail.contrib.redirects.middleware.RedirectMiddleware",
+    # The login throttle's refusal page (django-axes; last, as its documentation says).
+    "axes.middleware.AxesMiddleware",
 ]
 
 if not DEBUG:
@@ -341,8 +377,12 @@ if _sso_given:  # SSO is all or nothing: a half-set configuration stops the star
                 f"{_name} must be an http(s) URL, such as https://sso.example.edu, not {_url!r}."
             )
 
-# allauth's backend is Django's ModelBackend that also finds a user by email.
-AUTHENTICATION_BACKENDS = ["allauth.account.auth_backends.AuthenticationBackend"]
+AUTHENTICATION_BACKENDS = [
+    # The login throttle first: a locked-out client is refused before any password is checked.
+    "main.security.LoginThrottleBackend",
+    # allauth's backend is Django's ModelBackend that also finds a user by email.
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
 SOCIAL_AUTH_SSO_OIDC_ENDPOINT = (
     OIDC_DISCOVERY_URL.removesuffix("/.well-known/openid-configuration").rstrip("/")
     if OIDC_DISCOVERY_URL
@@ -357,7 +397,7 @@ SOCIAL_AUTH_SSO_SECRET = KEYCLOAK_CLIENT_SECRET
 SOCIAL_AUTH_SSO_SCOPE = SSO_SCOPES
 SOCIAL_AUTH_SSO_USE_PKCE = True
 if SOCIAL_AUTH_SSO_OIDC_ENDPOINT and SOCIAL_AUTH_SSO_KEY:
-    AUTHENTICATION_BACKENDS.insert(0, "main.sso.SSOBackend")
+    AUTHENTICATION_BACKENDS.insert(1, "main.sso.SSOBackend")
 SOCIAL_AUTH_URL_NAMESPACE = "social"
 SOCIAL_AUTH_LOGIN_REDIRECT_URL = "/dashboard/"
 SOCIAL_AUTH_LOGIN_ERROR_URL = "/login/"
@@ -377,6 +417,36 @@ SOCIAL_AUTH_PIPELINE = (
     "main.sso.email_record",
     "b2b.sso_pipeline.contracts_sync",
 )
+
+# -- the cache: rate limits and the login throttle ----------------------------------------------
+# CACHE_URL names a shared cache (redis://HOST:6379/1) that every web process counts in; unset,
+# each process counts in its own memory (fine for one process, as `make run` is).
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+
+# -- limits (README "Security") ----------------------------------------------------------------
+# Applying enrollment codes, on the cart page and in the API (ecommerce.throttles): attempts per
+# learner and per client address, as "<number>/<second|minute|hour|day>"; empty for no limit.
+CODE_ATTEMPTS_PER_LEARNER = env.str("CODE_ATTEMPTS_PER_LEARNER", default="10/minute")
+CODE_ATTEMPTS_PER_ADDRESS = env.str("CODE_ATTEMPTS_PER_ADDRESS", default="60/minute")
+for _name, _rate in (
+    ("CODE_ATTEMPTS_PER_LEARNER", CODE_ATTEMPTS_PER_LEARNER),
+    ("CODE_ATTEMPTS_PER_ADDRESS", CODE_ATTEMPTS_PER_ADDRESS),
+):
+    if _rate and not re.fullmatch(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)", _rate):
+        raise ImproperlyConfigured(
+            f"{_name}={_rate!r} is not a rate: give attempts per period, such as 10/minute or "
+            "100/hour (or leave it empty for no limit)."
+        )
+# Password logins (django-axes, at the authentication-backend level: every login form): after
+# LOGIN_FAILURE_LIMIT failures for one username from one address, that pair is refused for
+# LOGIN_COOLOFF_MINUTES (each further attempt starts the wait again); a success clears the count.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_DISABLE_ACCESS_LOG = True  # failures are recorded; successful logins are not
+AXES_CLIENT_IP_CALLABLE = "main.security.client_ip"
+AXES_LOCKOUT_CALLABLE = "main.security.login_locked_out"
 
 # Celery: no broker means eager, in-process execution (tasks are still queued on commit).
 CELERY_TASK_ALWAYS_EAGER = not env.str("CELERY_BROKER_URL", default="")
@@ -456,11 +526,22 @@ WAGTAILDOCS_EXTENSIONS = ["csv", "docx", "pdf", "pptx", "txt", "xlsx"]
 # never published keeps its draft in its own row, which is what commands and checkout read: an
 # autosave would put a half-typed contract in force.)
 WAGTAIL_AUTOSAVE_INTERVAL = 0
+# The admin asks no third party anything: no Gravatar images (they would send a hash of each
+# staff member's email), no check for new Wagtail releases. Both would break the admin's
+# Content-Security-Policy too.
+WAGTAIL_GRAVATAR_PROVIDER_URL = None
+WAGTAIL_ENABLE_UPDATE_CHECK = False
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # DRF's parsers, with a JSON body nested too deep refused as a 400 (not a RecursionError).
+    "DEFAULT_PARSER_CLASSES": [
+        "main.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     # Every API refusal is {"code", "message"} (main.api), the catalog's 404s included.
     "EXCEPTION_HANDLER": "main.api.api_exception_handler",
 }
@@ -513,6 +594,26 @@ for _name in (
             "CyberSource Business Center shows it (Secure Acceptance profile, security keys)."
         )
 
+# -- Content-Security-Policy (django-csp) ------------------------------------------------------
+# Scripts and styles from this site, or inline with the page's nonce ({{ request.csp_nonce }});
+# forms post to this site, plus the payment gateway and the SSO provider when configured
+# (main.security.ContentSecurityPolicyMiddleware adds them); the site is never framed.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+        **({"upgrade-insecure-requests": True} if SITE_HTTPS else {}),
+    },
+}
+
 # Open edX (SPEC §8): off unless all four are set.
 OPENEDX_API_BASE_URL = env.str("OPENEDX_API_BASE_URL", default="").rstrip("/")
 OPENEDX_STUDIO_API_BASE_URL = env.str("OPENEDX_STUDIO_API_BASE_URL", default="").rstrip("/")
@@ -556,8 +657,3 @@ LOGGING = {
         "main": {"level": LOG_LEVEL},
     },
 }
-
-if not DEBUG:
-    SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
-    CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

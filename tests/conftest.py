@@ -27,6 +27,7 @@ def _fast_password_hasher(settings):
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
+    """Each test counts its own code attempts and login failures (the cache holds them)."""
     # allauth's rate limits (a confirmation mail per address every 3 minutes...) count in the
     # cache: each test starts with none spent.
     from django.core.cache import cache

@@ -34,6 +34,7 @@ def sso(settings, oidc_provider):
     from social_core.backends import utils
 
     settings.AUTHENTICATION_BACKENDS = [
+        "main.security.LoginThrottleBackend",
         "main.sso.SSOBackend",
         "allauth.account.auth_backends.AuthenticationBackend",
     ]

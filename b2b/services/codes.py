@@ -10,9 +10,7 @@ the products, and with the codes only through batches of at least ``BATCH_SIZE``
 
 from __future__ import annotations
 
-import csv
 import logging
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -48,6 +46,7 @@ from ecommerce.models import (
     code_usable,
 )
 from main.actors import Via, acting_as
+from main.exports import csv_writer, private_file
 
 log = logging.getLogger(__name__)
 
@@ -654,25 +653,18 @@ def contract_codes_rows(contract: ContractPage) -> Iterator[tuple[str, str, str,
 def codes_csv_write(contract: ContractPage, path: Path) -> int:
     """Write the contract's codes CSV to ``path`` (UTF-8, RFC 4180); returns the row count.
 
-    The codes are secrets: the file is readable by its owner only (mode 0600). It is written to a
-    temporary file beside ``path`` and renamed, so a failure leaves no half file. Raises
-    ``ValueError`` for a path that exists and is not a regular file (a directory, a device, a
-    symbolic link: never replaced), ``OSError`` for a path that cannot be written.
+    The codes are secrets: the file is readable by its owner only (mode 0600), written whole
+    through a temporary file created exclusively beside ``path`` and renamed, never through a
+    link (``main.exports.private_file``). Cells a spreadsheet would evaluate are neutralised
+    (``main.exports.csv_writer``). Raises ``NotARegularFile`` (a ``ValueError``) for a path
+    that exists and is not a regular file (a directory, a device, a symbolic link: never
+    replaced), ``OSError`` for a path that cannot be written.
     """
-    path = Path(path)
-    if path.is_symlink() or (path.exists() and not path.is_file()):
-        raise ValueError(f"{path} exists and is not a regular file")
-    partial = path.with_name(f".{path.name}.partial")
     count = 0
-    try:
-        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with open(descriptor, "w", encoding="utf-8", newline="") as handle:
-            writer = csv.writer(handle, lineterminator="\r\n")
-            writer.writerow(CSV_HEADER)
-            for row in contract_codes_rows(contract):
-                writer.writerow(row)
-                count += 1
-        partial.replace(path)
-    finally:
-        partial.unlink(missing_ok=True)
+    with private_file(path) as handle:
+        writer = csv_writer(handle, lineterminator="\r\n")
+        writer.writerow(CSV_HEADER)
+        for row in contract_codes_rows(contract):
+            writer.writerow(row)
+            count += 1
     return count

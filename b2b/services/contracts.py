@@ -35,9 +35,9 @@ from b2b.services.organizations import (
 from b2b.services.seats import contract_lock
 from b2b.validators import (
     CENTS,
+    display_name_clean,
     validate_contract_dates,
     validate_description,
-    validate_display_name,
     validate_max_learners,
     validate_price,
 )
@@ -135,7 +135,10 @@ def contract_get(contract_id: int, *, for_update: bool = False) -> ContractPage:
     return contract
 
 
-def _validate(values: dict[str, Any]) -> None:
+def _validate(values: dict[str, Any]) -> dict[str, Any]:
+    """Check a contract's values; returns them with the name in its stored form
+    (``display_name_clean``). Raises ``InvalidContractInput``."""
+    cleaned = dict(values)
     try:
         if (
             "integration_type" in values
@@ -144,12 +147,12 @@ def _validate(values: dict[str, Any]) -> None:
             raise ValidationError(
                 f"Integration type {values['integration_type']!r} is not valid: use sso or non-sso."
             )
-        if "name" in values and not (values["name"] or "").strip():
-            raise ValidationError(
-                "The contract name is empty: give the contract a descriptive name."
-            )
         if "name" in values:
-            validate_display_name(values["name"].strip(), what="contract")
+            cleaned["name"] = display_name_clean(values["name"] or "", what="contract")
+            if not cleaned["name"]:
+                raise ValidationError(
+                    "The contract name is empty: give the contract a descriptive name."
+                )
         if "description" in values:
             validate_description(values["description"], what="contract")
         if "max_learners" in values:
@@ -159,6 +162,7 @@ def _validate(values: dict[str, Any]) -> None:
         validate_contract_dates(values.get("start"), values.get("end"))
     except ValidationError as exc:
         raise as_domain_error(exc) from None
+    return cleaned
 
 
 def contract_live_values(contract_id: int) -> dict[str, Any]:
@@ -243,7 +247,7 @@ def contract_create(
     validated before anything is written; refusals raise a ``DomainError`` and write nothing.
     Publishing asks for the code adjustment (SPEC §4) on commit (``codes``).
     """
-    _validate(
+    name = _validate(
         {
             "name": name,
             "integration_type": integration_type,
@@ -253,7 +257,7 @@ def contract_create(
             "price": price,
             "description": description,
         }
-    )
+    )["name"]
     price = _cents(price)
     if isinstance(sso_organization_id, str):
         sso_organization_id = parse_sso_organization_id(sso_organization_id)
@@ -265,8 +269,8 @@ def contract_create(
             sso_organization_id=sso_organization_id,
         )
         contract = ContractPage(
-            title=name.strip(),
-            name=name.strip(),
+            title=name,
+            name=name,
             slug=unique_child_slug(org, name, fallback="contract"),
             description=description,
             integration_type=integration_type,
@@ -344,8 +348,13 @@ def contract_modify(
     with transaction.atomic():
         contract = contract_get(contract_id, for_update=True)
         current = {key: getattr(contract, attr) for key, attr in CONTRACT_FIELDS.items()}
-        # The description is checked only when it changes: an old one never blocks other changes.
-        _validate({**{k: v for k, v in current.items() if k != "description"}, **requested})
+        # The name and the description are checked only when they change: an old one never
+        # blocks other changes.
+        cleaned = _validate(
+            {**{k: v for k, v in current.items() if k not in ("name", "description")}, **requested}
+        )
+        if "name" in requested:
+            requested["name"] = cleaned["name"]
         if "price" in requested:
             requested["price"] = _cents(requested["price"])
         changes = [

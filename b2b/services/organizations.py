@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 import uuid
 from typing import Any
 
@@ -20,7 +21,7 @@ from b2b.exceptions import (
 )
 from b2b.models import OrganizationIndexPage, OrganizationPage
 from b2b.services.audit import audit_record, field_changes, values_of
-from b2b.validators import validate_description, validate_display_name, validate_org_key
+from b2b.validators import display_name_clean, validate_description, validate_org_key
 
 # Audit name -> model attribute: what an organization's audit entries compare.
 ORGANIZATION_FIELDS = {
@@ -70,8 +71,9 @@ def organization_get(organization_id: int) -> OrganizationPage:
 
 
 def organization_find(name_or_key: str) -> OrganizationPage | None:
-    """Look an organization up by name, then by org key, both case-insensitive (SPEC §2)."""
-    text = name_or_key.strip()
+    """Look an organization up by name, then by org key, both case-insensitive (SPEC §2); the
+    name as it is stored (NFKC, see ``display_name_clean``)."""
+    text = unicodedata.normalize("NFKC", name_or_key).strip()
     return (
         OrganizationPage.objects.filter(name__iexact=text).first()
         or OrganizationPage.objects.filter(org_key__iexact=text).first()
@@ -110,11 +112,13 @@ def organization_create(
     ``OrganizationConflict`` when the name, the org key or the SSO ID is already used
     (all case-insensitive).
     """
-    name = name.strip()
+    try:
+        name = display_name_clean(name, what="organization")
+    except ValidationError as exc:
+        raise as_domain_error(exc) from None
     if not name:
         raise InvalidContractInput("The organization name is empty: give its full name.")
     try:
-        validate_display_name(name, what="organization")
         validate_description(description, what="organization")
         validate_org_key(org_key)
     except ValidationError as exc:
@@ -244,13 +248,12 @@ def organization_modify(
         organization = organization_get(organization_id)
         before = values_of(organization, ORGANIZATION_FIELDS)
         if name is not None:
-            name = name.strip()
-            if not name:
-                raise InvalidContractInput("The organization name is empty: give its full name.")
             try:
-                validate_display_name(name, what="organization")
+                name = display_name_clean(name, what="organization")
             except ValidationError as exc:
                 raise as_domain_error(exc) from None
+            if not name:
+                raise InvalidContractInput("The organization name is empty: give its full name.")
             organization_name_check(name, organization=organization)
             organization.name = organization.title = name
         if description is not None:

@@ -18,11 +18,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 from wagtail.models import Page
 
-from b2b.exceptions import OrganizationConflict, OrganizationKeyFixed, PageInUse
+from b2b.exceptions import OrganizationConflict, OrganizationKeyFixed, PageInUse, as_domain_error
 from b2b.models import ContractMembership, ContractPage, OrganizationIndexPage, OrganizationPage
 from b2b.services.audit import audit_record, field_changes, live_values, values_of
 from b2b.services.contracts import (
@@ -33,6 +34,7 @@ from b2b.services.contracts import (
     contract_published,
 )
 from b2b.services.organizations import ORGANIZATION_FIELDS, organization_created_record
+from b2b.validators import display_name_clean
 from courses.models import CourseRun
 from ecommerce.models import Discount
 from main.actors import actor_with_user
@@ -180,11 +182,16 @@ def contract_copy(
 ) -> ContractPage:
     """A new contract with ``source``'s terms (type, dates, cap, price, description) under
     ``organization``, named ``name``: inactive, published, with no learners, runs, products or
-    codes (courseware is added afresh). Activating it later queues its codes."""
+    codes (courseware is added afresh). Activating it later queues its codes. A name that is
+    not a valid display name (``display_name_clean``) raises ``InvalidContractInput``."""
+    try:
+        name = display_name_clean(name, what="contract")
+    except ValidationError as exc:
+        raise as_domain_error(exc) from None
     with transaction.atomic():
         copy = ContractPage(
-            title=name.strip(),
-            name=name.strip(),
+            title=name,
+            name=name,
             slug=slug,
             description=source.description,
             integration_type=source.integration_type,

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from tests.main.mail_backends import FlakyBackend
+from tests.shop import learner, make_offer, payments  # noqa: F401  (fixtures)
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 

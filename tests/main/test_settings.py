@@ -52,6 +52,16 @@ SETTINGS_VARIABLES = (
     "MAIL_MAX_ATTEMPTS",
     "MAIL_RETRY_BACKOFF",
     "MAIL_RETRY_BACKOFF_MAX",
+    "TRUSTED_PROXIES",
+    "CACHE_URL",
+    "SECURE_SSL_REDIRECT",
+    "SECURE_HSTS_SECONDS",
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS",
+    "SECURE_HSTS_PRELOAD",
+    "CODE_ATTEMPTS_PER_LEARNER",
+    "CODE_ATTEMPTS_PER_ADDRESS",
+    "LOGIN_FAILURE_LIMIT",
+    "LOGIN_COOLOFF_MINUTES",
 )
 SECRET_MESSAGE = (
     "DEBUG is off, so SECRET_KEY must be set to a real secret of at least 32 characters "
@@ -328,7 +338,7 @@ def test_half_configured_sso_refuses_to_start(env, message):
 def test_complete_sso_settings_turn_the_organization_login_on():
     shown = python(
         SETUP + "; from django.conf import settings as s; "
-        "print(s.AUTHENTICATION_BACKENDS[0], s.SOCIAL_AUTH_SSO_OIDC_ENDPOINT)",
+        "print(*s.AUTHENTICATION_BACKENDS, s.SOCIAL_AUTH_SSO_OIDC_ENDPOINT)",
         KEYCLOAK_SERVER_URL="https://sso.example.edu/",
         KEYCLOAK_REALM="learners",
         KEYCLOAK_CLIENT_ID="site",
@@ -336,7 +346,9 @@ def test_complete_sso_settings_turn_the_organization_login_on():
     )
     assert (shown.returncode, shown.stdout) == (
         0,
-        "main.sso.SSOBackend https://sso.example.edu/realms/learners\n",
+        # the login throttle first (it refuses a locked-out client before any backend)
+        "main.security.LoginThrottleBackend main.sso.SSOBackend "
+        "django.contrib.auth.backends.ModelBackend https://sso.example.edu/realms/learners\n",
     )
 
 

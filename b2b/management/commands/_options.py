@@ -11,6 +11,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 
 from b2b.validators import parse_date
+from main.params import id_parse
 
 #: Whole numbers and amounts in ASCII digits only (``int`` and ``Decimal`` also take, say,
 #: full-width digits, which an operator would not mean to type).
@@ -63,18 +64,15 @@ MAX_ID = 2_147_483_647
 
 
 def positive_id(text: str) -> int:
-    """A database ID: a whole number ≥ 1."""
+    """A database ID: a whole number from 1 to ``MAX_ID`` in ASCII digits (``main.params``)."""
+    if not WHOLE.fullmatch(text.strip()):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ID: give a whole number such as 12.")
     try:
-        value = _whole(text)
+        return id_parse(text, maximum=MAX_ID)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not an ID: give a whole number such as 12."
-        ) from None
-    if not 1 <= value <= MAX_ID:
-        raise argparse.ArgumentTypeError(
             f"{text!r} is not an ID: IDs are whole numbers from 1 to {MAX_ID}."
-        )
-    return value
+        ) from None
 
 
 def learner_cap(text: str) -> int:

@@ -12,7 +12,7 @@ from django.core.management.base import CommandParser
 
 from b2b.services.code_operations import code_describe, codes_deactivate
 from b2b.services.codes import codes_adjustment_hint
-from main.commands import DomainCommand, add_format_argument, render_rich
+from main.commands import DomainCommand, add_format_argument, table_render
 
 
 class Command(DomainCommand):
@@ -37,42 +37,49 @@ class Command(DomainCommand):
         if format == "json":
             self.emit_json(info)
             return
-        from rich.table import Table
-
-        table = Table(
-            title=f"Enrollment code {info['code']}", title_justify="left", show_header=False
-        )
-        table.add_column("field", style="bold")
-        table.add_column("value", overflow="fold")
-        for key in (
-            "status",
-            "redemption_type",
-            "discount_type",
-            "amount",
-            "payment_type",
-            "is_bulk",
-            "activation",
-            "expiration",
-            "created_on",
-            "updated_on",
-        ):
-            table.add_row(key, "" if info[key] is None else str(info[key]))
+        rows = [
+            [key, "" if info[key] is None else str(info[key])]
+            for key in (
+                "status",
+                "redemption_type",
+                "discount_type",
+                "amount",
+                "payment_type",
+                "is_bulk",
+                "activation",
+                "expiration",
+                "created_on",
+                "updated_on",
+            )
+        ]
         for product in info["products"]:
-            table.add_row(
-                "product",
-                f"{product['product_id']}: {product['product']} (run {product['run']}; contract "
-                f"{product['contract_id']} {product['contract'] or '-'}; "
-                f"{'on sale' if product['product_active'] else 'off sale'})",
+            rows.append(
+                [
+                    "product",
+                    f"{product['product_id']}: {product['product']} (run {product['run']}; "
+                    f"contract {product['contract_id']} {product['contract'] or '-'}; "
+                    f"{'on sale' if product['product_active'] else 'off sale'})",
+                ]
             )
         for r in info["redemptions"]:
-            table.add_row(
-                "redeemed",
-                f"by {r['user']} (user {r['user_id']}) on {r['date']}, order {r['order_id']} "
-                f"({r['order_state']})",
+            rows.append(
+                [
+                    "redeemed",
+                    f"by {r['user']} (user {r['user_id']}) on {r['date']}, order {r['order_id']} "
+                    f"({r['order_state']})",
+                ]
             )
         if not info["redemptions"]:
-            table.add_row("redeemed", "never")
-        self.stdout.write(render_rich(table), ending="")
+            rows.append(["redeemed", "never"])
+        self.stdout.write(
+            table_render(
+                rows,
+                headers=("field", "value"),
+                title=f"Enrollment code {info['code']}",
+                show_header=False,
+            ),
+            ending="",
+        )
 
     def deactivate(self, *, codes: list[str], format: str, **_: Any) -> None:
         result = codes_deactivate(codes)
