@@ -63,6 +63,24 @@ class LoginThrottleBackend(AxesStandaloneBackend):
         return super().authenticate(request, username, password, **kwargs)
 
 
+def login_identifier(request: HttpRequest, credentials: dict[str, Any] | None = None) -> str:
+    """The name a login attempt is counted under (``AXES_USERNAME_CALLABLE``): the username or
+    email address typed, trimmed and lowercased, whichever form sent it — the site's login
+    (allauth: the ``login`` field, passed on as ``username`` or ``email``), the Django admin's
+    and Wagtail's (``username``). ``""`` when the attempt names nobody."""
+    given = credentials or {}
+    data = getattr(request, "POST", {}) if request is not None else {}
+    for value in (
+        given.get("username"),
+        given.get("email"),
+        data.get("login"),
+        data.get("username"),
+    ):
+        if value:
+            return str(value).strip().lower()
+    return ""
+
+
 def login_cool_off_seconds(request: HttpRequest | None = None) -> int:
     """How long a locked-out client waits, in whole seconds (``AXES_COOLOFF_TIME``)."""
     cool_off = get_cool_off(request)

@@ -265,6 +265,10 @@ ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True  # verified in the browser that signe
 ACCOUNT_LOGOUT_ON_GET = False  # the header's Log out is a POST; a GET asks first
 ACCOUNT_SESSION_REMEMBER = True
 ACCOUNT_PRESERVE_USERNAME_CASING = False
+# Failed logins are counted once, by django-axes at the authentication backend (LOGIN_FAILURE_LIMIT,
+# LOGIN_COOLOFF_MINUTES: README "Limits and headers"), for every login form alike; allauth's own
+# count of failed logins is off so the two never disagree about when a learner is held.
+ACCOUNT_LOGIN_ATTEMPTS_LIMIT = 0
 
 # -- Outgoing mail (main.mail, SPEC §9): every mail is a row, rendered at once from its templates,
 # sent after commit by a Celery task through Django's email backend, retried with exponential
@@ -446,6 +450,7 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_DISABLE_ACCESS_LOG = True  # failures are recorded; successful logins are not
 AXES_CLIENT_IP_CALLABLE = "main.security.client_ip"
+AXES_USERNAME_CALLABLE = "main.security.login_identifier"
 AXES_LOCKOUT_CALLABLE = "main.security.login_locked_out"
 
 # Celery: no broker means eager, in-process execution (tasks are still queued on commit).

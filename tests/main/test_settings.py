@@ -348,7 +348,7 @@ def test_complete_sso_settings_turn_the_organization_login_on():
         0,
         # the login throttle first (it refuses a locked-out client before any backend)
         "main.security.LoginThrottleBackend main.sso.SSOBackend "
-        "django.contrib.auth.backends.ModelBackend https://sso.example.edu/realms/learners\n",
+        "allauth.account.auth_backends.AuthenticationBackend https://sso.example.edu/realms/learners\n",
     )
 
 
