@@ -95,3 +95,15 @@ def test_the_throttle_backend_comes_first():
 
     assert settings.AUTHENTICATION_BACKENDS[0] == "main.security.LoginThrottleBackend"
     assert settings.MIDDLEWARE[-1] == "axes.middleware.AxesMiddleware"
+
+
+def test_failures_by_email_are_counted_under_the_address_typed(client, ada):
+    for _ in range(4):
+        assert login(client, "wrong", username="Ada@Example.edu").status_code == 200
+
+    locked = login(client, "wrong", username="ada@example.edu")
+
+    assert (locked.status_code, locked["Retry-After"]) == (429, "900")
+    assert list(AccessAttempt.objects.values_list("username", "failures_since_start")) == [
+        ("ada@example.edu", 5)
+    ]
