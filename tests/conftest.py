@@ -94,6 +94,20 @@ def run_command(django_capture_on_commit_callbacks):
     return run
 
 
+@pytest.fixture
+def add_courseware(django_capture_on_commit_callbacks):
+    """``add_courseware(contract, readable_id)``: the courseware service's add (no command), with
+    what it queues on commit (the code adjustment, Open edX re-runs) run after it, as eager Celery
+    runs it. Returns the service's result."""
+    from b2b.services.courseware import courseware_add
+
+    def add(contract, readable_id: str, **options):
+        with django_capture_on_commit_callbacks(execute=True):
+            return courseware_add(contract.pk, readable_id, **options)
+
+    return add
+
+
 def db_state() -> dict:
     """Everything a refused command must leave untouched, as comparable values."""
     return {

@@ -12,13 +12,13 @@ from b2b.models import ContractMembership
 from b2b.services.audit import AUDIT_ACTIONS, audit_history, audit_record, changes_text
 from b2b.services.memberships import membership_add
 from main.actors import Via, acting_as
-from tests.b2b.helpers import make_contract
+from tests.b2b.helpers import make_contract, new_contract
 from tests.factories import UserFactory
 
 
 @pytest.fixture
-def contract(run_command, wagtail_site):
-    return make_contract(run_command, "UX Contract", "non-sso", "--max-learners", "5")
+def contract(wagtail_site):
+    return new_contract("UX Contract", max_learners=5)
 
 
 def test_learners_lists_email_name_source_and_since(contract, run_command):
@@ -61,7 +61,8 @@ def test_learners_of_an_unknown_contract_is_refused(wagtail_site):
     )
 
 
-def test_history_shows_every_change_from_the_commands(contract, catalog, run_command):
+def test_history_shows_every_change_from_the_commands(wagtail_site, catalog, run_command):
+    contract = make_contract(run_command, "UX Contract", "non-sso", "--max-learners", "5")
     run_command("b2b_contract", "modify", str(contract.pk), "--max-learners", "3", "--price", "20")
     run_command("b2b_courseware", "add", str(contract.pk), catalog.data.readable_id)
     run_command("b2b_courseware", "remove", str(contract.pk), catalog.data.readable_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 
 import pytest
@@ -10,16 +11,16 @@ from django.db import connection, connections
 from b2b.exceptions import ContractFull, ContractInactive, ContractNotFound
 from b2b.models import ContractMembership
 from b2b.services.audit import audit_history
+from b2b.services.contracts import contract_modify
 from b2b.services.memberships import membership_add, membership_remove
 from main.actors import Via, acting_as
-from tests.b2b.helpers import make_contract
-from tests.b2b.staff import learners_bulk
-from tests.factories import UserFactory
+from tests.b2b.helpers import new_contract
+from tests.factories import UserFactory, memberships_bulk
 
 
 @pytest.fixture
-def contract(run_command, wagtail_site):
-    return make_contract(run_command, "Capped", "non-sso", "--max-learners", "2")
+def contract(wagtail_site):
+    return new_contract("Capped", max_learners=2)
 
 
 def test_add_attaches_and_records_who_and_how(contract):
@@ -55,7 +56,7 @@ def test_adding_an_attached_learner_keeps_their_membership(contract):
 
 
 def test_a_full_contract_refuses(contract):
-    learners_bulk(contract, 2)
+    memberships_bulk(contract, 2)
     with pytest.raises(ContractFull) as refusal:
         membership_add(UserFactory(), contract_id=contract.pk, source="manual")
     assert refusal.value.code == "contract-full"
@@ -67,7 +68,7 @@ def test_a_full_contract_refuses(contract):
 
 
 def test_seats_held_by_pending_orders_count_against_the_cap(contract):
-    learners_bulk(contract, 1)
+    memberships_bulk(contract, 1)
     with pytest.raises(ContractFull) as refusal:
         membership_add(UserFactory(), contract_id=contract.pk, source="code", seats_held=1)
     assert (
@@ -76,14 +77,14 @@ def test_seats_held_by_pending_orders_count_against_the_cap(contract):
     )
 
 
-def test_inactive_and_ended_contracts_refuse(contract, run_command):
-    run_command(
-        "b2b_contract", "modify", str(contract.pk), "--start", "2020-01-01", "--end", "2020-12-31"
-    )
+def test_inactive_and_ended_contracts_refuse(contract, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        contract_modify(contract.pk, start=dt.date(2020, 1, 1), end=dt.date(2020, 12, 31))
     with pytest.raises(ContractInactive) as ended:
         membership_add(UserFactory(), contract_id=contract.pk, source="manual")
     assert "ended on 2020-12-31" in ended.value.message
-    run_command("b2b_contract", "modify", str(contract.pk), "--inactive", "--no-end-date")
+    with django_capture_on_commit_callbacks(execute=True):
+        contract_modify(contract.pk, active=False, end=None)
     with pytest.raises(ContractInactive) as inactive:
         membership_add(UserFactory(), contract_id=contract.pk, source="manual")
     assert inactive.value.code == "contract-inactive"
@@ -114,9 +115,9 @@ def test_remove_detaches_and_records(contract):
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL")
-def test_the_cap_holds_when_many_learners_arrive_at_once(wagtail_site, run_command):
+def test_the_cap_holds_when_many_learners_arrive_at_once(wagtail_site):
     # given a contract capped at 3 and 10 learners, each in their own thread and connection
-    contract = make_contract(run_command, "Race", "non-sso", "--max-learners", "3")
+    contract = new_contract("Race", max_learners=3)
     learners = [UserFactory() for _ in range(10)]
     barrier = threading.Barrier(len(learners))
     outcomes: list[str] = []

@@ -217,7 +217,10 @@ def test_a_verified_email_never_opens_a_staff_or_superuser_account(sso, world, c
         with caplog.at_level(logging.WARNING, logger="main.sso"):
             user = login(sso, sub).client.get("/dashboard/").wsgi_request.user
         assert (user.username, user.email, user.is_staff, user.is_superuser) == (
-            f"sso-{sub}", account.email.upper(), False, False
+            f"sso-{sub}",
+            account.email.upper(),
+            False,
+            False,
         )
         account.refresh_from_db()
         assert (account.name, account.social_auth.count()) == (f"Learner {account.username}", 0)

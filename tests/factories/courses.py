@@ -1,20 +1,8 @@
-"""factory-boy factories with deterministic defaults."""
+"""The catalog: courses, their runs (a source run to re-run from) and programs."""
 
 import factory
-from django.contrib.auth import get_user_model
 
 from courses.models import Course, CourseRun, Program, ProgramRequirement
-
-
-class UserFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = get_user_model()
-        django_get_or_create = ("username",)
-
-    username = factory.Sequence(lambda n: f"learner{n}")
-    email = factory.LazyAttribute(lambda u: f"{u.username}@example.edu")
-    name = factory.LazyAttribute(lambda u: f"Learner {u.username}")
-    password = factory.django.Password("learner-password")
 
 
 class CourseFactory(factory.django.DjangoModelFactory):
