@@ -9,7 +9,7 @@ from django.core.management.base import CommandError
 from wagtail.models import PageLogEntry
 
 from b2b.models import ContractPage, OrganizationPage
-from tests.b2b.test_exit_codes import manage, operator_env  # noqa: F401  (fixture)
+from tests.b2b.operator import manage
 from tests.factories import ContractFactory, OrganizationFactory
 
 pytestmark = pytest.mark.django_db
@@ -241,7 +241,7 @@ def test_modify_refusals(acme, run_command, unchanged):
             assert str(exc.value) == message
 
 
-def test_modify_exit_codes(operator_env):  # noqa: F811
+def test_modify_exit_codes(operator_env):
     result = manage(operator_env, "b2b_organization", "modify", "1", "--sso-id", "nope")
     assert (result.returncode, result.stdout) == (1, "")
     assert result.stderr.startswith("CommandError: ")
