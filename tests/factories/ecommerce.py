@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -45,10 +46,22 @@ class EnrollmentCodeFactory(factory.django.DjangoModelFactory):
             DiscountProduct.objects.create(discount=code, product=extracted)
 
 
+# Codes made in bulk take their numbers from here: far above the factory's sequence, never equal.
+_BULK_NUMBERS = itertools.count(1 << 64)
+
+
 def enrollment_codes(product: Product, count: int, **fields: Any) -> list[Discount]:
-    """``count`` codes linked to ``product``, inserted in bulk (codes, then links, by 1,000)."""
+    """``count`` codes linked to ``product``, with ``EnrollmentCodeFactory``'s defaults and
+    ``fields``, inserted in bulk (codes, then links, by 1,000)."""
+    model = EnrollmentCodeFactory.build(**fields)
+    values = {
+        f.attname: getattr(model, f.attname)
+        for f in Discount._meta.concrete_fields
+        if not f.primary_key and f.attname != "discount_code"
+    }
     codes = Discount.objects.bulk_create(
-        EnrollmentCodeFactory.build_batch(count, **fields), batch_size=1000
+        [Discount(discount_code=_code(next(_BULK_NUMBERS)), **values) for _ in range(count)],
+        batch_size=1000,
     )
     DiscountProduct.objects.bulk_create(
         [DiscountProduct(discount=code, product=product) for code in codes], batch_size=1000
