@@ -11,7 +11,7 @@ import requests
 from django.test import Client
 
 from b2b.models import ContractPage, OrganizationPage
-from tests.b2b.helpers import make_contract
+from tests.factories import ContractFactory, ContractRunFactory, OrganizationFactory
 
 os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")  # the provider speaks plain HTTP here
 
@@ -101,26 +101,19 @@ BETA_ID = "7b2d9e14-1c3f-4a5b-8e6d-2f3a4b5c6d92"
 
 
 @pytest.fixture
-def world(wagtail_site, catalog, run_command):
+def world(wagtail_site, catalog):
     """Two organizations with SSO ids; Acme has a free SSO contract (with a course), a code
     contract and a priced SSO contract; Beta a free SSO contract."""
-    acme_free = make_contract(run_command, "Acme SSO", "sso", org="Acme", key="ACME")
-    run_command("b2b_organization", "modify", str(acme_free.organization_id), "--sso-id", ACME_ID)
-    run_command("b2b_courseware", "add", str(acme_free.pk), catalog.data.readable_id)
-    acme_codes = make_contract(run_command, "Acme codes", "non-sso", org="Acme", key="ACME")
-    acme_priced = make_contract(
-        run_command, "Acme priced", "sso", "--price", "100", org="Acme", key="ACME"
+    acme = OrganizationFactory(name="Acme", org_key="ACME", sso_organization_id=ACME_ID)
+    acme_free = ContractFactory(organization=acme, name="Acme SSO", sso=True)
+    ContractRunFactory(b2b_contract=acme_free, course=catalog.data)
+    acme_codes = ContractFactory(organization=acme, name="Acme codes")
+    acme_priced = ContractFactory(
+        organization=acme, name="Acme priced", sso=True, enrollment_fixed_price="100"
     )
-    beta_free = make_contract(run_command, "Beta SSO", "sso", org="Beta", key="BETA")
-    run_command("b2b_organization", "modify", str(beta_free.organization_id), "--sso-id", BETA_ID)
-    return World(
-        OrganizationPage.objects.get(org_key="ACME"),
-        OrganizationPage.objects.get(org_key="BETA"),
-        acme_free,
-        acme_codes,
-        acme_priced,
-        beta_free,
-    )
+    beta = OrganizationFactory(name="Beta", org_key="BETA", sso_organization_id=BETA_ID)
+    beta_free = ContractFactory(organization=beta, name="Beta SSO", sso=True)
+    return World(acme, beta, acme_free, acme_codes, acme_priced, beta_free)
 
 
 def new_sub() -> str:

@@ -1,5 +1,5 @@
 """Shared fixtures for the cart and checkout: contracts with a run, its product and its codes,
-made the way an operator makes them (the real commands), and learners."""
+built by the factories, and learners."""
 
 from dataclasses import dataclass
 
@@ -8,8 +8,14 @@ import pytest
 from b2b.models import ContractPage
 from courses.models import CourseRun
 from ecommerce.models import Product
-from tests.b2b.helpers import codes_of, make_contract
-from tests.factories import UserFactory
+from tests.b2b.helpers import codes_of
+from tests.factories import (
+    ContractFactory,
+    ContractRunFactory,
+    OrganizationFactory,
+    UserFactory,
+    run_product,
+)
 
 SECURITY_KEY = "b2b-test-security-key-0123456789abcdef"
 
@@ -25,15 +31,30 @@ class Offer:
 
 
 @pytest.fixture
-def make_offer(wagtail_site, catalog, run_command):
-    """``make_offer("Name", "non-sso", "--max-learners", "5")``: contract + course + codes."""
+def make_offer(wagtail_site, catalog):
+    """``make_offer("Name", "non-sso", max_learners=5, price="20")``: a contract (of
+    ``org``/``key``, University X by default) with a run of ``course`` (catalog.data by default),
+    its product and its codes."""
 
-    def make(*argv: str, course=None, org: str = "University X", key: str = "UX") -> Offer:
-        contract = make_contract(run_command, *argv, org=org, key=key)
-        course = course or catalog.data
-        run_command("b2b_courseware", "add", str(contract.pk), course.readable_id)
-        run = CourseRun.objects.get(b2b_contract=contract, course=course)
-        product = Product.objects.get(course_run=run, is_active=True)
+    def make(
+        name: str,
+        integration_type: str,
+        *,
+        max_learners: int | None = None,
+        price: str | None = None,
+        course=None,
+        org: str = "University X",
+        key: str = "UX",
+    ) -> Offer:
+        contract = ContractFactory(
+            organization=OrganizationFactory(name=org, org_key=key),
+            name=name,
+            integration_type=integration_type,
+            max_learners=max_learners,
+            enrollment_fixed_price=price,
+        )
+        run = ContractRunFactory(b2b_contract=contract, course=course or catalog.data)
+        product = run_product(run)
         return Offer(contract, run, product, [d.discount_code for d in codes_of(product)])
 
     return make

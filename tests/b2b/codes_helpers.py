@@ -1,21 +1,44 @@
 """Helpers for the enrollment-code tests: contracts with two courses, redemptions, tallies."""
 
+import datetime as dt
 from collections import Counter
 
 from b2b.models import ContractPage
-from ecommerce.models import Discount, DiscountRedemption, Order, Product
-from tests.b2b.helpers import make_contract
-from tests.factories import UserFactory
+from courses.models import Course
+from ecommerce.models import Discount, DiscountRedemption, Product
+from tests.factories import (
+    ContractFactory,
+    OrganizationFactory,
+    RedemptionFactory,
+    UserFactory,
+    contract_runs,
+)
 
 DATA = "course-v1:MITxT+14.310x"
 MICRO = "course-v1:MITxT+14.100x"
 
 
-def contract_with_courses(run_command, *argv: str, courses=(DATA, MICRO)) -> ContractPage:
-    """``b2b_contract create`` with ``argv``, then ``b2b_courseware add`` each course."""
-    contract = make_contract(run_command, "Contract", *argv)
-    for readable_id in courses:
-        run_command("b2b_courseware", "add", str(contract.pk), readable_id)
+def contract_with_courses(
+    integration_type: str,
+    *,
+    courses=(DATA, MICRO),
+    max_learners: int | None = None,
+    price: str | None = None,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+) -> ContractPage:
+    """Contract "Contract" of University X with a run of each course (its product and its codes),
+    built by the factories: what ``b2b_contract create`` then ``b2b_courseware add`` leave."""
+    contract = ContractFactory(
+        organization=OrganizationFactory(name="University X", org_key="UX"),
+        name="Contract",
+        integration_type=integration_type,
+        max_learners=max_learners,
+        enrollment_fixed_price=price,
+        contract_start=start,
+        contract_end=end,
+    )
+    contract_runs(contract, *(Course.objects.get(readable_id=r) for r in courses))
     return contract
 
 
@@ -45,14 +68,7 @@ def codes(product: Product, **filters) -> list[Discount]:
 
 def redeem(code: Discount, learner=None) -> DiscountRedemption:
     """A fulfilled order that used ``code`` (as checkout records it)."""
-    learner = learner or UserFactory()
-    order = Order.objects.create(purchaser=learner, state=Order.State.FULFILLED)
-    return DiscountRedemption.objects.create(
-        redeemed_discount=code,
-        redeemed_by=learner,
-        redeemed_order=order,
-        is_one_time=code.redemption_type == Discount.RedemptionType.ONE_TIME,
-    )
+    return RedemptionFactory(redeemed_discount=code, redeemed_by=learner or UserFactory())
 
 
 def redemptions() -> list[dict]:

@@ -1,15 +1,13 @@
-"""Helpers for the staff-surface tests: staff accounts, Wagtail form posts, bulk data."""
+"""Helpers for the staff-surface tests: staff accounts, Wagtail form posts."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.hashers import make_password
 
-from b2b.models import ContractMembership, ContractPage
+from b2b.models import ContractPage
 from b2b.services.staff import STAFF_GROUP
-from ecommerce.models import Discount, DiscountProduct
 
 PASSWORD = "staff-password"
 
@@ -65,55 +63,6 @@ def organization_form(**values: Any) -> dict[str, Any]:
     data = {"name": "", "org_key": "", "sso_organization_id": "", "description": "", "logo": ""}
     data.update({k: "" if v is None else str(v) for k, v in values.items()})
     return data
-
-
-def learners_bulk(contract: ContractPage, count: int, *, source: str = "code") -> list[Any]:
-    """``count`` learners attached to ``contract``, made in bulk with unusable passwords."""
-    User = get_user_model()
-    unusable = make_password(None)
-    start = User.objects.count()
-    users = User.objects.bulk_create(
-        [
-            User(
-                username=f"bulk{start + i}",
-                email=f"bulk{start + i}@example.edu",
-                name=f"Bulk Learner {start + i}",
-                password=unusable,
-            )
-            for i in range(count)
-        ],
-        batch_size=1000,
-    )
-    ContractMembership.objects.bulk_create(
-        [ContractMembership(user=u, contract=contract, source=source) for u in users],
-        batch_size=1000,
-    )
-    return users
-
-
-def codes_bulk(product: Any, count: int, *, active: bool = True) -> list[Discount]:
-    """``count`` one-time enrollment codes for ``product``, made in bulk."""
-    import uuid
-
-    codes = Discount.objects.bulk_create(
-        [
-            Discount(
-                discount_code=str(uuid.uuid4()),
-                amount="0.00",
-                discount_type=Discount.DiscountType.FIXED_PRICE,
-                redemption_type=Discount.RedemptionType.ONE_TIME,
-                payment_type=Discount.PaymentType.SALES,
-                is_bulk=True,
-                is_active=active,
-            )
-            for _ in range(count)
-        ],
-        batch_size=1000,
-    )
-    DiscountProduct.objects.bulk_create(
-        [DiscountProduct(discount=c, product=product) for c in codes], batch_size=1000
-    )
-    return codes
 
 
 def form_fields(html: str, form_id: str) -> dict[str, Any]:

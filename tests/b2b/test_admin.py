@@ -12,17 +12,20 @@ from django.contrib.messages import get_messages
 
 from b2b.models import ContractMembership, ContractPage
 from b2b.services.audit import audit_history
+from b2b.services.contracts import contract_modify
+from b2b.services.courseware import courseware_add
 from courses.models import CourseRun
-from ecommerce.models import Discount, DiscountRedemption, Order, Product
-from tests.b2b.helpers import make_contract
-from tests.b2b.staff import (
-    PASSWORD,
-    codes_bulk,
-    form_fields,
-    learners_bulk,
-    staff_member,
+from ecommerce.models import Discount
+from tests.b2b.helpers import new_contract
+from tests.b2b.staff import PASSWORD, form_fields, staff_member
+from tests.factories import (
+    ContractRunFactory,
+    MembershipFactory,
+    RedemptionFactory,
+    UserFactory,
+    memberships_bulk,
+    run_product,
 )
-from tests.factories import UserFactory
 
 User = get_user_model()
 
@@ -32,8 +35,8 @@ def messages_of(response) -> list[str]:
 
 
 @pytest.fixture
-def contract(run_command, wagtail_site):
-    return make_contract(run_command, "UX Contract", "non-sso", "--max-learners", "3")
+def contract(wagtail_site):
+    return new_contract("UX Contract", max_learners=3)
 
 
 @pytest.fixture
@@ -51,9 +54,7 @@ def test_organizations_contracts_and_memberships_are_view_only_even_for_superuse
 ):
     obj = {"organizationpage": contract.organization, "contractpage": contract}.get(model)
     if obj is None:
-        obj = ContractMembership.objects.create(
-            user=UserFactory(), contract=contract, source="manual"
-        )
+        obj = MembershipFactory(contract=contract)
     base = f"/admin/b2b/{model}/"
     listing = superuser_client.get(base)
     assert listing.status_code == 200
@@ -68,9 +69,8 @@ def test_organizations_contracts_and_memberships_are_view_only_even_for_superuse
     assert ContractPage.objects.values().get(pk=contract.pk) == before
 
 
-def test_contract_list_filters_and_search(superuser_client, run_command, contract):
-    sso = make_contract(run_command, "Other SSO", "sso", org="Other U", key="OU")
-    run_command("b2b_contract", "modify", str(sso.pk), "--inactive")
+def test_contract_list_filters_and_search(superuser_client, contract):
+    new_contract("Other SSO", "sso", org="Other U", key="OU", active=False)
 
     def names(query: str) -> list[str]:
         response = superuser_client.get(f"/admin/b2b/contractpage/?{query}")
@@ -85,10 +85,11 @@ def test_contract_list_filters_and_search(superuser_client, run_command, contrac
 
 
 def test_contract_detail_shows_learners_codes_courseware_and_history(
-    superuser_client, contract, catalog, run_command
+    superuser_client, contract, catalog, django_capture_on_commit_callbacks
 ):
-    run_command("b2b_courseware", "add", str(contract.pk), catalog.data.readable_id)
-    learners_bulk(contract, 2)
+    with django_capture_on_commit_callbacks(execute=True):
+        courseware_add(contract.pk, catalog.data.readable_id)
+    memberships_bulk(contract, 2)
     page = superuser_client.get(f"/admin/b2b/contractpage/{contract.pk}/change/").content.decode()
     assert '<span data-b2b="learners">2 of 3 learners</span>' in page
     assert '<span data-b2b="codes">3 usable, 0 redeemed, 0 deactivated</span>' in page
@@ -100,18 +101,13 @@ def test_contract_detail_shows_learners_codes_courseware_and_history(
 
 
 @pytest.fixture
-def big_contract(contract, catalog, run_command):
-    """A contract with 2,000 learners and 5,000 codes (plus the 3 the adjustment made)."""
-    run_command("b2b_contract", "modify", str(contract.pk), "--max-learners", "5000")
-    run_command("b2b_courseware", "add", str(contract.pk), catalog.data.readable_id)
-    product = Product.objects.get(course_run__b2b_contract=contract)
-    codes_bulk(product, 5000 - Discount.objects.count())
-    learners = learners_bulk(contract, 2000)
-    order = Order.objects.create(purchaser=learners[0], state="fulfilled")
-    code = Discount.objects.order_by("pk").first()
-    DiscountRedemption.objects.create(
-        redeemed_discount=code, redeemed_by=learners[0], redeemed_order=order, is_one_time=True
-    )
+def big_contract(wagtail_site, catalog):
+    """A contract with 2,000 learners and 5,000 codes, one of them redeemed."""
+    contract = new_contract("UX Contract", max_learners=5000)
+    ContractRunFactory(b2b_contract=contract, course=catalog.data)
+    learners = memberships_bulk(contract, 2000)
+    code = Discount.objects.filter(product_links__product=run_product(contract.course_runs.get()))
+    RedemptionFactory(redeemed_discount=code.order_by("pk").first(), redeemed_by=learners[0])
     assert (ContractMembership.objects.count(), Discount.objects.count()) == (2000, 5000)
     return contract
 
@@ -202,7 +198,7 @@ def test_staff_attach_a_learner_through_the_inline(
 
 
 def test_a_full_contract_refuses_with_a_message(superuser_client, contract):
-    learners_bulk(contract, 3)
+    memberships_bulk(contract, 3)
     learner = UserFactory()
     response = add_membership(superuser_client, learner, contract)
     assert response.status_code == 200
@@ -214,8 +210,8 @@ def test_a_full_contract_refuses_with_a_message(superuser_client, contract):
     assert not ContractMembership.objects.filter(user=learner).exists()
 
 
-def test_an_inactive_contract_is_refused(superuser_client, contract, run_command):
-    run_command("b2b_contract", "modify", str(contract.pk), "--inactive")
+def test_an_inactive_contract_is_refused(superuser_client, contract):
+    contract_modify(contract.pk, active=False)
     learner = UserFactory()
     response = add_membership(superuser_client, learner, contract)
     errors = response.context["inline_admin_formsets"][1].formset.errors
@@ -226,9 +222,8 @@ def test_an_inactive_contract_is_refused(superuser_client, contract, run_command
     assert ContractMembership.objects.count() == 0
 
 
-def test_the_autocomplete_offers_active_contracts_by_name(superuser_client, contract, run_command):
-    inactive = make_contract(run_command, "UX Old", "non-sso")
-    run_command("b2b_contract", "modify", str(inactive.pk), "--inactive")
+def test_the_autocomplete_offers_active_contracts_by_name(superuser_client, contract):
+    new_contract("UX Old", active=False)
     response = superuser_client.get(
         "/admin/autocomplete/",
         {
@@ -243,7 +238,7 @@ def test_the_autocomplete_offers_active_contracts_by_name(superuser_client, cont
 
 def test_staff_remove_a_membership(superuser_client, contract, admin_user):
     learner = UserFactory()
-    membership = ContractMembership.objects.create(user=learner, contract=contract, source="sso")
+    membership = MembershipFactory(user=learner, contract=contract, source="sso")
     data = user_form(superuser_client, learner)
     data["contract_memberships-0-DELETE"] = "on"
     assert data["contract_memberships-0-id"] == str(membership.pk)
@@ -414,8 +409,8 @@ def test_a_superuser_keeps_the_password_form_and_the_identity_fields(superuser_c
 # -- enrollment codes and the catalog ------------------------------------------------------------
 
 
-def test_codes_are_read_only_and_searchable(superuser_client, contract, catalog, run_command):
-    run_command("b2b_courseware", "add", str(contract.pk), catalog.data.readable_id)
+def test_codes_are_read_only_and_searchable(superuser_client, contract, catalog):
+    ContractRunFactory(b2b_contract=contract, course=catalog.data)
     codes = list(Discount.objects.order_by("pk"))
     Discount.objects.filter(pk=codes[0].pk).update(is_active=False)
     base = "/admin/ecommerce/discount/"

@@ -72,7 +72,7 @@ def usable(offer) -> list[str]:
 @pytest.fixture
 def capped(make_offer):
     """A non-SSO contract capped at 3, free, one run, one learner redeemed: whole."""
-    offer = make_offer("Capped", "non-sso", "--max-learners", "3")
+    offer = make_offer("Capped", "non-sso", max_learners=3)
     redeem(offer, "first")
     return offer
 
@@ -200,7 +200,7 @@ def test_free_uncapped_sso_contract_has_no_unredeemed_code(make_offer, fix):
 
 
 def test_codes_at_another_price_are_errors_fix_reprices(make_offer, fix):
-    offer = make_offer("Priced", "non-sso", "--max-learners", "2", "--price", "40")
+    offer = make_offer("Priced", "non-sso", max_learners=2, price="40")
     Discount.objects.filter(product_links__product=offer.product).update(amount=Decimal("9.99"))
     code, rows = check()
     assert (code, brief(rows)) == (3, [(offer.contract.pk, "codes-amount", "error")])
@@ -531,8 +531,8 @@ def test_every_kind_has_a_test():
 
 
 def test_scope_by_contract_and_organization(make_offer):
-    first = make_offer("A", "non-sso", "--max-learners", "2")
-    second = make_offer("B", "non-sso", "--max-learners", "2", org="Other U", key="OU")
+    first = make_offer("A", "non-sso", max_learners=2)
+    second = make_offer("B", "non-sso", max_learners=2, org="Other U", key="OU")
     Product.objects.update(price=Decimal("3.00"))
     assert [r["contract"] for r in check()[1]] == [first.contract.pk, second.contract.pk]
     assert [r["contract"] for r in check("--contract", str(second.contract.pk))[1]] == [
@@ -639,10 +639,10 @@ def test_queries_do_not_grow_with_codes_or_learners(make_offer, payments):
             contracts_check()
         return len(captured)
 
-    small = make_offer("Small", "non-sso", "--max-learners", "2")
+    small = make_offer("Small", "non-sso", max_learners=2)
     redeem(small, "s0")
     few = queries()
-    large = make_offer("Large", "non-sso", "--max-learners", "40", org="Big U", key="BIG")
+    large = make_offer("Large", "non-sso", max_learners=40, org="Big U", key="BIG")
     for n in range(12):
         redeem(large, f"l{n}")
     Order.objects.filter(pk=Order.objects.order_by("pk").last().pk).update(state="canceled")

@@ -26,7 +26,7 @@ def redeem(offer, code, username):
 
 @pytest.fixture
 def offer(make_offer):
-    return make_offer("Acme", "non-sso", "--max-learners", "3")
+    return make_offer("Acme", "non-sso", max_learners=3)
 
 
 def test_every_code_with_its_status_and_who_redeemed_it(offer, run_command):

@@ -58,8 +58,8 @@ def _set(contract, **fields):
 
 @postgresql_only
 @pytest.mark.django_db(transaction=True)
-def test_two_workers_generating_at_once_make_each_code_once(wagtail_site, catalog, run_command):
-    contract = contract_with_courses(run_command, "sso")  # free SSO: products, no codes
+def test_two_workers_generating_at_once_make_each_code_once(wagtail_site, catalog):
+    contract = contract_with_courses("sso")  # free SSO: products, no codes
     _set(contract, integration_type="non-sso", max_learners=400)
     reports = _in_threads(lambda: codes_adjust(contract.pk), lambda: codes_adjust(contract.pk))
     assert sorted(r.total("created") for r in reports) == [0, 800]
@@ -70,8 +70,8 @@ def test_two_workers_generating_at_once_make_each_code_once(wagtail_site, catalo
 
 @postgresql_only
 @pytest.mark.django_db(transaction=True)
-def test_two_workers_lowering_and_repricing_at_once_agree(wagtail_site, catalog, run_command):
-    contract = contract_with_courses(run_command, "non-sso", "--max-learners", "300")
+def test_two_workers_lowering_and_repricing_at_once_agree(wagtail_site, catalog):
+    contract = contract_with_courses("non-sso", max_learners=300)
     _set(contract, max_learners=120, enrollment_fixed_price=Decimal("7"))
     reports = _in_threads(lambda: codes_adjust(contract.pk), lambda: codes_adjust(contract.pk))
     assert sorted(r.total("deactivated") for r in reports) == [0, 360]
@@ -107,10 +107,8 @@ class _Pause:
 
 @postgresql_only
 @pytest.mark.django_db(transaction=True)
-def test_checkout_locks_go_on_while_an_adjustment_holds_the_codes_lock(
-    wagtail_site, catalog, run_command
-):
-    contract = contract_with_courses(run_command, "sso")
+def test_checkout_locks_go_on_while_an_adjustment_holds_the_codes_lock(wagtail_site, catalog):
+    contract = contract_with_courses("sso")
     _set(contract, integration_type="non-sso", max_learners=50)
     pause = _Pause()
     first_done = threading.Event()
@@ -159,10 +157,8 @@ def test_checkout_locks_go_on_while_an_adjustment_holds_the_codes_lock(
 
 @postgresql_only
 @pytest.mark.django_db(transaction=True)
-def test_two_racing_modify_commands_end_with_codes_matching_the_contract(
-    wagtail_site, catalog, run_command
-):
-    contract = contract_with_courses(run_command, "non-sso", "--max-learners", "100")
+def test_two_racing_modify_commands_end_with_codes_matching_the_contract(wagtail_site, catalog):
+    contract = contract_with_courses("non-sso", max_learners=100)
 
     def modify(*argv):
         def call():
@@ -225,10 +221,8 @@ class _Crash:
         ),
     ],
 )
-def test_an_adjustment_cut_short_is_completed_by_the_next(
-    wagtail_site, catalog, run_command, change, expected
-):
-    contract = contract_with_courses(run_command, "sso")
+def test_an_adjustment_cut_short_is_completed_by_the_next(wagtail_site, catalog, change, expected):
+    contract = contract_with_courses("sso")
     _set(contract, **change)
     with pytest.raises(RuntimeError, match="worker lost"):
         codes_adjust(contract.pk, progress=_Crash())
@@ -242,8 +236,8 @@ def test_an_adjustment_cut_short_is_completed_by_the_next(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_deactivation_cut_short_is_completed_by_the_next(wagtail_site, catalog, run_command):
-    contract = contract_with_courses(run_command, "non-sso", "--max-learners", "20")
+def test_a_deactivation_cut_short_is_completed_by_the_next(wagtail_site, catalog):
+    contract = contract_with_courses("non-sso", max_learners=20)
     _set(contract, max_learners=5)
     with pytest.raises(RuntimeError, match="worker lost"):
         codes_adjust(contract.pk, progress=_Crash())

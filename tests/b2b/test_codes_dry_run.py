@@ -106,7 +106,7 @@ def _plan_then_run(run_command, argv: list[str]) -> tuple[dict, dict]:
     ],
 )
 def test_modify_does_what_its_dry_run_planned(setup, changes):
-    contract = contract_with_courses(setup, "non-sso", "--max-learners", "4", "--price", "10")
+    contract = contract_with_courses("non-sso", max_learners=4, price="10")
     redeem(codes(product(contract, DATA))[0])
     planned, happened = _plan_then_run(
         setup, ["b2b_contract", "modify", str(contract.pk), *changes]
@@ -132,7 +132,7 @@ def test_modify_does_what_its_dry_run_planned(setup, changes):
     ],
 )
 def test_courseware_change_does_what_its_dry_run_planned(setup, argv):
-    contract = contract_with_courses(setup, "non-sso", "--max-learners", "3", "--price", "10")
+    contract = contract_with_courses("non-sso", max_learners=3, price="10")
     redeem(codes(product(contract, DATA))[0])
     # Codes that are out of date (as after a price change whose adjustment has not run yet).
     Discount.objects.filter(product_links__product=product(contract, MICRO)).update(amount=1)
@@ -141,7 +141,7 @@ def test_courseware_change_does_what_its_dry_run_planned(setup, argv):
 
 
 def test_modify_dry_run_json_plan(setup, unchanged):
-    contract = contract_with_courses(setup, "non-sso", "--max-learners", "3", courses=(DATA,))
+    contract = contract_with_courses("non-sso", max_learners=3, courses=(DATA,))
     data = product(contract, DATA)
     redeem(codes(data)[0])
     with unchanged():
@@ -206,7 +206,7 @@ def test_modify_dry_run_json_plan(setup, unchanged):
 
 
 def test_modify_dry_run_table_shows_fields_and_plan(setup, unchanged):
-    contract = contract_with_courses(setup, "non-sso", "--max-learners", "3", courses=(DATA,))
+    contract = contract_with_courses("non-sso", max_learners=3, courses=(DATA,))
     with unchanged():
         out = setup("b2b_contract", "modify", str(contract.pk), "--max-learners", "5", "--dry-run")
     lines = out.stdout.splitlines()
@@ -231,7 +231,7 @@ def test_modify_dry_run_table_shows_fields_and_plan(setup, unchanged):
 
 
 def test_deactivation_dry_run_plans_nothing_for_codes(setup, unchanged):
-    contract = contract_with_courses(setup, "non-sso", "--max-learners", "3", courses=(DATA,))
+    contract = contract_with_courses("non-sso", max_learners=3, courses=(DATA,))
     with unchanged():
         out = setup(
             "b2b_contract",
@@ -246,7 +246,7 @@ def test_deactivation_dry_run_plans_nothing_for_codes(setup, unchanged):
 
 
 def test_remove_dry_run_plans_the_product_off_sale(setup, unchanged):
-    contract = contract_with_courses(setup, "non-sso", "--max-learners", "3")
+    contract = contract_with_courses("non-sso", max_learners=3)
     data = product(contract, DATA)
     redeem(codes(data)[0])
     with unchanged():
@@ -265,7 +265,7 @@ def test_remove_dry_run_plans_the_product_off_sale(setup, unchanged):
 
 
 def test_add_dry_run_plans_new_products(setup, unchanged):
-    contract = contract_with_courses(setup, "non-sso", "--max-learners", "3", courses=(DATA,))
+    contract = contract_with_courses("non-sso", max_learners=3, courses=(DATA,))
     with unchanged():
         out = setup(
             "b2b_courseware", "add", str(contract.pk), MICRO, "--dry-run", "--format", "json"

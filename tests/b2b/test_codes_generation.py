@@ -7,7 +7,8 @@ from decimal import Decimal
 import pytest
 
 from ecommerce.models import Product
-from tests.b2b.helpers import codes_of, is_uuid4, make_contract
+from tests.b2b.helpers import codes_of, is_uuid4, new_contract
+from tests.factories import ContractRunFactory, run_product
 
 pytestmark = pytest.mark.django_db
 
@@ -22,7 +23,7 @@ def _add(run_command, contract, readable_id="course-v1:MITxT+14.310x"):
 def test_capped_non_sso_gets_one_one_time_code_per_learner_per_product(
     wagtail_site, catalog, run_command
 ):
-    contract = make_contract(run_command, "Capped", "non-sso", "--max-learners", "200")
+    contract = new_contract("Capped", max_learners=200)
     run_command("b2b_courseware", "add", str(contract.pk), "program-v1:MITx+DEDP")
     products = Product.objects.filter(course_run__b2b_contract=contract)
     assert products.count() == 3
@@ -38,7 +39,7 @@ def test_capped_non_sso_gets_one_one_time_code_per_learner_per_product(
 
 
 def test_uncapped_non_sso_gets_one_unlimited_code_per_product(wagtail_site, catalog, run_command):
-    contract = make_contract(run_command, "Open", "non-sso", "--price", "10")
+    contract = new_contract("Open", enrollment_fixed_price="10")
     product = _add(run_command, contract)
     codes = codes_of(product)
     assert [(c.redemption_type, c.amount, c.is_active) for c in codes] == [
@@ -47,16 +48,14 @@ def test_uncapped_non_sso_gets_one_unlimited_code_per_product(wagtail_site, cata
 
 
 def test_free_sso_gets_no_codes(wagtail_site, catalog, run_command):
-    contract = make_contract(run_command, "SSO", "sso", "--max-learners", "50")
+    contract = new_contract("SSO", "sso", max_learners=50)
     product = _add(run_command, contract)
     assert codes_of(product) == []
     assert product.price == Decimal("0.00")
 
 
 def test_priced_sso_gets_codes_at_the_price(wagtail_site, catalog, run_command):
-    contract = make_contract(
-        run_command, "SSO paid", "sso", "--max-learners", "4", "--price", "150"
-    )
+    contract = new_contract("SSO paid", "sso", max_learners=4, enrollment_fixed_price="150")
     product = _add(run_command, contract)
     assert product.price == Decimal("150.00")
     assert [(c.redemption_type, c.amount) for c in codes_of(product)] == [
@@ -67,7 +66,7 @@ def test_priced_sso_gets_codes_at_the_price(wagtail_site, catalog, run_command):
 def test_adjustment_is_idempotent(wagtail_site, catalog, run_command):
     from b2b.services.codes import codes_adjust
 
-    contract = make_contract(run_command, "Capped", "non-sso", "--max-learners", "5")
+    contract = new_contract("Capped", max_learners=5)
     product = _add(run_command, contract)
     before = [(c.discount_code, c.is_active) for c in codes_of(product)]
     report = codes_adjust(contract.pk)
@@ -77,8 +76,8 @@ def test_adjustment_is_idempotent(wagtail_site, catalog, run_command):
 
 def test_codes_csv(wagtail_site, catalog, run_command, tmp_path, monkeypatch, settings):
     settings.SITE_BASE_URL = "https://learn.example.edu"
-    contract = make_contract(run_command, "Capped", "non-sso", "--max-learners", "3")
-    product = _add(run_command, contract)
+    contract = new_contract("Capped", max_learners=3)
+    product = run_product(ContractRunFactory(b2b_contract=contract, course=catalog.data))
     monkeypatch.chdir(tmp_path)
     out = run_command("b2b_list", "contracts", "--codes", str(contract.pk))
     assert out.stdout == f"Wrote 3 codes to codes-{contract.pk}.csv\n"
@@ -108,8 +107,8 @@ def test_codes_csv_leaves_out_deactivated_codes_and_marks_redeemed(
     from ecommerce.models import DiscountRedemption, Order
     from tests.factories import UserFactory
 
-    contract = make_contract(run_command, "Capped", "non-sso", "--max-learners", "3")
-    product = _add(run_command, contract)
+    contract = new_contract("Capped", max_learners=3)
+    product = run_product(ContractRunFactory(b2b_contract=contract, course=catalog.data))
     first, second, third = codes_of(product)
     third.is_active = False
     third.save()
@@ -130,7 +129,7 @@ def test_codes_csv_leaves_out_deactivated_codes_and_marks_redeemed(
 def test_codes_csv_bad_path_is_refused(wagtail_site, catalog, run_command, tmp_path):
     from django.core.management.base import CommandError
 
-    contract = make_contract(run_command, "Capped", "non-sso", "--max-learners", "1")
+    contract = new_contract("Capped", max_learners=1)
     with pytest.raises(CommandError) as refusal:
         run_command(
             "b2b_list", "contracts", "--codes", str(contract.pk), "--codes-out", str(tmp_path)

@@ -8,7 +8,8 @@ import pytest
 from django.core.management import call_command
 
 from tests.b2b.codes_helpers import DATA
-from tests.b2b.helpers import make_contract
+from tests.b2b.helpers import new_contract
+from tests.factories import ContractRunFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -20,8 +21,8 @@ class Terminal(io.StringIO):
         return True
 
 
-def test_progress_bars_on_a_terminal_and_json_untouched(wagtail_site, catalog, run_command):
-    contract = make_contract(run_command, "Progress", "non-sso", "--max-learners", "30")
+def test_progress_bars_on_a_terminal_and_json_untouched(wagtail_site, catalog):
+    contract = new_contract("Progress", max_learners=30)
     out, err = io.StringIO(), Terminal()
     call_command(
         "b2b_courseware", "add", str(contract.pk), DATA, "--format", "json", stdout=out, stderr=err
@@ -41,9 +42,9 @@ def test_progress_bars_on_a_terminal_and_json_untouched(wagtail_site, catalog, r
     )
 
 
-def test_no_progress_bars_when_stderr_is_not_a_terminal(wagtail_site, catalog, run_command):
-    contract = make_contract(run_command, "Progress", "non-sso", "--max-learners", "30")
-    run_command("b2b_courseware", "add", str(contract.pk), DATA)
+def test_no_progress_bars_when_stderr_is_not_a_terminal(wagtail_site, catalog):
+    contract = new_contract("Progress", max_learners=30)
+    ContractRunFactory(b2b_contract=contract, course=catalog.data)
     out, err = io.StringIO(), io.StringIO()
     call_command(
         "b2b_contract", "modify", str(contract.pk), "--max-learners", "10", stdout=out, stderr=err

@@ -34,7 +34,7 @@ def setup(wagtail_site, catalog, run_command):
 
 
 def test_cap_raised_creates_the_missing_codes_and_keeps_the_old(setup):
-    contract = contract_with_courses(setup, "non-sso", "--max-learners", "3")
+    contract = contract_with_courses("non-sso", max_learners=3)
     before = {p: [c.discount_code for c in codes(product(contract, p))] for p in (DATA, MICRO)}
     modify(setup, contract, "--max-learners", "5")
     for readable_id in (DATA, MICRO):
@@ -45,7 +45,7 @@ def test_cap_raised_creates_the_missing_codes_and_keeps_the_old(setup):
 
 
 def test_cap_lowered_deactivates_the_newest_unredeemed_codes(setup):
-    contract = contract_with_courses(setup, "non-sso", "--max-learners", "5")
+    contract = contract_with_courses("non-sso", max_learners=5)
     data, micro = product(contract, DATA), product(contract, MICRO)
     oldest = codes(data)[0]
     redeem(oldest)
@@ -61,7 +61,7 @@ def test_cap_lowered_deactivates_the_newest_unredeemed_codes(setup):
 
 
 def test_deactivated_codes_stay_deactivated_when_the_cap_rises_again(setup):
-    contract = contract_with_courses(setup, "non-sso", "--max-learners", "3", courses=(DATA,))
+    contract = contract_with_courses("non-sso", max_learners=3, courses=(DATA,))
     data = product(contract, DATA)
     modify(setup, contract, "--max-learners", "1")
     gone = {c.pk for c in codes(data, is_active=False)}
@@ -71,7 +71,7 @@ def test_deactivated_codes_stay_deactivated_when_the_cap_rises_again(setup):
 
 
 def test_cap_removed_makes_unredeemed_codes_unlimited(setup):
-    contract = contract_with_courses(setup, "non-sso", "--max-learners", "3", "--price", "20")
+    contract = contract_with_courses("non-sso", max_learners=3, price="20")
     data, micro = product(contract, DATA), product(contract, MICRO)
     redeem(codes(data)[0])
     modify(setup, contract, "--no-learner-cap")
@@ -80,7 +80,7 @@ def test_cap_removed_makes_unredeemed_codes_unlimited(setup):
 
 
 def test_cap_added_replaces_unlimited_codes_with_one_time_codes(setup):
-    contract = contract_with_courses(setup, "non-sso", "--price", "20")
+    contract = contract_with_courses("non-sso", price="20")
     data, micro = product(contract, DATA), product(contract, MICRO)
     assert tally(data) == tally(micro) == {"unlimited active 20.00": 1}
     modify(setup, contract, "--max-learners", "4")
@@ -90,7 +90,7 @@ def test_cap_added_replaces_unlimited_codes_with_one_time_codes(setup):
 
 
 def test_price_set_changed_and_removed(setup):
-    contract = contract_with_courses(setup, "non-sso", "--max-learners", "2")
+    contract = contract_with_courses("non-sso", max_learners=2)
     data, micro = product(contract, DATA), product(contract, MICRO)
     redeem(codes(data)[0])
     modify(setup, contract, "--price", "25")
@@ -109,7 +109,7 @@ def test_price_set_changed_and_removed(setup):
 
 
 def test_sso_free_uncapped_to_non_sso_gets_one_unlimited_code_per_product(setup):
-    contract = contract_with_courses(setup, "sso")
+    contract = contract_with_courses("sso")
     data, micro = product(contract, DATA), product(contract, MICRO)
     assert tally(data) == tally(micro) == {}
     modify(setup, contract, "--integration-type", "non-sso")
@@ -117,7 +117,7 @@ def test_sso_free_uncapped_to_non_sso_gets_one_unlimited_code_per_product(setup)
 
 
 def test_non_sso_uncapped_to_free_sso_deletes_the_unredeemed_codes(setup):
-    contract = contract_with_courses(setup, "non-sso")
+    contract = contract_with_courses("non-sso")
     data, micro = product(contract, DATA), product(contract, MICRO)
     used = codes(data)[0]
     redeem(used)
@@ -130,7 +130,7 @@ def test_non_sso_uncapped_to_free_sso_deletes_the_unredeemed_codes(setup):
 
 
 def test_non_sso_capped_to_free_sso_leaves_the_codes(setup):
-    contract = contract_with_courses(setup, "non-sso", "--max-learners", "3")
+    contract = contract_with_courses("non-sso", max_learners=3)
     modify(setup, contract, "--integration-type", "sso")
     for readable_id in (DATA, MICRO):
         assert tally(product(contract, readable_id)) == {"one-time active 0.00": 3}
@@ -141,7 +141,7 @@ def test_non_sso_capped_to_free_sso_leaves_the_codes(setup):
 
 
 def test_priced_sso_capped_made_free_keeps_its_codes_at_zero(setup):
-    contract = contract_with_courses(setup, "sso", "--max-learners", "2", "--price", "150")
+    contract = contract_with_courses("sso", max_learners=2, price="150")
     data = product(contract, DATA)
     assert tally(data) == {"one-time active 150.00": 2}
     modify(setup, contract, "--no-price")
@@ -150,14 +150,14 @@ def test_priced_sso_capped_made_free_keeps_its_codes_at_zero(setup):
 
 
 def test_priced_sso_uncapped_made_free_deletes_the_unredeemed_codes(setup):
-    contract = contract_with_courses(setup, "sso", "--price", "150")
+    contract = contract_with_courses("sso", price="150")
     assert tally(product(contract, DATA)) == {"unlimited active 150.00": 1}
     modify(setup, contract, "--no-price")
     assert tally(product(contract, DATA)) == tally(product(contract, MICRO)) == {}
 
 
 def test_uncapped_code_used_by_several_learners_then_capped(setup):
-    contract = contract_with_courses(setup, "non-sso", "--price", "10")
+    contract = contract_with_courses("non-sso", price="10")
     data, micro = product(contract, DATA), product(contract, MICRO)
     shared = codes(data)[0]
     for _ in range(3):
@@ -171,7 +171,7 @@ def test_uncapped_code_used_by_several_learners_then_capped(setup):
 
 
 def test_cap_lowered_below_the_redeemed_count_is_reported_over_cap(setup, caplog):
-    contract = contract_with_courses(setup, "non-sso", "--max-learners", "5")
+    contract = contract_with_courses("non-sso", max_learners=5)
     data, micro = product(contract, DATA), product(contract, MICRO)
     for code in codes(data)[:3]:
         redeem(code)
@@ -189,7 +189,7 @@ def test_cap_lowered_below_the_redeemed_count_is_reported_over_cap(setup, caplog
 
 
 def test_courseware_removed_deactivates_its_product_and_unredeemed_codes(setup):
-    contract = contract_with_courses(setup, "non-sso", "--max-learners", "3")
+    contract = contract_with_courses("non-sso", max_learners=3)
     data, micro = product(contract, DATA), product(contract, MICRO)
     redeem(codes(data)[0])
     kept = redemptions()
@@ -209,7 +209,7 @@ def test_codes_carry_and_follow_the_contract_dates(setup, settings):
     settings.TIME_ZONE = "America/New_York"
     zone = ZoneInfo("America/New_York")
     contract = contract_with_courses(
-        setup, "non-sso", "--max-learners", "2", "--start", "2096-01-01", "--end", "2096-06-30"
+        "non-sso", max_learners=2, start=dt.date(2096, 1, 1), end=dt.date(2096, 6, 30)
     )
     data = product(contract, DATA)
     assert {(c.activation_date, c.expiration_date) for c in codes(data)} == {
@@ -224,7 +224,7 @@ def test_codes_carry_and_follow_the_contract_dates(setup, settings):
 
 
 def test_adjustment_report_counts_each_action(setup):
-    contract = contract_with_courses(setup, "non-sso", "--max-learners", "4")
+    contract = contract_with_courses("non-sso", max_learners=4)
     for code in codes(product(contract, DATA))[:1]:
         redeem(code, UserFactory())
     contract.max_learners, contract.enrollment_fixed_price = 2, Decimal("5")

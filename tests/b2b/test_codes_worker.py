@@ -21,7 +21,7 @@ from django.db import connection
 
 from ecommerce.models import Discount
 from tests.b2b.codes_helpers import DATA, product, tally
-from tests.b2b.helpers import make_contract
+from tests.b2b.helpers import new_contract
 
 BROKER = os.environ.get("TEST_CELERY_BROKER_URL", "")
 ROOT = Path(settings.BASE_DIR)
@@ -64,7 +64,7 @@ def _wait_for(condition, *, seconds: float = 90) -> bool:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_worker_adjusts_the_codes_a_command_queued(wagtail_site, catalog, run_command, tmp_path):
+def test_a_worker_adjusts_the_codes_a_command_queued(wagtail_site, catalog, tmp_path):
     assert _reachable(BROKER), f"the broker at {BROKER} does not answer"
     env = {
         **os.environ,
@@ -95,7 +95,7 @@ def test_a_worker_adjusts_the_codes_a_command_queued(wagtail_site, catalog, run_
         stderr=subprocess.STDOUT,
     )
     try:
-        contract = make_contract(run_command, "Worker", "non-sso", "--max-learners", "25")
+        contract = new_contract("Worker", max_learners=25)
 
         def command(*argv: str) -> subprocess.CompletedProcess:
             return subprocess.run(

@@ -7,6 +7,7 @@ import pytest
 from django.core.management.base import CommandError
 
 from b2b.models import ContractCodesLock, ContractPage, OrganizationPage
+from tests.b2b.helpers import new_contract
 
 pytestmark = pytest.mark.django_db
 
@@ -159,10 +160,8 @@ def test_free_price_zero_is_stored_as_cents(wagtail_site, run_command):
 
 
 @pytest.fixture
-def existing_org(wagtail_site, run_command):
-    run_command(
-        "b2b_contract", "create", "University X", "Existing", "sso", "--create", "--org-key", "UX"
-    )
+def existing_org(wagtail_site):
+    new_contract("Existing", "sso")
 
 
 REFUSALS = [

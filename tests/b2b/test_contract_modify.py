@@ -1,5 +1,6 @@
 """b2b_contract modify (SPEC §2): every option, contradictory flags, unknown IDs."""
 
+import datetime as dt
 import json
 from decimal import Decimal
 
@@ -7,16 +8,14 @@ import pytest
 from django.core.management.base import CommandError
 
 from b2b.models import ContractPage
-from tests.b2b.helpers import make_contract
+from tests.b2b.helpers import new_contract
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def contract(wagtail_site, run_command):
-    return make_contract(
-        run_command, "C", "non-sso", "--max-learners", "10", "--start", "2026-01-01"
-    )
+def contract(wagtail_site):
+    return new_contract("C", max_learners=10, contract_start=dt.date(2026, 1, 1))
 
 
 def test_modify_every_field(contract, run_command):

@@ -10,29 +10,24 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 
 from b2b.models import ContractCourseware
+from b2b.services.courseware import courseware_add
 from courses.models import CourseRun
 from ecommerce.models import Discount, Product
-from tests.b2b.helpers import codes_of, make_contract
-from tests.factories import CourseRunFactory
+from tests.b2b.helpers import codes_of, new_contract
+from tests.factories import ContractRunFactory, CourseRunFactory, contract_program
 
 pytestmark = pytest.mark.django_db
 YEAR = timezone.now().astimezone(dt.UTC).year
 
 
 @pytest.fixture
-def capped(wagtail_site, catalog, run_command):
-    return make_contract(
-        run_command,
+def capped(wagtail_site, catalog):
+    return new_contract(
         "Capped",
-        "non-sso",
-        "--max-learners",
-        "3",
-        "--price",
-        "25",
-        "--start",
-        "2096-02-01",
-        "--end",
-        "2096-06-30",
+        max_learners=3,
+        enrollment_fixed_price="25",
+        contract_start=dt.date(2096, 2, 1),
+        contract_end=dt.date(2096, 6, 30),
     )
 
 
@@ -91,7 +86,7 @@ def test_add_course_creates_run_product_and_codes(capped, catalog, run_command):
 
 
 def test_open_ended_contract_runs_start_now_without_end(wagtail_site, catalog, run_command):
-    contract = make_contract(run_command, "Open", "non-sso")
+    contract = new_contract("Open")
     before = timezone.now().replace(microsecond=0)
     run_command("b2b_courseware", "add", str(contract.pk), "course-v1:MITxT+14.310x")
     run = contract.course_runs.get()
@@ -100,8 +95,8 @@ def test_open_ended_contract_runs_start_now_without_end(wagtail_site, catalog, r
     assert (run.end_date, run.enrollment_end) == (None, None)
 
 
-def test_adding_again_is_a_no_op_that_says_so(capped, run_command, unchanged):
-    run_command("b2b_courseware", "add", str(capped.pk), "course-v1:MITxT+14.310x")
+def test_adding_again_is_a_no_op_that_says_so(capped, catalog, run_command, unchanged):
+    ContractRunFactory(b2b_contract=capped, course=catalog.data)
     with unchanged():
         out = run_command("b2b_courseware", "add", str(capped.pk), "course-v1:MITxT+14.310x")
     assert (
@@ -174,7 +169,7 @@ def test_program_skips_courses_the_contract_has_and_reports_failures(capped, cat
     from tests.factories import program_with
 
     program_with("program-v1:MITx+MIXED", "Mixed", required=[catalog.data, catalog.no_source])
-    run_command("b2b_courseware", "add", str(capped.pk), "course-v1:MITxT+14.310x")
+    ContractRunFactory(b2b_contract=capped, course=catalog.data)
     with pytest.raises(CommandError) as refusal:
         run_command(
             "b2b_courseware", "add", str(capped.pk), "program-v1:MITx+MIXED", "--format", "json"
@@ -190,8 +185,8 @@ def test_program_skips_courses_the_contract_has_and_reports_failures(capped, cat
     assert capped.course_runs.count() == 1
 
 
-def test_program_result_as_json(capped, run_command):
-    run_command("b2b_courseware", "add", str(capped.pk), "course-v1:MITxT+14.310x")
+def test_program_result_as_json(capped, catalog, run_command):
+    ContractRunFactory(b2b_contract=capped, course=catalog.data)
     out = run_command(
         "b2b_courseware", "add", str(capped.pk), "program-v1:MITx+DEDP", "--format", "json"
     )
@@ -231,10 +226,13 @@ def test_assign_existing_run(capped, catalog, run_command):
     assert Product.objects.get(course_run=run).price == Decimal("25.00")
 
 
-def test_run_of_another_contract_is_refused(capped, catalog, run_command, unchanged):
-    other = make_contract(run_command, "Other", "non-sso")
+def test_run_of_another_contract_is_refused(
+    capped, catalog, run_command, unchanged, django_capture_on_commit_callbacks
+):
+    other = new_contract("Other")
     run = CourseRunFactory(course=catalog.micro, run_tag="3T2025")
-    run_command("b2b_courseware", "add", str(other.pk), run.courseware_id)
+    with django_capture_on_commit_callbacks(execute=True):
+        courseware_add(other.pk, run.courseware_id)
     with unchanged(), pytest.raises(CommandError) as refusal:
         run_command("b2b_courseware", "add", str(capped.pk), run.courseware_id)
     assert str(refusal.value) == (
@@ -296,8 +294,8 @@ def test_contract_id_must_be_a_number(wagtail_site, run_command, unchanged):
     )
 
 
-def test_remove_course_detaches_run_and_deactivates_product_and_codes(capped, run_command):
-    run_command("b2b_courseware", "add", str(capped.pk), "course-v1:MITxT+14.310x")
+def test_remove_course_detaches_run_and_deactivates_product_and_codes(capped, catalog, run_command):
+    ContractRunFactory(b2b_contract=capped, course=catalog.data)
     run = capped.course_runs.get()
     product = Product.objects.get(course_run=run)
     out = run_command("b2b_courseware", "remove", str(capped.pk), "course-v1:MITxT+14.310x")
@@ -314,8 +312,8 @@ def test_remove_course_detaches_run_and_deactivates_product_and_codes(capped, ru
     assert CourseRun.objects.public().filter(pk=run.pk).count() == 0
 
 
-def test_readding_a_removed_course_reattaches_its_run(capped, run_command):
-    run_command("b2b_courseware", "add", str(capped.pk), "course-v1:MITxT+14.310x")
+def test_readding_a_removed_course_reattaches_its_run(capped, catalog, run_command):
+    ContractRunFactory(b2b_contract=capped, course=catalog.data)
     run = capped.course_runs.get()
     product = Product.objects.get(course_run=run)
     run_command("b2b_courseware", "remove", str(capped.pk), "course-v1:MITxT+14.310x")
@@ -331,9 +329,10 @@ def test_readding_a_removed_course_reattaches_its_run(capped, run_command):
     assert sorted(c.is_active for c in codes_of(product)) == [False, False, False, True, True, True]
 
 
-def test_remove_program_keeps_runs_still_needed(capped, run_command):
-    run_command("b2b_courseware", "add", str(capped.pk), "program-v1:MITx+DEDP")
-    run_command("b2b_courseware", "add", str(capped.pk), "course-v1:MITxT+14.100x")
+def test_remove_program_keeps_runs_still_needed(capped, catalog, run_command):
+    contract_program(capped, catalog.program)
+    # 14.100x is on the contract on its own too (its run came with the program)
+    ContractCourseware.objects.create(contract=capped, course=catalog.micro)
     out = run_command(
         "b2b_courseware", "remove", str(capped.pk), "program-v1:MITx+DEDP", "--format", "json"
     )
@@ -354,8 +353,8 @@ def test_remove_what_is_not_there_says_so(capped, run_command, unchanged):
     assert out.stdout == f"course-v1:MITxT+14.310x is not on contract {capped.pk}: nothing to do.\n"
 
 
-def test_remove_a_run(capped, run_command):
-    run_command("b2b_courseware", "add", str(capped.pk), "course-v1:MITxT+14.310x")
+def test_remove_a_run(capped, catalog, run_command):
+    ContractRunFactory(b2b_contract=capped, course=catalog.data)
     run = capped.course_runs.get()
     run_command("b2b_courseware", "remove", str(capped.pk), run.courseware_id)
     run.refresh_from_db()

@@ -1,36 +1,10 @@
 """The commands as an operator runs them: exit codes, stderr, never a traceback (SPEC §2)."""
 
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-PROJECT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def operator_env(tmp_path_factory):
-    """A migrated SQLite database of its own, so the operator's commands touch nothing else."""
-    db = tmp_path_factory.mktemp("operator") / "db.sqlite3"
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL")}
-    env.update(DATABASE_URL=f"sqlite:///{db}", DJANGO_SETTINGS_MODULE="main.settings")
-    for argv in (["migrate", "-v", "0"], ["configure_wagtail"]):
-        subprocess.run(
-            [sys.executable, "manage.py", *argv],
-            cwd=PROJECT,
-            env=env,
-            check=True,
-            capture_output=True,
-        )
-    return env
-
-
-def manage(env, *argv):
-    return subprocess.run(
-        [sys.executable, "manage.py", *argv], cwd=PROJECT, env=env, capture_output=True, text=True
-    )
+from tests.b2b.operator import manage
 
 
 @pytest.mark.parametrize(

@@ -1,38 +1,34 @@
 """b2b_list organizations | contracts | courseware: keys, formats, filters (SPEC §2)."""
 
 import csv
+import datetime as dt
 import io
 import json
 
 import pytest
 from django.core.management.base import CommandError
 
-from b2b.models import ContractMembership, OrganizationPage
-from tests.b2b.helpers import make_contract
-from tests.factories import UserFactory
+from b2b.models import OrganizationPage
+from tests.b2b.helpers import new_contract
+from tests.factories import MembershipFactory, contract_program
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def two_orgs(wagtail_site, catalog, run_command):
-    sso = make_contract(run_command, "SSO", "sso", "--description", "Uncapped SSO")
-    typical = make_contract(
-        run_command,
+def two_orgs(wagtail_site, catalog):
+    sso = new_contract("SSO", "sso", description="Uncapped SSO")
+    typical = new_contract(
         "Typical",
         "non-sso",
-        "--max-learners",
-        "200",
-        "--price",
-        "12.5",
-        "--start",
-        "2096-01-01",
-        "--end",
-        "2096-12-31",
+        max_learners=200,
+        enrollment_fixed_price="12.5",
+        contract_start=dt.date(2096, 1, 1),
+        contract_end=dt.date(2096, 12, 31),
         org="UniversityX",
         key="UniversityX",
     )
-    ContractMembership.objects.create(user=UserFactory(), contract=typical, source="manual")
+    MembershipFactory(contract=typical)
     return sso, typical
 
 
@@ -155,9 +151,9 @@ def test_table_output_has_the_rows(two_orgs, run_command):
     assert "Typical" in out and "UniversityX" in out and "12.50" in out
 
 
-def test_courseware_json(two_orgs, run_command):
+def test_courseware_json(two_orgs, catalog, run_command):
     _, typical = two_orgs
-    run_command("b2b_courseware", "add", str(typical.pk), "program-v1:MITx+DEDP")
+    contract_program(typical, catalog.program)
     rows = json.loads(
         run_command(
             "b2b_list", "courseware", "--contract", str(typical.pk), "--format", "json"

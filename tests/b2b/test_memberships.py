@@ -15,8 +15,7 @@ from b2b.services.seats import contract_facts
 from ecommerce.models import Line, Order
 from main.actors import Actor, Via
 from tests.b2b.helpers import make_contract
-from tests.b2b.staff import learners_bulk
-from tests.factories import UserFactory
+from tests.factories import UserFactory, memberships_bulk
 
 STAFF = Actor(via=Via.ADMIN, name="staff")
 
@@ -63,7 +62,7 @@ def test_adding_an_attached_learner_keeps_their_membership(contract):
 
 
 def test_a_full_contract_refuses(contract):
-    learners_bulk(contract, 2)
+    memberships_bulk(contract, 2)
     with pytest.raises(ContractFull) as refusal:
         membership_add(UserFactory(), contract_id=contract.pk, source="manual", actor=STAFF)
     assert refusal.value.code == "contract-full"
@@ -78,7 +77,7 @@ def test_seats_held_by_pending_orders_count_against_the_cap(make_offer):
     # given a contract capped at 2: one learner attached, another holding a seat with an order
     # awaiting its payment
     offer = make_offer("Capped", "non-sso", "--max-learners", "2")
-    learners_bulk(offer.contract, 1)
+    memberships_bulk(offer.contract, 1)
     order = Order.objects.create(purchaser=UserFactory(), state=Order.State.PENDING)
     Line.objects.create(
         order=order, product=offer.product, quantity=1, unit_price=0, discounted_price=0
@@ -169,7 +168,7 @@ def _locked_facts(contract, user):
 
 
 def test_the_writer_writes_the_membership_and_its_entry_with_the_actor_it_is_given(contract):
-    learners_bulk(contract, 1)
+    memberships_bulk(contract, 1)
     learner = UserFactory()
     sso = Actor(via=Via.SSO, user=learner, name="SSO login")
     with transaction.atomic():
@@ -196,7 +195,7 @@ def test_the_writer_writes_the_membership_and_its_entry_with_the_actor_it_is_giv
 
 
 def test_the_writer_writes_nothing_for_an_attached_learner(contract):
-    learner = learners_bulk(contract, 1)[0]
+    learner = memberships_bulk(contract, 1)[0]
     entries = len(audit_history(contract.pk))
     with transaction.atomic():
         written = membership_write(
@@ -208,7 +207,7 @@ def test_the_writer_writes_nothing_for_an_attached_learner(contract):
 
 
 def test_the_writer_never_writes_past_the_cap(contract):
-    learners_bulk(contract, 2)
+    memberships_bulk(contract, 2)
     learner = UserFactory()
     entries = len(audit_history(contract.pk))
     with transaction.atomic(), pytest.raises(ContractFull):

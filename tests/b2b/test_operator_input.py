@@ -8,14 +8,16 @@ import stat
 import pytest
 from django.core.management.base import CommandError
 
-from tests.b2b.helpers import make_contract
+from b2b.services.contracts import contract_modify
+from tests.b2b.helpers import new_contract
+from tests.factories import ContractRunFactory, contract_program
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def contract(wagtail_site, catalog, run_command):
-    return make_contract(run_command, "Capped", "non-sso", "--max-learners", "2")
+def contract(wagtail_site, catalog):
+    return new_contract("Capped", max_learners=2)
 
 
 @pytest.mark.parametrize(
@@ -73,7 +75,7 @@ def test_create_refusals(contract, run_command, unchanged, argv, message):
 
 
 def test_courseware_for_an_ended_contract_is_refused(wagtail_site, catalog, run_command, unchanged):
-    ended = make_contract(run_command, "Old", "non-sso", "--end", "2020-01-01")
+    ended = new_contract("Old", contract_end=dt.date(2020, 1, 1))
     message = (
         f"Contract {ended.pk} ended on 2020-01-01, so its runs would close before they open: "
         f"extend it first (b2b_contract modify {ended.pk} --end YYYY-MM-DD), or add with "
@@ -93,7 +95,7 @@ def test_courseware_for_an_ended_contract_is_refused(wagtail_site, catalog, run_
 
 
 def test_adding_to_an_inactive_contract_says_it_is_inactive(contract, run_command):
-    run_command("b2b_contract", "modify", str(contract.pk), "--inactive")
+    contract_modify(contract.pk, active=False)
     out = run_command("b2b_courseware", "add", str(contract.pk), "course-v1:MITxT+14.310x")
     assert (
         f"Contract {contract.pk} is inactive: learners cannot use it until "
@@ -102,9 +104,9 @@ def test_adding_to_an_inactive_contract_says_it_is_inactive(contract, run_comman
 
 
 def test_removing_a_course_that_came_with_a_program_names_the_program(
-    contract, run_command, unchanged
+    contract, catalog, run_command, unchanged
 ):
-    run_command("b2b_courseware", "add", str(contract.pk), "program-v1:MITx+DEDP")
+    contract_program(contract, catalog.program)
     run = contract.course_runs.get(course__readable_id="course-v1:MITxT+14.100x")
     with unchanged():
         out = run_command("b2b_courseware", "remove", str(contract.pk), "course-v1:MITxT+14.100x")
@@ -115,9 +117,9 @@ def test_removing_a_course_that_came_with_a_program_names_the_program(
 
 
 def test_codes_csv_is_private_and_never_replaces_a_link_or_device(
-    contract, run_command, tmp_path, monkeypatch
+    contract, catalog, run_command, tmp_path, monkeypatch
 ):
-    run_command("b2b_courseware", "add", str(contract.pk), "course-v1:MITxT+14.310x")
+    ContractRunFactory(b2b_contract=contract, course=catalog.data)
     monkeypatch.chdir(tmp_path)
     run_command("b2b_list", "contracts", "--codes", str(contract.pk))
     assert stat.S_IMODE(os.stat(tmp_path / f"codes-{contract.pk}.csv").st_mode) == 0o600

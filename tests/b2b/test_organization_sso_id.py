@@ -9,12 +9,20 @@ from django.core.management.base import CommandError
 from wagtail.models import PageLogEntry
 
 from b2b.models import ContractPage, OrganizationPage
-from tests.b2b.test_exit_codes import manage, operator_env  # noqa: F401  (fixture)
+from tests.b2b.operator import manage
+from tests.factories import ContractFactory, OrganizationFactory
 
 pytestmark = pytest.mark.django_db
 
 ACME = "0b6a7c3e-58e4-4c59-a1f0-8f1b3b7b6a42"
 OTHER = "5f0e1d2c-3b4a-4958-8776-655443322110"
+
+
+def acme_with_a_contract(**fields) -> OrganizationPage:
+    """Organization Acme (org key ACME) with an SSO contract "C", built by the factories."""
+    acme = OrganizationFactory(name="Acme", org_key="ACME", **fields)
+    ContractFactory(organization=acme, name="C", sso=True)
+    return acme
 
 
 def test_create_with_sso_id_sets_it_and_lists_it(wagtail_site, run_command):
@@ -72,19 +80,7 @@ def test_create_refuses_a_malformed_sso_id(wagtail_site, run_command, unchanged,
 
 
 def test_create_refuses_an_sso_id_already_used(wagtail_site, run_command, unchanged):
-    run_command(
-        "b2b_contract",
-        "create",
-        "Acme",
-        "C",
-        "sso",
-        "--create",
-        "--org-key",
-        "ACME",
-        "--sso-id",
-        ACME,
-    )
-    acme = OrganizationPage.objects.get()
+    acme = acme_with_a_contract(sso_organization_id=ACME)
     with unchanged(), pytest.raises(CommandError) as exc:
         run_command(
             "b2b_contract",
@@ -104,7 +100,7 @@ def test_create_refuses_an_sso_id_already_used(wagtail_site, run_command, unchan
 
 
 def test_sso_id_without_create_is_refused(wagtail_site, run_command, unchanged):
-    run_command("b2b_contract", "create", "Acme", "C", "sso", "--create", "--org-key", "ACME")
+    acme_with_a_contract()
     with unchanged(), pytest.raises(CommandError) as exc:
         run_command("b2b_contract", "create", "Acme", "D", "sso", "--sso-id", ACME)
     assert str(exc.value) == (
@@ -116,19 +112,7 @@ def test_sso_id_without_create_is_refused(wagtail_site, run_command, unchanged):
 def test_create_for_an_existing_organization_with_another_sso_id_is_refused(
     wagtail_site, run_command, unchanged
 ):
-    run_command(
-        "b2b_contract",
-        "create",
-        "Acme",
-        "C",
-        "sso",
-        "--create",
-        "--org-key",
-        "ACME",
-        "--sso-id",
-        ACME,
-    )
-    org = OrganizationPage.objects.get()
+    org = acme_with_a_contract(sso_organization_id=ACME)
     with unchanged(), pytest.raises(CommandError) as exc:
         run_command(
             "b2b_contract",
@@ -163,9 +147,8 @@ def test_create_for_an_existing_organization_with_another_sso_id_is_refused(
 
 
 @pytest.fixture
-def acme(wagtail_site, run_command):
-    run_command("b2b_contract", "create", "Acme", "C", "sso", "--create", "--org-key", "ACME")
-    return OrganizationPage.objects.get()
+def acme(wagtail_site):
+    return acme_with_a_contract()
 
 
 def test_modify_sets_and_clears_the_sso_id_and_records_it(acme, run_command):
@@ -217,19 +200,8 @@ def test_modify_name_and_description(acme, run_command):
 
 
 def test_modify_refuses_an_sso_id_of_another_organization(acme, run_command, unchanged):
-    run_command(
-        "b2b_contract",
-        "create",
-        "Beta",
-        "C",
-        "sso",
-        "--create",
-        "--org-key",
-        "BETA",
-        "--sso-id",
-        OTHER,
-    )
-    beta = OrganizationPage.objects.get(org_key="BETA")
+    beta = OrganizationFactory(name="Beta", org_key="BETA", sso_organization_id=OTHER)
+    ContractFactory(organization=beta, name="C", sso=True)
     with unchanged(), pytest.raises(CommandError) as exc:
         run_command("b2b_organization", "modify", str(acme.pk), "--sso-id", OTHER)
     assert str(exc.value) == (
@@ -269,7 +241,7 @@ def test_modify_refusals(acme, run_command, unchanged):
             assert str(exc.value) == message
 
 
-def test_modify_exit_codes(operator_env):  # noqa: F811
+def test_modify_exit_codes(operator_env):
     result = manage(operator_env, "b2b_organization", "modify", "1", "--sso-id", "nope")
     assert (result.returncode, result.stdout) == (1, "")
     assert result.stderr.startswith("CommandError: ")

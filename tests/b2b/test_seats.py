@@ -12,8 +12,7 @@ from b2b.models import ContractMembership
 from b2b.services.seats import SeatCount, contract_facts, seat_check
 from courses.models import CourseRunEnrollment
 from ecommerce.models import Line, Order
-from tests.b2b.staff import learners_bulk
-from tests.factories import UserFactory
+from tests.factories import UserFactory, memberships_bulk
 
 
 def order_for(offer, user, *, state: str = Order.State.PENDING) -> Order:
@@ -32,7 +31,7 @@ def capped(make_offer):
 
 def test_seats_taken_are_attached_learners_and_others_holding_a_pending_order(make_offer, capped):
     # given 2 learners attached, and around them every kind of order
-    learners_bulk(capped.contract, 2)
+    memberships_bulk(capped.contract, 2)
     order_for(capped, UserFactory(username="bea"))  # holds a seat
     carl = UserFactory(username="carl")
     order_for(capped, carl)
@@ -69,7 +68,7 @@ def test_seats_taken_are_attached_learners_and_others_holding_a_pending_order(ma
 
 def test_the_learners_own_pending_order_holds_their_seat_and_is_not_counted_twice(capped):
     # given 4 learners attached and the learner's own order awaiting its payment
-    learners_bulk(capped.contract, 4)
+    memberships_bulk(capped.contract, 4)
     learner = UserFactory(username="ada")
     own = order_for(capped, learner)
 
@@ -95,7 +94,7 @@ def test_the_learners_own_pending_order_holds_their_seat_and_is_not_counted_twic
 
 
 def test_an_attached_learner_takes_no_new_seat_in_a_full_contract(capped):
-    learners = learners_bulk(capped.contract, 5)
+    learners = memberships_bulk(capped.contract, 5)
     facts = contract_facts(capped.contract.pk, user=learners[0], for_update=False)
     assert (facts.attached, facts.has_seat, facts.seats_free) == (True, True, 0)
     seat_check(facts)
@@ -103,7 +102,7 @@ def test_an_attached_learner_takes_no_new_seat_in_a_full_contract(capped):
 
 def test_an_uncapped_contract_counts_its_members_and_has_seats_for_all(make_offer):
     offer = make_offer("Open", "non-sso")
-    learners_bulk(offer.contract, 3)
+    memberships_bulk(offer.contract, 3)
     order_for(offer, UserFactory(username="bea"))
     learner = UserFactory(username="ada")
     order_for(offer, learner)

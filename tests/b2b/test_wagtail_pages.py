@@ -19,15 +19,15 @@ from b2b.services.audit import audit_history
 from b2b.services.codes import CodesAdjustment
 from courses.models import CourseRun
 from main.models import HomePage
-from tests.b2b.helpers import make_contract
+from tests.b2b.helpers import new_contract
 from tests.b2b.staff import (
     PASSWORD,
     contract_edit_form,
     contract_form,
-    learners_bulk,
     organization_form,
     staff_member,
 )
+from tests.factories import ContractRunFactory, memberships_bulk
 
 
 def queued(callbacks) -> list:
@@ -54,8 +54,8 @@ def editor(client, wagtail_site, admin_user):
 
 
 @pytest.fixture
-def contract(run_command, wagtail_site):
-    return make_contract(run_command, "UX Contract", "non-sso", "--max-learners", "200")
+def contract(wagtail_site):
+    return new_contract("UX Contract", max_learners=200)
 
 
 def add_url(model: str, parent: Page) -> str:
@@ -282,9 +282,7 @@ def test_invalid_organization_fields_show_on_the_form(editor, contract, values, 
     assert OrganizationPage.objects.count() == 1
 
 
-def test_the_org_key_is_fixed_once_the_organization_has_contract_runs(
-    editor, run_command, contract, catalog
-):
+def test_the_org_key_is_fixed_once_the_organization_has_contract_runs(editor, contract, catalog):
     org = contract.organization
     url = f"/cms/pages/{org.pk}/edit/"
     form = organization_form(name=org.name, org_key="UX2")
@@ -294,7 +292,7 @@ def test_the_org_key_is_fixed_once_the_organization_has_contract_runs(
     assert org.org_key == "UX2"
     assert audit_history(org.pk)[-1].changes == {"org_key": {"before": "UX", "after": "UX2"}}
     # with a run whose key embeds it, it may not
-    run_command("b2b_courseware", "add", str(contract.pk), catalog.data.readable_id)
+    ContractRunFactory(b2b_contract=contract, course=catalog.data)
     response = editor.post(
         url, {**organization_form(name=org.name, org_key="UX3"), "action-publish": "1"}
     )
@@ -354,8 +352,8 @@ def test_pages_are_not_served_publicly(client, contract):
 # -- moving, deleting, copying ---------------------------------------------------------------------
 
 
-def test_moving_a_contract_to_another_organization_is_refused(editor, run_command, contract):
-    other = make_contract(run_command, "Other", "sso", org="Other U", key="OU").organization
+def test_moving_a_contract_to_another_organization_is_refused(editor, contract):
+    other = new_contract("Other", "sso", org="Other U", key="OU").organization
     response = editor.post(f"/cms/pages/{contract.pk}/move/{other.pk}/confirm/")
     assert response.status_code == 302
     assert messages_of(response)[-1].startswith(
@@ -370,12 +368,12 @@ def test_moving_a_contract_to_another_organization_is_refused(editor, run_comman
 
 
 @pytest.mark.parametrize("in_use", ["learners", "runs"])
-def test_deleting_a_contract_in_use_is_refused(editor, contract, catalog, run_command, in_use):
+def test_deleting_a_contract_in_use_is_refused(editor, contract, catalog, in_use):
     if in_use == "learners":
-        learners_bulk(contract, 3)
+        memberships_bulk(contract, 3)
         reason = "3 learners"
     else:
-        run_command("b2b_courseware", "add", str(contract.pk), catalog.data.readable_id)
+        ContractRunFactory(b2b_contract=contract, course=catalog.data)
         reason = "1 course run"
     response = editor.post(f"/cms/pages/{contract.pk}/delete/")
     assert response.status_code == 302
@@ -408,9 +406,9 @@ def test_deleting_an_unused_contract_is_recorded(editor, contract, admin_user):
     )
 
 
-def test_copying_a_contract_makes_a_fresh_inactive_one(editor, contract, catalog, run_command):
-    learners_bulk(contract, 2)
-    run_command("b2b_courseware", "add", str(contract.pk), catalog.data.readable_id)
+def test_copying_a_contract_makes_a_fresh_inactive_one(editor, contract, catalog):
+    memberships_bulk(contract, 2)
+    ContractRunFactory(b2b_contract=contract, course=catalog.data)
     org = contract.organization
     response = editor.post(
         f"/cms/pages/{contract.pk}/copy/",
@@ -453,11 +451,9 @@ def test_copying_an_organization_is_refused(editor, contract):
 # -- the read-only status panel ------------------------------------------------------------------
 
 
-def test_the_contract_editor_shows_courseware_learners_and_codes(
-    editor, contract, catalog, run_command
-):
-    run_command("b2b_courseware", "add", str(contract.pk), catalog.data.readable_id)
-    learners_bulk(contract, 3)
+def test_the_contract_editor_shows_courseware_learners_and_codes(editor, contract, catalog):
+    ContractRunFactory(b2b_contract=contract, course=catalog.data)
+    memberships_bulk(contract, 3)
     html = editor.get(f"/cms/pages/{contract.pk}/edit/").content.decode()
     run = CourseRun.objects.get(b2b_contract=contract)
     assert '<p data-b2b="learners">3 of 200 learners</p>' in html

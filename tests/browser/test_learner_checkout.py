@@ -9,8 +9,8 @@ from playwright.sync_api import expect
 
 from b2b.models import ContractMembership
 from courses.models import CourseRunEnrollment
-from tests.b2b.helpers import make_contract
-from tests.factories import UserFactory
+from tests.b2b.helpers import new_contract
+from tests.factories import ContractRunFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -19,16 +19,8 @@ def test_a_learner_enrolls_with_a_code_from_the_csv(
     page, live_site, settings, wagtail_site, catalog, run_command, tmp_path
 ):
     settings.SITE_BASE_URL = live_site
-    contract = make_contract(
-        run_command,
-        "Acme Contract",
-        "non-sso",
-        "--max-learners",
-        "3",
-        org="Acme University",
-        key="ACME",
-    )
-    run_command("b2b_courseware", "add", str(contract.pk), catalog.data.readable_id)
+    contract = new_contract("Acme Contract", max_learners=3, org="Acme University", key="ACME")
+    ContractRunFactory(b2b_contract=contract, course=catalog.data)
     csv_path = tmp_path / f"codes-{contract.pk}.csv"
     run_command("b2b_list", "contracts", "--codes", str(contract.pk), "--codes-out", str(csv_path))
     rows = list(csv.DictReader(csv_path.open(encoding="utf-8")))

@@ -11,6 +11,7 @@ from django.core.management import call_command
 
 from b2b.models import ContractMembership, ContractPage, OrganizationIndexPage, OrganizationPage
 from main.services import site_configure
+from tests.b2b.helpers import new_contract
 from tests.b2b.staff import PASSWORD, staff_member
 from tests.factories import UserFactory, course_with_source
 
@@ -91,21 +92,7 @@ def test_staff_create_an_organization_and_a_capped_contract_in_wagtail(site, pag
 
 
 def test_staff_provision_a_learner_in_the_django_admin_and_cannot_delete_the_contract(site, page):
-    call_command(
-        "b2b_contract",
-        "create",
-        "Acme University",
-        "Acme 2026",
-        "non-sso",
-        "--create",
-        "--org-key",
-        "ACME",
-        "--max-learners",
-        "3",
-        stdout=io.StringIO(),
-        stderr=io.StringIO(),
-    )
-    contract = ContractPage.objects.get()
+    contract = new_contract("Acme 2026", max_learners=3, org="Acme University", key="ACME")
     learner = UserFactory(username="ada", email="ada@example.edu", name="Ada Lovelace")
     member = staff_member()
 

@@ -4,6 +4,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from b2b.models import ContractMembership
+from b2b.services.contracts import contract_modify
+from b2b.services.courseware import courseware_remove
 from courses.models import CourseRunEnrollment
 from ecommerce.models import Order
 from tests.ecommerce.helpers import shop_state
@@ -24,7 +26,7 @@ def api(learner):
 def test_the_whole_flow_through_the_api(
     api, make_offer, learner, django_capture_on_commit_callbacks
 ):
-    offer = make_offer("Acme", "non-sso", "--max-learners", "5")
+    offer = make_offer("Acme", "non-sso", max_learners=5)
 
     basket = api.post("/api/v0/basket/items/", {"product_id": offer.product.pk}, format="json")
     assert basket.status_code == 200
@@ -93,7 +95,7 @@ def test_the_whole_flow_through_the_api(
 
 
 def test_checkout_without_a_code_is_refused_with_nothing_written(api, make_offer):
-    offer = make_offer("Acme", "non-sso", "--max-learners", "5")
+    offer = make_offer("Acme", "non-sso", max_learners=5)
     api.post("/api/v0/basket/items/", {"product_id": offer.product.pk}, format="json")
     before = shop_state()
 
@@ -126,7 +128,7 @@ def test_checkout_without_a_code_is_refused_with_nothing_written(api, make_offer
     ],
 )
 def test_code_refusals_have_the_refusal_shape(api, make_offer, body, status, expected):
-    offer = make_offer("Acme", "non-sso", "--max-learners", "5")
+    offer = make_offer("Acme", "non-sso", max_learners=5)
     api.post("/api/v0/basket/items/", {"product_id": offer.product.pk}, format="json")
 
     response = api.post("/api/v0/basket/code/", body, format="json")
@@ -135,7 +137,7 @@ def test_code_refusals_have_the_refusal_shape(api, make_offer, body, status, exp
 
 
 def test_unknown_product_and_foreign_order_are_404(api, make_offer):
-    offer = make_offer("Acme", "non-sso", "--max-learners", "5")
+    offer = make_offer("Acme", "non-sso", max_learners=5)
     other = UserFactory(username="bo")
     foreign = Order.objects.create(purchaser=other, state="fulfilled")
 
@@ -154,7 +156,7 @@ def test_unknown_product_and_foreign_order_are_404(api, make_offer):
 def test_priced_checkout_returns_the_signed_payment_form_and_a_retry_the_same_order(
     api, make_offer, payments
 ):
-    offer = make_offer("Acme Paid", "non-sso", "--max-learners", "5", "--price", "99.50")
+    offer = make_offer("Acme Paid", "non-sso", max_learners=5, price="99.50")
     api.post("/api/v0/basket/items/", {"product_id": offer.product.pk}, format="json")
     api.post("/api/v0/basket/code/", {"code": offer.codes[0]}, format="json")
 
@@ -179,7 +181,7 @@ def test_priced_checkout_returns_the_signed_payment_form_and_a_retry_the_same_or
 
 
 def test_priced_checkout_without_payments_is_refused(api, make_offer):
-    offer = make_offer("Acme Paid", "non-sso", "--max-learners", "5", "--price", "99.50")
+    offer = make_offer("Acme Paid", "non-sso", max_learners=5, price="99.50")
     api.post("/api/v0/basket/items/", {"product_id": offer.product.pk}, format="json")
     api.post("/api/v0/basket/code/", {"code": offer.codes[0]}, format="json")
     before = shop_state()
@@ -239,7 +241,7 @@ def test_the_schema_documents_the_api(client):
 
 
 def test_the_enroll_api_refuses_a_contract_run_without_a_code(api, make_offer):
-    offer = make_offer("Acme", "non-sso", "--max-learners", "5")
+    offer = make_offer("Acme", "non-sso", max_learners=5)
     before = shop_state()
 
     response = api.post("/api/v0/enrollments/", {"run": offer.run.courseware_id}, format="json")
@@ -267,12 +269,10 @@ def test_the_enroll_api_lets_a_free_sso_member_in_without_a_code(
     assert CourseRunEnrollment.objects.filter(user=learner, run=offer.run).count() == 1
 
 
-def test_the_enroll_api_refuses_an_inactive_free_sso_contract(
-    api, make_offer, learner, run_command
-):
+def test_the_enroll_api_refuses_an_inactive_free_sso_contract(api, make_offer, learner):
     offer = make_offer("Acme SSO", "sso")
     ContractMembership.objects.create(user=learner, contract=offer.contract, source="sso")
-    run_command("b2b_contract", "modify", str(offer.contract.pk), "--inactive")
+    contract_modify(offer.contract.pk, active=False)
 
     response = api.post("/api/v0/enrollments/", {"run": offer.run.courseware_id}, format="json")
 
@@ -293,9 +293,12 @@ def test_the_enroll_api_opens_public_runs_and_refuses_unknown_ones(api, catalog,
     assert (unknown.status_code, unknown.json()["code"]) == (404, "run-not-found")
 
 
-def test_a_run_that_left_its_contract_cannot_be_bought_or_enrolled(api, make_offer, run_command):
-    offer = make_offer("Acme", "non-sso", "--max-learners", "5")
-    run_command("b2b_courseware", "remove", str(offer.contract.pk), offer.run.course.readable_id)
+def test_a_run_that_left_its_contract_cannot_be_bought_or_enrolled(
+    api, make_offer, django_capture_on_commit_callbacks
+):
+    offer = make_offer("Acme", "non-sso", max_learners=5)
+    with django_capture_on_commit_callbacks(execute=True):
+        courseware_remove(offer.contract.pk, offer.run.course.readable_id)
     before = shop_state()
 
     item = api.post("/api/v0/basket/items/", {"product_id": offer.product.pk}, format="json")
@@ -309,7 +312,7 @@ def test_a_run_that_left_its_contract_cannot_be_bought_or_enrolled(api, make_off
 def test_checkout_records_the_new_membership_in_the_contract_history(api, make_offer, learner):
     from b2b.services.audit import contract_history
 
-    offer = make_offer("Acme", "non-sso", "--max-learners", "5")
+    offer = make_offer("Acme", "non-sso", max_learners=5)
     api.post("/api/v0/basket/items/", {"product_id": offer.product.pk}, format="json")
     api.post("/api/v0/basket/code/", {"code": offer.codes[0]}, format="json")
 
@@ -359,7 +362,7 @@ def test_unknown_api_addresses_and_oversized_bodies_get_the_api_shape(api, setti
 def test_an_enrolled_learner_is_told_so_before_being_asked_for_a_code(
     api, make_offer, learner, django_capture_on_commit_callbacks
 ):
-    offer = make_offer("Acme", "non-sso", "--max-learners", "5")
+    offer = make_offer("Acme", "non-sso", max_learners=5)
     api.post("/api/v0/basket/items/", {"product_id": offer.product.pk}, format="json")
     api.post("/api/v0/basket/code/", {"code": offer.codes[0]}, format="json")
     with django_capture_on_commit_callbacks(execute=True):

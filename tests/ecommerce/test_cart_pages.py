@@ -6,6 +6,8 @@ import pytest
 from django.contrib.messages import get_messages
 
 from b2b.models import ContractMembership
+from b2b.services.code_operations import codes_deactivate
+from b2b.services.contracts import contract_modify
 from courses.models import CourseRunEnrollment
 from ecommerce.models import BasketDiscount, BasketItem, DiscountRedemption, Line, Order
 from tests.ecommerce.helpers import shop_state
@@ -19,7 +21,7 @@ def refusals(response) -> list[tuple[str, str]]:
 
 
 def test_product_url_asks_to_log_in_then_comes_back_to_the_cart(client, make_offer, learner):
-    offer = make_offer("Acme", "non-sso", "--max-learners", "5")
+    offer = make_offer("Acme", "non-sso", max_learners=5)
     url = f"/cart/add/?product_id={offer.product.pk}"
 
     response = client.get(url)
@@ -43,8 +45,8 @@ def test_product_url_asks_to_log_in_then_comes_back_to_the_cart(client, make_off
 
 
 def test_product_url_empties_the_basket_first(client, make_offer, learner, catalog):
-    offer = make_offer("Acme", "non-sso", "--max-learners", "5")
-    other = make_offer("Acme", "non-sso", "--max-learners", "5", course=catalog.micro)
+    offer = make_offer("Acme", "non-sso", max_learners=5)
+    other = make_offer("Acme", "non-sso", max_learners=5, course=catalog.micro)
     client.force_login(learner)
     client.get(f"/cart/add/?product_id={offer.product.pk}")
     client.post("/cart/code/", {"code": offer.codes[0]})
@@ -58,7 +60,7 @@ def test_product_url_empties_the_basket_first(client, make_offer, learner, catal
 
 @pytest.mark.parametrize("raw", ["999999", "abc", "", "-3"])
 def test_a_bad_product_url_says_so_and_keeps_the_basket(client, make_offer, learner, raw):
-    offer = make_offer("Acme", "non-sso", "--max-learners", "5")
+    offer = make_offer("Acme", "non-sso", max_learners=5)
     client.force_login(learner)
     client.get(f"/cart/add/?product_id={offer.product.pk}")
 
@@ -81,7 +83,7 @@ def test_a_bad_product_url_says_so_and_keeps_the_basket(client, make_offer, lear
 def test_zero_value_contract_basket_has_no_checkout_button_until_a_code_is_applied(
     client, make_offer, learner
 ):
-    offer = make_offer("Acme", "non-sso", "--max-learners", "5")
+    offer = make_offer("Acme", "non-sso", max_learners=5)
     client.force_login(learner)
     client.get(f"/cart/add/?product_id={offer.product.pk}")
 
@@ -100,7 +102,7 @@ def test_zero_value_contract_basket_has_no_checkout_button_until_a_code_is_appli
 def test_zero_value_checkout_enrolls_attaches_redeems_and_lands_on_the_dashboard(
     client, make_offer, learner, django_capture_on_commit_callbacks
 ):
-    offer = make_offer("Acme", "non-sso", "--max-learners", "5")
+    offer = make_offer("Acme", "non-sso", max_learners=5)
     client.force_login(learner)
     client.get(f"/cart/add/?product_id={offer.product.pk}")
     client.post("/cart/code/", {"code": offer.codes[1]})
@@ -137,7 +139,7 @@ def test_zero_value_checkout_enrolls_attaches_redeems_and_lands_on_the_dashboard
 def test_checking_out_a_contract_product_without_a_code_goes_back_to_the_cart(
     client, make_offer, learner
 ):
-    offer = make_offer("Acme", "non-sso", "--max-learners", "5")
+    offer = make_offer("Acme", "non-sso", max_learners=5)
     client.force_login(learner)
     client.get(f"/cart/add/?product_id={offer.product.pk}")
     before = shop_state()
@@ -210,10 +212,18 @@ def _enroll_with_code(client, offer, code):
     ],
 )
 def test_a_refused_code_says_exactly_why_and_changes_nothing(
-    client, make_offer, learner, catalog, run_command, case, code, status, message
+    client,
+    make_offer,
+    learner,
+    catalog,
+    django_capture_on_commit_callbacks,
+    case,
+    code,
+    status,
+    message,
 ):
-    offer = make_offer("Acme", "non-sso", "--max-learners", "2")
-    other = make_offer("Acme", "non-sso", "--max-learners", "2", course=catalog.micro)
+    offer = make_offer("Acme", "non-sso", max_learners=2)
+    other = make_offer("Acme", "non-sso", max_learners=2, course=catalog.micro)
     expected_code = {
         "unknown": "invalid-code",
         "empty": "invalid-code",
@@ -232,10 +242,11 @@ def test_a_refused_code_says_exactly_why_and_changes_nothing(
         _enroll_with_code(someone, offer, offer.codes[0])
         code = offer.codes[0]
     elif case == "deactivated":
-        run_command("b2b_codes", "deactivate", offer.codes[0])
+        with django_capture_on_commit_callbacks(execute=True):
+            codes_deactivate([offer.codes[0]])
         code = offer.codes[0]
     elif case == "inactive contract":
-        run_command("b2b_contract", "modify", str(offer.contract.pk), "--inactive")
+        contract_modify(offer.contract.pk, active=False)
         code = offer.codes[0]
     elif case == "full":
         for name in ("cy", "di"):
@@ -308,7 +319,7 @@ def test_a_learner_not_attached_to_a_free_sso_contract_cannot_get_in(client, mak
 def test_an_attached_learner_takes_no_new_seat_on_a_full_contract(
     client, make_offer, learner, django_capture_on_commit_callbacks
 ):
-    offer = make_offer("Acme", "non-sso", "--max-learners", "1")
+    offer = make_offer("Acme", "non-sso", max_learners=1)
     ContractMembership.objects.create(user=learner, contract=offer.contract, source="manual")
     client.force_login(learner)
 
@@ -336,7 +347,7 @@ def test_the_cart_says_when_it_is_empty(client, learner):
 
 
 def test_removing_the_code_hides_the_checkout_button_again(client, make_offer, learner):
-    offer = make_offer("Acme", "non-sso", "--max-learners", "5")
+    offer = make_offer("Acme", "non-sso", max_learners=5)
     client.force_login(learner)
     client.get(f"/cart/add/?product_id={offer.product.pk}")
     client.post("/cart/code/", {"code": offer.codes[0]})
@@ -359,7 +370,7 @@ def test_the_cart_pages_need_a_login(client):
 
 
 def test_a_code_deleted_by_the_code_adjustment_leaves_the_basket_without_a_code(
-    client, make_offer, learner, run_command
+    client, make_offer, learner, django_capture_on_commit_callbacks
 ):
     offer = make_offer("Acme", "non-sso")  # uncapped: one unlimited code
     client.force_login(learner)
@@ -368,7 +379,8 @@ def test_a_code_deleted_by_the_code_adjustment_leaves_the_basket_without_a_code(
     assert BasketDiscount.objects.count() == 1
 
     # Free SSO and uncapped: codes are no longer needed, the unredeemed ones are deleted.
-    run_command("b2b_contract", "modify", str(offer.contract.pk), "--integration-type", "sso")
+    with django_capture_on_commit_callbacks(execute=True):
+        contract_modify(offer.contract.pk, integration_type="sso")
 
     from ecommerce.models import Discount
 

@@ -77,7 +77,7 @@ def outcomes(results) -> Counter:
 
 
 def test_twenty_learners_one_one_time_code(make_offer):
-    offer = make_offer("Acme", "non-sso", "--max-learners", "50")
+    offer = make_offer("Acme", "non-sso", max_learners=50)
     code = offer.codes[0]
     users = learners_with_code(offer, [code] * 20, "racer")
 
@@ -98,7 +98,7 @@ def test_twenty_learners_one_one_time_code(make_offer):
 
 
 def test_a_full_contract_attaches_nobody_beyond_its_cap(make_offer):
-    offer = make_offer("Acme", "non-sso", "--max-learners", "5")
+    offer = make_offer("Acme", "non-sso", max_learners=5)
     # Ten learners, each with a valid code in the basket (two per code) while seats were free.
     racers = learners_with_code(offer, [offer.codes[i % 5] for i in range(10)], "racer")
     # Then five learners are attached by SSO and by an administrator: the contract is full.
@@ -119,7 +119,7 @@ def test_a_full_contract_attaches_nobody_beyond_its_cap(make_offer):
 
 
 def test_the_last_seats_go_to_exactly_as_many_learners(make_offer):
-    offer = make_offer("Acme", "non-sso", "--max-learners", "10")
+    offer = make_offer("Acme", "non-sso", max_learners=10)
     racers = learners_with_code(offer, offer.codes[:10], "racer")
     for index in range(3):
         ContractMembership.objects.create(
@@ -138,7 +138,7 @@ def test_the_last_seats_go_to_exactly_as_many_learners(make_offer):
 
 
 def test_a_double_submitted_checkout_makes_one_order(make_offer):
-    offer = make_offer("Acme", "non-sso", "--max-learners", "5")
+    offer = make_offer("Acme", "non-sso", max_learners=5)
     (user,) = learners_with_code(offer, [offer.codes[0]], "double")
 
     results = race([lambda: basket_checkout(user), lambda: basket_checkout(user)])
@@ -149,7 +149,7 @@ def test_a_double_submitted_checkout_makes_one_order(make_offer):
 
 
 def test_a_double_submitted_priced_checkout_makes_one_pending_order(make_offer, payments):
-    offer = make_offer("Acme Paid", "non-sso", "--max-learners", "5", "--price", "120")
+    offer = make_offer("Acme Paid", "non-sso", max_learners=5, price="120")
     (user,) = learners_with_code(offer, [offer.codes[0]], "double")
 
     results = race([lambda: basket_checkout(user), lambda: basket_checkout(user)])
@@ -163,7 +163,7 @@ def test_a_double_submitted_priced_checkout_makes_one_pending_order(make_offer, 
 def test_a_declined_payment_frees_the_code_for_exactly_one_of_the_next_learners(
     make_offer, payments
 ):
-    offer = make_offer("Acme Paid", "non-sso", "--max-learners", "5", "--price", "120")
+    offer = make_offer("Acme Paid", "non-sso", max_learners=5, price="120")
     code = offer.codes[0]
     (first,) = learners_with_code(offer, [code], "first")
     pending = basket_checkout(first).order

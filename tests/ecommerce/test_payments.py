@@ -46,7 +46,7 @@ FORM_FIELDS = {
 
 @pytest.fixture
 def priced(make_offer):
-    return make_offer("Acme Paid", "non-sso", "--max-learners", "3", "--price", "250")
+    return make_offer("Acme Paid", "non-sso", max_learners=3, price="250")
 
 
 def _pending(client, offer, code, learner):

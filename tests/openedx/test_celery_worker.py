@@ -21,7 +21,7 @@ import pytest
 from django.db import connection
 
 from courses.models import CourseRun
-from tests.b2b.helpers import make_contract
+from tests.b2b.helpers import new_contract
 from tests.openedx.conftest import CLONE, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -73,10 +73,10 @@ def clone_results(log: Path) -> list[str]:
 
 
 def test_a_worker_clones_the_run_and_a_second_delivery_stops(
-    wagtail_site, catalog, run_command, standin_server, standin, tmp_path
+    wagtail_site, catalog, standin_server, standin, tmp_path
 ):
     assert broker_up(), f"the broker at {BROKER} does not answer"
-    contract = make_contract(run_command, "Open", "non-sso")
+    contract = new_contract("Open")
     env = {
         **os.environ,
         "PYTHONUNBUFFERED": "1",

@@ -8,8 +8,8 @@ from django.db import connection, connections
 
 from courses.models import CourseRun, CourseRunEnrollment
 from openedx.services import course_run_sync, enrollment_sync
-from tests.b2b.helpers import make_contract
-from tests.factories import UserFactory
+from tests.b2b.helpers import new_contract
+from tests.factories import ContractRunFactory, UserFactory
 from tests.openedx.conftest import CLONE, ENROLL
 
 pytestmark = [
@@ -39,13 +39,11 @@ def at_once(sync, pk: int) -> list[str]:
 
 
 def test_two_deliveries_of_a_run_clone_it_once(
-    wagtail_site, catalog, run_command, settings, standin_server, standin
+    wagtail_site, catalog, settings, standin_server, standin
 ):
     from tests.openedx.conftest import point_settings_at
 
-    contract = make_contract(run_command, "Open", "non-sso")
-    run_command("b2b_courseware", "add", str(contract.pk), "course-v1:MITxT+14.310x")
-    run = CourseRun.objects.get(b2b_contract=contract)
+    run = ContractRunFactory(b2b_contract=new_contract("Open"), course=catalog.data)
     point_settings_at(settings, standin_server)
     standin.configure(latency=0.2)  # each request takes a while: the two overlap
 
@@ -57,13 +55,13 @@ def test_two_deliveries_of_a_run_clone_it_once(
 
 
 def test_two_deliveries_of_an_enrollment_enroll_once(
-    wagtail_site, catalog, run_command, settings, standin_server, standin
+    wagtail_site, catalog, add_courseware, settings, standin_server, standin
 ):
     from tests.openedx.conftest import point_settings_at
 
     point_settings_at(settings, standin_server)
-    contract = make_contract(run_command, "Open", "non-sso")
-    run_command("b2b_courseware", "add", str(contract.pk), "course-v1:MITxT+14.310x")
+    contract = new_contract("Open")
+    add_courseware(contract, "course-v1:MITxT+14.310x")
     run = CourseRun.objects.get(b2b_contract=contract)
     enrollment = CourseRunEnrollment.objects.create(user=UserFactory(username="ada"), run=run)
     standin.configure(latency=0.2)

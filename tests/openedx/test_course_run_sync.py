@@ -13,7 +13,7 @@ from courses.models import CourseRun, EdxStatus
 from openedx import api as edx_api
 from openedx.services import course_run_sync
 from openedx.tasks import course_run_clone
-from tests.b2b.helpers import make_contract
+from tests.b2b.helpers import new_contract
 from tests.factories import course_with_source
 from tests.openedx.conftest import CLONE, SERVICE, TOKEN, YEAR, studio_run, synced
 
@@ -25,19 +25,13 @@ POVERTY_SOURCE = "course-v1:MITxT+14.73x+SOURCE"
 
 
 @pytest.fixture
-def contract(wagtail_site, catalog, run_command):
-    return make_contract(
-        run_command,
+def contract(wagtail_site, catalog):
+    return new_contract(
         "Capped",
-        "non-sso",
-        "--max-learners",
-        "3",
-        "--price",
-        "25",
-        "--start",
-        "2096-02-01",
-        "--end",
-        "2096-06-30",
+        max_learners=3,
+        enrollment_fixed_price="25",
+        contract_start=dt.date(2096, 2, 1),
+        contract_end=dt.date(2096, 6, 30),
     )
 
 
@@ -71,8 +65,10 @@ def edx_state(run: CourseRun) -> tuple:
     return run.edx_status, run.edx_error, run.edx_attempts
 
 
-def test_program_runs_are_cloned_and_updated_with_one_token(edx, contract, run_command):
-    run_command("b2b_courseware", "add", str(contract.pk), "program-v1:MITx+DEDP")
+def test_program_runs_are_cloned_and_updated_with_one_token(
+    edx, contract, run_command, add_courseware
+):
+    add_courseware(contract, "program-v1:MITx+DEDP")
 
     data, micro, poverty = (key_of(contract, n) for n in ("14.310x", "14.100x", "14.73x"))
     state = edx.state()
@@ -107,8 +103,8 @@ def test_program_runs_are_cloned_and_updated_with_one_token(edx, contract, run_c
     )
 
 
-def test_the_clone_and_the_patch_send_exactly_this(edx, contract, run_command):
-    run_command("b2b_courseware", "add", str(contract.pk), "course-v1:MITxT+14.310x")
+def test_the_clone_and_the_patch_send_exactly_this(edx, contract, add_courseware):
+    add_courseware(contract, "course-v1:MITxT+14.310x")
 
     key = key_of(contract, "14.310x")
     sent = [(r["method"], r["auth"], r["body"]) for r in edx.log()[1:]]
@@ -132,18 +128,18 @@ def test_the_clone_and_the_patch_send_exactly_this(edx, contract, run_command):
     ]
 
 
-def test_the_token_is_reused_by_later_runs(edx, contract, run_command):
-    run_command("b2b_courseware", "add", str(contract.pk), "course-v1:MITxT+14.310x")
-    run_command("b2b_courseware", "add", str(contract.pk), "course-v1:MITxT+14.100x")
+def test_the_token_is_reused_by_later_runs(edx, contract, add_courseware):
+    add_courseware(contract, "course-v1:MITxT+14.310x")
+    add_courseware(contract, "course-v1:MITxT+14.100x")
 
     assert edx.state()["tokens_issued"] == 1
     assert edx.requests(prefix="/oauth2/") == [TOKEN]
 
 
-def test_a_token_is_not_used_in_its_last_minute(edx, contract, run_command):
+def test_a_token_is_not_used_in_its_last_minute(edx, contract, add_courseware):
     # A token that lives 60 s is already in its last minute: every request gets a new one.
     edx.configure(token_lifetime=60)
-    run_command("b2b_courseware", "add", str(contract.pk), "course-v1:MITxT+14.310x")
+    add_courseware(contract, "course-v1:MITxT+14.310x")
 
     key = key_of(contract, "14.310x")
     assert edx.requests() == [
@@ -158,12 +154,12 @@ def test_a_token_is_not_used_in_its_last_minute(edx, contract, run_command):
 
 
 def test_token_expired_mid_batch_is_refreshed_once_without_duplicate_clones(
-    settings, standin_server, edx, contract, run_command
+    settings, standin_server, edx, contract, run_command, add_courseware
 ):
     # Three runs made while edX was off, then synced in one batch; edX expires the token
     # after the first run's three requests.
     settings.OPENEDX_API_BASE_URL = ""
-    run_command("b2b_courseware", "add", str(contract.pk), "program-v1:MITx+DEDP")
+    add_courseware(contract, "program-v1:MITx+DEDP")
     assert set(
         CourseRun.objects.filter(b2b_contract=contract).values_list("edx_status", flat=True)
     ) == {"not-configured"}
@@ -197,7 +193,7 @@ def sources_and(*keys: str) -> list[str]:
     return sorted([DATA_SOURCE, MICRO_SOURCE, POVERTY_SOURCE, *keys])
 
 
-def test_destination_already_in_studio_counts_as_done_and_is_updated(edx, contract, run_command):
+def test_destination_already_in_studio_counts_as_done_and_is_updated(edx, contract, add_courseware):
     key = key_of(contract, "14.310x")
     edx.add_run(
         key,
@@ -206,7 +202,7 @@ def test_destination_already_in_studio_counts_as_done_and_is_updated(edx, contra
         team=[{"user": SERVICE, "role": "instructor"}],
     )
 
-    run_command("b2b_courseware", "add", str(contract.pk), "course-v1:MITxT+14.310x")
+    add_courseware(contract, "course-v1:MITxT+14.310x")
 
     run = CourseRun.objects.get(courseware_id=key)
     assert edx_state(run) == ("created", "", 1)
@@ -215,10 +211,10 @@ def test_destination_already_in_studio_counts_as_done_and_is_updated(edx, contra
     assert course_run_sync(run.pk).outcome == "already-created"
 
 
-def test_two_server_errors_then_success_is_retried_and_created(edx, contract, run_command):
+def test_two_server_errors_then_success_is_retried_and_created(edx, contract, add_courseware):
     edx.fail("500", 2, path=CLONE)
 
-    run_command("b2b_courseware", "add", str(contract.pk), "course-v1:MITxT+14.310x")
+    add_courseware(contract, "course-v1:MITxT+14.310x")
 
     key = key_of(contract, "14.310x")
     assert edx_state(CourseRun.objects.get(courseware_id=key)) == ("created", "", 1)
@@ -233,10 +229,10 @@ def test_two_server_errors_then_success_is_retried_and_created(edx, contract, ru
     assert sorted(edx.state()["runs"]) == sources_and(key)
 
 
-def test_server_errors_past_the_retries_fail_the_run_with_the_error(edx, contract, run_command):
+def test_server_errors_past_the_retries_fail_the_run_with_the_error(edx, contract, add_courseware):
     edx.fail("500", 3, path=CLONE)
 
-    run_command("b2b_courseware", "add", str(contract.pk), "course-v1:MITxT+14.310x")
+    add_courseware(contract, "course-v1:MITxT+14.310x")
 
     key = key_of(contract, "14.310x")
     assert edx_state(CourseRun.objects.get(courseware_id=key)) == (
@@ -248,10 +244,10 @@ def test_server_errors_past_the_retries_fail_the_run_with_the_error(edx, contrac
     assert [r[2] for r in edx.requests(prefix=CLONE)] == [500, 500, 500]
 
 
-def test_missing_source_run_fails_at_once_with_the_error_recorded(edx, contract, run_command):
+def test_missing_source_run_fails_at_once_with_the_error_recorded(edx, contract, add_courseware):
     course_with_source("course-v1:MITxT+21A.819x", "Not in Studio")
 
-    run_command("b2b_courseware", "add", str(contract.pk), "course-v1:MITxT+21A.819x")
+    add_courseware(contract, "course-v1:MITxT+21A.819x")
 
     run = CourseRun.objects.get(courseware_id=key_of(contract, "21A.819x"))
     assert edx_state(run) == (
@@ -264,10 +260,10 @@ def test_missing_source_run_fails_at_once_with_the_error_recorded(edx, contract,
     assert edx.requests() == [TOKEN, ("GET", studio_run("course-v1:MITxT+21A.819x+SOURCE"), 404)]
 
 
-def test_a_timeout_is_retried(edx, contract, run_command):
+def test_a_timeout_is_retried(edx, contract, add_courseware):
     edx.fail("timeout", 1, path=CLONE)
 
-    run_command("b2b_courseware", "add", str(contract.pk), "course-v1:MITxT+14.310x")
+    add_courseware(contract, "course-v1:MITxT+14.310x")
 
     key = key_of(contract, "14.310x")
     assert edx_state(CourseRun.objects.get(courseware_id=key)) == ("created", "", 1)
@@ -280,11 +276,11 @@ def test_a_timeout_is_retried(edx, contract, run_command):
     ]
 
 
-def test_a_clone_whose_answer_timed_out_is_found_done_on_the_retry(edx, contract, run_command):
+def test_a_clone_whose_answer_timed_out_is_found_done_on_the_retry(edx, contract, add_courseware):
     # Studio cloned the run, but the answer never came: the retry finds it, once, and goes on.
     edx.fail("timeout-after", 1, path=CLONE)
 
-    run_command("b2b_courseware", "add", str(contract.pk), "course-v1:MITxT+14.310x")
+    add_courseware(contract, "course-v1:MITxT+14.310x")
 
     key = key_of(contract, "14.310x")
     assert edx_state(CourseRun.objects.get(courseware_id=key)) == ("created", "", 1)
@@ -298,9 +294,11 @@ def test_a_clone_whose_answer_timed_out_is_found_done_on_the_retry(edx, contract
     assert edx.state()["runs"][key] == studio_view(key, "Data Analysis for Social Scientists")
 
 
-def test_timeouts_past_the_retries_fail_then_sync_edx_creates_it(edx, contract, run_command):
+def test_timeouts_past_the_retries_fail_then_sync_edx_creates_it(
+    edx, contract, run_command, add_courseware
+):
     edx.fail("timeout", 3, path=CLONE)
-    run_command("b2b_courseware", "add", str(contract.pk), "course-v1:MITxT+14.310x")
+    add_courseware(contract, "course-v1:MITxT+14.310x")
     key = key_of(contract, "14.310x")
     run = CourseRun.objects.get(courseware_id=key)
     assert edx_state(run) == (
@@ -320,8 +318,8 @@ def test_timeouts_past_the_retries_fail_then_sync_edx_creates_it(edx, contract, 
     assert [r[2] for r in edx.requests(prefix=CLONE)] == [None, None, None, 201]
 
 
-def test_the_task_delivered_twice_clones_once(edx, contract, run_command):
-    run_command("b2b_courseware", "add", str(contract.pk), "course-v1:MITxT+14.310x")
+def test_the_task_delivered_twice_clones_once(edx, contract, add_courseware):
+    add_courseware(contract, "course-v1:MITxT+14.310x")
     run = CourseRun.objects.get(courseware_id=key_of(contract, "14.310x"))
     before = edx.requests()
 
@@ -332,9 +330,9 @@ def test_the_task_delivered_twice_clones_once(edx, contract, run_command):
     assert edx_state(run) == ("created", "", 1)
 
 
-def test_a_sync_claimed_by_another_delivery_is_left_to_it(edx, contract, run_command, settings):
+def test_a_sync_claimed_by_another_delivery_is_left_to_it(edx, contract, add_courseware, settings):
     settings.OPENEDX_API_BASE_URL = ""
-    run_command("b2b_courseware", "add", str(contract.pk), "course-v1:MITxT+14.310x")
+    add_courseware(contract, "course-v1:MITxT+14.310x")
     run = CourseRun.objects.get(courseware_id=key_of(contract, "14.310x"))
     settings.OPENEDX_API_BASE_URL = edx.url
     # Another worker claimed it a minute ago and is still at it.
@@ -351,9 +349,9 @@ def test_a_sync_claimed_by_another_delivery_is_left_to_it(edx, contract, run_com
     assert edx.requests() == []
 
 
-def test_a_claim_older_than_the_lease_is_taken_over(edx, contract, run_command, settings):
+def test_a_claim_older_than_the_lease_is_taken_over(edx, contract, add_courseware, settings):
     settings.OPENEDX_API_BASE_URL = ""
-    run_command("b2b_courseware", "add", str(contract.pk), "course-v1:MITxT+14.310x")
+    add_courseware(contract, "course-v1:MITxT+14.310x")
     run = CourseRun.objects.get(courseware_id=key_of(contract, "14.310x"))
     settings.OPENEDX_API_BASE_URL = edx.url
     # A worker died mid-sync 16 minutes ago.
@@ -367,10 +365,10 @@ def test_a_claim_older_than_the_lease_is_taken_over(edx, contract, run_command, 
     assert edx_state(run) == ("created", "", 1)
 
 
-def test_wrong_credentials_fail_without_retry(edx, contract, run_command, settings):
+def test_wrong_credentials_fail_without_retry(edx, contract, add_courseware, settings):
     settings.OPENEDX_COURSES_SERVICE_WORKER_CLIENT_SECRET = "not-the-secret"
 
-    run_command("b2b_courseware", "add", str(contract.pk), "course-v1:MITxT+14.310x")
+    add_courseware(contract, "course-v1:MITxT+14.310x")
 
     run = CourseRun.objects.get(courseware_id=key_of(contract, "14.310x"))
     assert edx_state(run) == (
@@ -384,7 +382,7 @@ def test_wrong_credentials_fail_without_retry(edx, contract, run_command, settin
 
 
 def test_a_token_refused_even_when_fresh_fails_after_one_refresh(
-    edx, contract, run_command, settings
+    edx, contract, add_courseware, settings
 ):
     # Studio does not accept the LMS's tokens (another signing key): one refresh, then failed.
     from openedx.standin import StandinServer
@@ -392,7 +390,7 @@ def test_a_token_refused_even_when_fresh_fails_after_one_refresh(
     other = StandinServer(port=0, seed={DATA_SOURCE: {"title": "x"}}).start()
     try:
         settings.OPENEDX_STUDIO_API_BASE_URL = other.studio_url
-        run_command("b2b_courseware", "add", str(contract.pk), "course-v1:MITxT+14.310x")
+        add_courseware(contract, "course-v1:MITxT+14.310x")
         studio_log = [
             (r["method"], r["path"], r["status"]) for r in other.state.snapshot()["requests"]
         ]
@@ -410,7 +408,7 @@ def test_a_token_refused_even_when_fresh_fails_after_one_refresh(
     assert studio_log == [("GET", studio_run(DATA_SOURCE), 401)] * 2
 
 
-def test_edx_down_fails_after_the_retries(edx, contract, run_command, settings):
+def test_edx_down_fails_after_the_retries(edx, contract, add_courseware, settings):
     import socket
 
     with socket.socket() as sock:  # a port nothing listens on
@@ -419,7 +417,7 @@ def test_edx_down_fails_after_the_retries(edx, contract, run_command, settings):
     settings.OPENEDX_API_BASE_URL = f"http://127.0.0.1:{port}"
     settings.OPENEDX_STUDIO_API_BASE_URL = f"http://127.0.0.1:{port}/studio"
 
-    run_command("b2b_courseware", "add", str(contract.pk), "course-v1:MITxT+14.310x")
+    add_courseware(contract, "course-v1:MITxT+14.310x")
 
     run = CourseRun.objects.get(courseware_id=key_of(contract, "14.310x"))
     assert edx_state(run) == (

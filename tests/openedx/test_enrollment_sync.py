@@ -10,7 +10,7 @@ from django.utils import timezone
 from courses.models import CourseRun, CourseRunEnrollment
 from openedx.services import enrollment_sync
 from openedx.tasks import enrollment_sync as enrollment_sync_task
-from tests.b2b.helpers import make_contract
+from tests.b2b.helpers import new_contract
 from tests.factories import UserFactory
 from tests.openedx.conftest import CLONE, ENROLL, TOKEN, YEAR, synced
 
@@ -20,14 +20,16 @@ SOURCE = "course-v1:MITxT+14.310x+SOURCE"
 
 
 @pytest.fixture
-def contract(wagtail_site, catalog, run_command):
-    return make_contract(run_command, "SSO", "sso", "--start", "2096-02-01", "--end", "2096-06-30")
+def contract(wagtail_site, catalog):
+    return new_contract(
+        "SSO", "sso", contract_start=dt.date(2096, 2, 1), contract_end=dt.date(2096, 6, 30)
+    )
 
 
 @pytest.fixture
-def run(edx, contract, run_command):
+def run(edx, contract, add_courseware):
     """The contract's run of 14.310x, created in the stand-in."""
-    run_command("b2b_courseware", "add", str(contract.pk), "course-v1:MITxT+14.310x")
+    add_courseware(contract, "course-v1:MITxT+14.310x")
     return CourseRun.objects.get(b2b_contract=contract)
 
 
@@ -131,10 +133,10 @@ def test_an_unknown_lms_user_fails_without_retry(edx, run, enroll):
 
 
 def test_a_run_not_yet_in_studio_is_created_before_the_enrollment(
-    edx, contract, run_command, enroll, settings
+    edx, contract, add_courseware, enroll, settings
 ):
     settings.OPENEDX_API_BASE_URL = ""
-    run_command("b2b_courseware", "add", str(contract.pk), "course-v1:MITxT+14.310x")
+    add_courseware(contract, "course-v1:MITxT+14.310x")
     run = CourseRun.objects.get(b2b_contract=contract)
     settings.OPENEDX_API_BASE_URL = edx.url
 
@@ -148,10 +150,10 @@ def test_a_run_not_yet_in_studio_is_created_before_the_enrollment(
 
 
 def test_a_run_that_cannot_be_created_fails_the_enrollment_with_its_error(
-    edx, contract, run_command, enroll, settings
+    edx, contract, add_courseware, enroll, settings
 ):
     settings.OPENEDX_API_BASE_URL = ""
-    run_command("b2b_courseware", "add", str(contract.pk), "course-v1:MITxT+14.310x")
+    add_courseware(contract, "course-v1:MITxT+14.310x")
     run = CourseRun.objects.get(b2b_contract=contract)
     settings.OPENEDX_API_BASE_URL = edx.url
     edx.fail("500", 3, path=CLONE)
@@ -211,8 +213,8 @@ def test_enrollments_in_runs_from_edx_go_straight_to_the_lms(edx, catalog, enrol
     assert edx.requests() == [TOKEN, ("POST", ENROLL, 200)]
 
 
-def test_not_configured_enrollments_send_nothing(standin, run_command, contract, enroll):
-    run_command("b2b_courseware", "add", str(contract.pk), "course-v1:MITxT+14.310x")
+def test_not_configured_enrollments_send_nothing(standin, add_courseware, contract, enroll):
+    add_courseware(contract, "course-v1:MITxT+14.310x")
     run = CourseRun.objects.get(b2b_contract=contract)
 
     enrollment = enroll(UserFactory(username="ada"), run)

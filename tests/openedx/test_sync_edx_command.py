@@ -8,19 +8,18 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from courses.models import CourseRun, CourseRunEnrollment
-from tests.b2b.helpers import make_contract
-from tests.factories import UserFactory
+from tests.b2b.helpers import new_contract
+from tests.factories import UserFactory, contract_runs
 from tests.openedx.conftest import CLONE, YEAR, point_settings_at
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def offline_contract(wagtail_site, catalog, run_command):
+def offline_contract(wagtail_site, catalog):
     """A contract with two runs and an enrollment, all made while edX was off."""
-    contract = make_contract(run_command, "Typical", "non-sso", "--max-learners", "5")
-    run_command("b2b_courseware", "add", str(contract.pk), "course-v1:MITxT+14.310x")
-    run_command("b2b_courseware", "add", str(contract.pk), "course-v1:MITxT+14.100x")
+    contract = new_contract("Typical", max_learners=5)
+    contract_runs(contract, catalog.data, catalog.micro)
     run = CourseRun.objects.get(courseware_id=key(contract, "14.310x"))
     CourseRunEnrollment.objects.create(user=UserFactory(username="ada"), run=run)
     return contract

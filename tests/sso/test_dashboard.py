@@ -5,7 +5,7 @@ import pytest
 
 from b2b.models import ContractMembership, ContractPage
 from courses.models import CourseRun, CourseRunEnrollment
-from tests.factories import UserFactory
+from tests.factories import ContractRunFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -17,10 +17,8 @@ def ada(client):
     return user
 
 
-def test_dashboard_lists_contracts_with_enroll_only_for_free_sso(
-    client, ada, world, catalog, run_command
-):
-    run_command("b2b_courseware", "add", str(world.acme_codes.pk), catalog.micro.readable_id)
+def test_dashboard_lists_contracts_with_enroll_only_for_free_sso(client, ada, world, catalog):
+    ContractRunFactory(b2b_contract=world.acme_codes, course=catalog.micro)
     ContractMembership.objects.create(user=ada, contract=world.acme_free, source="sso")
     ContractMembership.objects.create(user=ada, contract=world.acme_codes, source="code")
     free_run = CourseRun.objects.get(b2b_contract=world.acme_free)

@@ -1,29 +1,8 @@
-"""factory-boy factories with deterministic defaults."""
+"""The catalog: courses, their runs (a source run to re-run from) and programs."""
 
 import factory
-from django.contrib.auth import get_user_model
 
 from courses.models import Course, CourseRun, Program, ProgramRequirement
-from main.accounts import account_email_record
-
-
-class UserFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = get_user_model()
-        django_get_or_create = ("username",)
-        skip_postgeneration_save = True
-
-    username = factory.Sequence(lambda n: f"learner{n}")
-    email = factory.LazyAttribute(lambda u: f"{u.username}@example.edu")
-    name = factory.LazyAttribute(lambda u: f"Learner {u.username}")
-    password = factory.django.Password("learner-password")
-
-    @factory.post_generation
-    def email_verified(obj, create, extracted, **kwargs):  # noqa: N805
-        """The email is the account's confirmed address, as after sign-up; pass
-        ``email_verified=False`` for an account whose address is not confirmed."""
-        if create and obj.email and extracted is not False:
-            account_email_record(obj, obj.email, verified=True)
 
 
 class CourseFactory(factory.django.DjangoModelFactory):
