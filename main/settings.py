@@ -268,7 +268,7 @@ ACCOUNT_PRESERVE_USERNAME_CASING = False
 # Failed logins are counted once, by django-axes at the authentication backend (LOGIN_FAILURE_LIMIT,
 # LOGIN_COOLOFF_MINUTES: README "Limits and headers"), for every login form alike; allauth's own
 # count of failed logins is off so the two never disagree about when a learner is held.
-ACCOUNT_LOGIN_ATTEMPTS_LIMIT = 0
+ACCOUNT_RATE_LIMITS = {"login_failed": None}
 
 # -- Outgoing mail (main.mail, SPEC §9): every mail is a row, rendered at once from its templates,
 # sent after commit by a Celery task through Django's email backend, retried with exponential

@@ -373,7 +373,7 @@ def _without_currency(data: dict) -> dict:
 def test_order_paid_another_amount_or_currency_is_an_error_fix_leaves(
     make_offer, payments, fix, change
 ):
-    paid = make_offer("Paid", "non-sso", "--max-learners", "3", "--price", "100")
+    paid = make_offer("Paid", "non-sso", max_learners=3, price="100")
     order = pay(paid, "payer")
     assert (order.state, check()) == ("fulfilled", (0, []))
     record = Transaction.objects.get()
@@ -647,9 +647,7 @@ def test_queries_do_not_grow_with_codes_or_learners(make_offer, payments):
         redeem(large, f"l{n}")
     Order.objects.filter(pk=Order.objects.order_by("pk").last().pk).update(state="canceled")
     Product.objects.filter(pk=small.product.pk).update(price=Decimal("1.00"))
-    paid = make_offer(
-        "Paid", "non-sso", "--max-learners", "9", "--price", "100", org="Pay U", key="PAY"
-    )
+    paid = make_offer("Paid", "non-sso", max_learners=9, price="100", org="Pay U", key="PAY")
     for n in range(6):
         pay(paid, f"p{n}", transaction_id=f"74{n:08d}")
     Transaction.objects.filter(pk=Transaction.objects.order_by("pk").first().pk).update(amount=1)

@@ -41,7 +41,7 @@ def age(contract: ContractPage, seconds: float) -> dt.datetime:
 @pytest.fixture
 def contract(run_command, wagtail_site, catalog):
     """A non-SSO contract capped at 3 with one course: whole, its adjustments done."""
-    return contract_with_courses(run_command, "non-sso", "--max-learners", "3", courses=(DATA,))
+    return contract_with_courses("non-sso", max_learners=3, courses=(DATA,))
 
 
 # -- written with the change -------------------------------------------------------------------
@@ -177,8 +177,7 @@ def test_the_periodic_task_requeues_exactly_the_contracts_pending_past_the_perio
 ):
     settings.REQUEUE_PENDING_AFTER = 60
     lost, older, recent, whole = (
-        contract_with_courses(run_command, "non-sso", "--max-learners", "2", courses=(DATA,))
-        for _ in range(4)
+        contract_with_courses("non-sso", max_learners=2, courses=(DATA,)) for _ in range(4)
     )
     # Three changes commit, and the process dies before it hands their tasks to the broker.
     with django_capture_on_commit_callbacks() as dropped:
@@ -208,8 +207,8 @@ def test_overdue_markers_can_be_limited_to_some_contracts(
     run_command, wagtail_site, catalog, settings
 ):
     settings.REQUEUE_PENDING_AFTER = 60
-    first = contract_with_courses(run_command, "non-sso", "--max-learners", "2", courses=())
-    second = contract_with_courses(run_command, "non-sso", "--max-learners", "2", courses=())
+    first = contract_with_courses("non-sso", max_learners=2, courses=())
+    second = contract_with_courses("non-sso", max_learners=2, courses=())
     for contract in (first, second):
         codes_pending_mark(contract.pk)
     first_on, second_on = age(first, 100), age(second, 200)
@@ -221,7 +220,7 @@ def test_overdue_markers_can_be_limited_to_some_contracts(
 
 @pytest.mark.django_db
 def test_a_deleted_contract_takes_its_marker_with_it(run_command, wagtail_site, catalog):
-    contract = contract_with_courses(run_command, "non-sso", courses=())
+    contract = contract_with_courses("non-sso", courses=())
     codes_pending_mark(contract.pk)
     assert markers() == [contract.pk]
     contract.delete()
@@ -279,7 +278,7 @@ def broker_without_worker():
 def test_a_change_committed_by_another_process_mid_adjustment_keeps_the_marker(
     wagtail_site, catalog, run_command, broker_without_worker
 ):
-    contract = contract_with_courses(run_command, "non-sso", "--max-learners", "3", courses=(DATA,))
+    contract = contract_with_courses("non-sso", max_learners=3, courses=(DATA,))
     contract_modify(contract.pk, max_learners=5)
     pause, errors = _Pause(), []
     worker = _in_thread(lambda: codes_adjust(contract.pk, progress=pause), errors)
@@ -303,7 +302,7 @@ def test_a_change_committed_by_another_process_mid_adjustment_keeps_the_marker(
 def test_two_transactions_marking_one_contract_at_once_leave_one_marker(
     wagtail_site, catalog, run_command
 ):
-    contract = contract_with_courses(run_command, "non-sso", "--max-learners", "3", courses=())
+    contract = contract_with_courses("non-sso", max_learners=3, courses=())
     barrier, errors = threading.Barrier(2), []
 
     def mark():

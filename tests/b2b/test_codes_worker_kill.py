@@ -102,7 +102,7 @@ def test_a_worker_killed_mid_adjustment_is_made_up_for_by_beat_with_no_operator(
     wagtail_site, catalog, run_command, tmp_path
 ):
     assert broker_up(), f"the broker at {BROKER} does not answer"
-    contract = contract_with_courses(run_command, "non-sso", "--max-learners", "1")
+    contract = contract_with_courses("non-sso", max_learners=1)
     env = worker_env()
     first_log, second_log = tmp_path / "first.log", tmp_path / "second.log"
     first = start_worker(env, first_log)
@@ -150,7 +150,7 @@ def test_a_pool_process_killed_mid_adjustment_is_redelivered_and_completes(
     wagtail_site, catalog, run_command, tmp_path
 ):
     assert broker_up(), f"the broker at {BROKER} does not answer"
-    contract = contract_with_courses(run_command, "non-sso", "--max-learners", "1")
+    contract = contract_with_courses("non-sso", max_learners=1)
     env = worker_env()
     log = tmp_path / "worker.log"
     worker = start_worker(env, log, pool="prefork")

@@ -76,7 +76,7 @@ def test_a_full_contract_refuses(contract):
 def test_seats_held_by_pending_orders_count_against_the_cap(make_offer):
     # given a contract capped at 2: one learner attached, another holding a seat with an order
     # awaiting its payment
-    offer = make_offer("Capped", "non-sso", "--max-learners", "2")
+    offer = make_offer("Capped", "non-sso", max_learners=2)
     memberships_bulk(offer.contract, 1)
     order = Order.objects.create(purchaser=UserFactory(), state=Order.State.PENDING)
     Line.objects.create(

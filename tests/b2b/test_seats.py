@@ -26,7 +26,7 @@ def order_for(offer, user, *, state: str = Order.State.PENDING) -> Order:
 
 @pytest.fixture
 def capped(make_offer):
-    return make_offer("Capped", "non-sso", "--max-learners", "5")
+    return make_offer("Capped", "non-sso", max_learners=5)
 
 
 def test_seats_taken_are_attached_learners_and_others_holding_a_pending_order(make_offer, capped):
@@ -41,7 +41,7 @@ def test_seats_taken_are_attached_learners_and_others_holding_a_pending_order(ma
     order_for(capped, dora)  # attached already: counted once, as attached
     order_for(capped, UserFactory(username="eve"), state=Order.State.FULFILLED)  # holds none
     order_for(capped, UserFactory(username="fay"), state=Order.State.CANCELED)  # holds none
-    other = make_offer("Other", "non-sso", "--max-learners", "5", key="OX", org="Other U")
+    other = make_offer("Other", "non-sso", max_learners=5, key="OX", org="Other U")
     order_for(other, UserFactory(username="gus"))  # another contract's seat
     learner = UserFactory(username="ada")
 

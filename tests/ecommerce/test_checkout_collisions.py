@@ -20,7 +20,7 @@ from main.exceptions import DomainError
 
 @pytest.fixture
 def basket(make_offer, learner):
-    offer = make_offer("Acme", "non-sso", "--max-learners", "5")
+    offer = make_offer("Acme", "non-sso", max_learners=5)
     basket_replace(learner, product_id=offer.product.pk)
     basket_code_apply(learner, code=offer.codes[0])
     return offer

@@ -55,7 +55,7 @@ def api_client(user, address: str = "203.0.113.7", **headers: str) -> APIClient:
 
 @pytest.fixture
 def offer(make_offer):
-    return make_offer("Acme", "non-sso", "--max-learners", "5")
+    return make_offer("Acme", "non-sso", max_learners=5)
 
 
 def test_the_page_and_the_api_share_the_learners_limit(client, learner, offer, limits, clock):

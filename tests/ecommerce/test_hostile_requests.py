@@ -20,7 +20,7 @@ def refusals(response) -> list[tuple[str, str]]:
 
 @pytest.fixture
 def shopping(client, make_offer, learner):
-    offer = make_offer("Acme", "non-sso", "--max-learners", "5")
+    offer = make_offer("Acme", "non-sso", max_learners=5)
     client.force_login(learner)
     client.get(f"/cart/add/?product_id={offer.product.pk}")
     return offer
@@ -86,7 +86,7 @@ def api(learner):
 
 @pytest.mark.parametrize("raw", NOT_ASCII + [True, 0, -1, 1.5, "", None])
 def test_the_api_refuses_an_id_that_is_not_ascii_digits(api, make_offer, raw):
-    offer = make_offer("Acme", "non-sso", "--max-learners", "5")
+    offer = make_offer("Acme", "non-sso", max_learners=5)
     before = shop_state()
 
     response = api.post("/api/v0/basket/items/", {"product_id": raw}, format="json")
@@ -105,7 +105,7 @@ def test_the_api_refuses_an_id_that_is_not_ascii_digits(api, make_offer, raw):
 
 
 def test_the_api_takes_an_id_as_a_number_or_as_ascii_digits(api, make_offer):
-    offer = make_offer("Acme", "non-sso", "--max-learners", "5")
+    offer = make_offer("Acme", "non-sso", max_learners=5)
     for value in (offer.product.pk, str(offer.product.pk), f" {offer.product.pk} "):
         response = api.post("/api/v0/basket/items/", {"product_id": value}, format="json")
         assert response.status_code == 200

@@ -65,7 +65,7 @@ def checkout(client, offer, username: str, code: str) -> tuple[Order, dict[str, 
 
 @pytest.fixture
 def victim(client, make_offer, payments) -> Victim:
-    offer = make_offer("Acme Paid", "non-sso", "--max-learners", "3", "--price", "100")
+    offer = make_offer("Acme Paid", "non-sso", max_learners=3, price="100")
     order, form = checkout(client, offer, "bo", offer.codes[0])
     assert (order.state, order.total_price_paid, form["amount"]) == ("pending", 100, "100.00")
     return Victim(order, form)
@@ -78,10 +78,8 @@ def attacker_form(client, make_offer, victim) -> dict[str, str]:
     offer = make_offer(
         "Acme Evil",
         "non-sso",
-        "--max-learners",
-        "3",
-        "--price",
-        "100",
+        max_learners=3,
+        price="100",
         org=evil_name(victim.order.reference_number),
         key="EVIL",
     )
@@ -463,7 +461,7 @@ def test_forgeries_posted_to_the_running_app_are_refused(
     base = live_server.url
     for username in ("bo", "eve"):
         UserFactory(username=username, password="a-long-passphrase")
-    paid = make_offer("Acme Paid", "non-sso", "--max-learners", "3", "--price", "100")
+    paid = make_offer("Acme Paid", "non-sso", max_learners=3, price="100")
     victim_form = _http_checkout(base, "bo", paid.product.pk, paid.codes[0])
     order = Order.objects.get(purchaser__username="bo")
     assert (order.state, order.total_price_paid) == ("pending", 100)
@@ -471,10 +469,8 @@ def test_forgeries_posted_to_the_running_app_are_refused(
     evil = make_offer(
         "Acme Evil",
         "non-sso",
-        "--max-learners",
-        "3",
-        "--price",
-        "100",
+        max_learners=3,
+        price="100",
         org=evil_name(order.reference_number),
         key="EVIL",
     )

@@ -45,7 +45,7 @@ def site(settings):
 def test_a_free_order_mails_its_receipt_when_the_checkout_completes(
     client, make_offer, learner, site, django_capture_on_commit_callbacks
 ):
-    offer = make_offer("Acme Contract", "non-sso", "--max-learners", "5", org="Acme University")
+    offer = make_offer("Acme Contract", "non-sso", max_learners=5, org="Acme University")
     client.force_login(learner)
     client.get(f"/cart/add/?product_id={offer.product.pk}")
     client.post("/cart/code/", {"code": offer.codes[0]})
@@ -74,9 +74,7 @@ def test_a_free_order_mails_its_receipt_when_the_checkout_completes(
 def test_a_paid_order_mails_its_receipt_when_the_payment_is_accepted_and_only_then(
     client, make_offer, learner, payments, site, django_capture_on_commit_callbacks
 ):
-    offer = make_offer(
-        "Acme Paid", "non-sso", "--max-learners", "3", "--price", "250", org="Acme University"
-    )
+    offer = make_offer("Acme Paid", "non-sso", max_learners=3, price="250", org="Acme University")
     client.force_login(learner)
     client.get(f"/cart/add/?product_id={offer.product.pk}")
     client.post("/cart/code/", {"code": offer.codes[0]})
@@ -109,7 +107,7 @@ def test_a_paid_order_mails_its_receipt_when_the_payment_is_accepted_and_only_th
 def test_a_declined_or_canceled_payment_mails_no_receipt(
     client, make_offer, learner, payments, site, decision, django_capture_on_commit_callbacks
 ):
-    offer = make_offer("Acme Paid", "non-sso", "--max-learners", "3", "--price", "250")
+    offer = make_offer("Acme Paid", "non-sso", max_learners=3, price="250")
     client.force_login(learner)
     client.get(f"/cart/add/?product_id={offer.product.pk}")
     client.post("/cart/code/", {"code": offer.codes[0]})
@@ -129,7 +127,7 @@ def test_a_declined_or_canceled_payment_mails_no_receipt(
 def test_a_refused_checkout_mails_nothing(
     client, make_offer, learner, site, django_capture_on_commit_callbacks
 ):
-    offer = make_offer("Acme Contract", "non-sso", "--max-learners", "5")
+    offer = make_offer("Acme Contract", "non-sso", max_learners=5)
     client.force_login(learner)
     client.get(f"/cart/add/?product_id={offer.product.pk}")  # no code applied
 

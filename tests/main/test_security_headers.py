@@ -47,7 +47,7 @@ def nonces(response) -> set[str]:
 
 
 def test_every_learner_page_has_the_policy_and_its_own_nonce(client, make_offer, learner):
-    offer = make_offer("Acme", "non-sso", "--max-learners", "5")
+    offer = make_offer("Acme", "non-sso", max_learners=5)
     anonymous = [client.get("/login/"), client.get("/")]
     client.force_login(learner)
     client.get(f"/cart/add/?product_id={offer.product.pk}")
@@ -68,7 +68,7 @@ def test_every_learner_page_has_the_policy_and_its_own_nonce(client, make_offer,
 
 
 def test_the_payment_page_alone_may_post_to_the_gateway(client, payments, make_offer, learner):
-    offer = make_offer("Acme", "non-sso", "--max-learners", "3", "--price", "100")
+    offer = make_offer("Acme", "non-sso", max_learners=3, price="100")
     client.force_login(learner)
     client.get(f"/cart/add/?product_id={offer.product.pk}")
     client.post("/cart/code/", {"code": offer.codes[0]})
