@@ -262,13 +262,16 @@ class _Pause:
 
 
 @pytest.fixture
-def broker_without_worker():
+def broker_without_worker(settings):
     """Tasks queued on commit go to an in-memory broker that no worker reads (really commits
-    run their callbacks, so eager Celery would run the adjustment in the committing thread)."""
+    run their callbacks, so eager Celery would run the adjustment in the committing thread,
+    where it would wait for the code lock the paused adjustment holds). ``CodesAdjustment.send``
+    reads the setting; Celery reads its own configuration: both say "not eager"."""
     from main.celery import app
 
     eager = app.conf.task_always_eager
     app.conf.task_always_eager = False
+    settings.CELERY_TASK_ALWAYS_EAGER = False
     yield
     app.conf.task_always_eager = eager
 
