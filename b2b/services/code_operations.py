@@ -144,7 +144,7 @@ def contract_codes_status(contract_id: int) -> Iterator[dict[str, Any]]:
 
 def _find(texts: list[str]) -> tuple[dict[str, Discount], list[str]]:
     wanted = {code_normalize(text): text for text in texts}
-    found = {
+    found: dict[str, Discount] = {
         d.discount_code.lower(): d
         for d in Discount.objects.alias(code_ci=Lower("discount_code")).filter(code_ci__in=wanted)
     }

@@ -293,7 +293,9 @@ def contract_created_record(contract: ContractPage, **extra: object) -> None:
     """A new contract's code lock row and its audit entry (every field it was created with, plus
     ``extra`` such as ``copied_from``). Every way of creating a contract calls it."""
     ContractCodesLock.objects.get_or_create(contract=contract)
-    changes: dict[str, object] = field_changes({}, values_of(contract, CONTRACT_FIELDS))
+    changes: dict[str, dict[str, object]] = {
+        **field_changes({}, values_of(contract, CONTRACT_FIELDS))
+    }
     changes["organization"] = {"before": None, "after": contract.organization.name}
     for key, value in extra.items():
         changes[key] = {"before": None, "after": value}

@@ -148,7 +148,7 @@ def courseware_list(contract_id: int) -> list[dict[str, Any]]:
     with_runs = {run.course_id for run in runs}
     empty = dict.fromkeys(COURSEWARE_KEYS)
     for record in records:
-        if record.program_id:
+        if record.program is not None:
             rows.append(
                 {
                     **empty,
@@ -158,7 +158,7 @@ def courseware_list(contract_id: int) -> list[dict[str, Any]]:
                 }
             )
     for record in records:
-        if record.course_id and record.course_id not in with_runs:
+        if record.course is not None and record.course_id not in with_runs:
             rows.append(
                 {
                     **empty,

@@ -1,0 +1,146 @@
+"""Findings on redemptions against their orders, payments, enrollments and memberships
+(SPEC §5)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+
+from django.db.models import Count, Exists, F, OuterRef, Q
+
+from b2b.models import ContractMembership
+from b2b.services.check.findings import (
+    ERROR,
+    FULFILLED,
+    ONE_TIME,
+    PENDING,
+    WARNING,
+    Finding,
+)
+from courses.models import CourseRunEnrollment
+from ecommerce.models import (
+    DiscountRedemption,
+    Transaction,
+)
+from ecommerce.services.payments import ACCEPT, CURRENCY
+
+
+def redemptions_findings(ids: list[int], stale: dt.datetime) -> list[Finding]:
+    """Redemptions on the contracts' products against their orders, enrollments and memberships
+    (SPEC §5): one grouped query, plus one for one-time codes redeemed more than once."""
+    base = DiscountRedemption.objects.annotate(
+        contract_id=F("redeemed_discount__product_links__product__course_run__b2b_contract_id"),
+        run_id=F("redeemed_discount__product_links__product__course_run_id"),
+    ).filter(contract_id__in=ids)
+    enrolled = Exists(
+        CourseRunEnrollment.objects.filter(
+            user_id=OuterRef("redeemed_by_id"), run_id=OuterRef("run_id")
+        )
+    )
+    attached = Exists(
+        ContractMembership.objects.filter(
+            user_id=OuterRef("redeemed_by_id"), contract_id=OuterRef("contract_id")
+        )
+    )
+    # An accepted payment of another amount or currency than its order's (or with none said).
+    paid_otherwise = Exists(
+        Transaction.objects.filter(order_id=OuterRef("redeemed_order_id"), decision=ACCEPT).filter(
+            Q(amount__isnull=True)
+            | ~Q(amount=OuterRef("redeemed_order__total_price_paid"))
+            | Q(data__req_currency__isnull=True)
+            | ~Q(data__req_currency=CURRENCY)
+        )
+    )
+    pending = Q(redeemed_order__state=PENDING)
+    rows = (
+        base.values("contract_id")
+        .annotate(
+            total=Count("pk"),
+            not_fulfilled=Count("pk", filter=~Q(redeemed_order__state=FULFILLED) & ~pending),
+            pending_old=Count("pk", filter=pending & Q(redeemed_order__created_on__lt=stale)),
+            paid_otherwise=Count(
+                "pk", filter=Q(redeemed_order__state=FULFILLED) & Q(paid_otherwise)
+            ),
+            no_enrollment=Count("pk", filter=~enrolled),
+            no_membership=Count("pk", filter=~attached),
+        )
+        .order_by()
+    )
+    findings = []
+    for row in rows:
+        cid = row["contract_id"]
+        checks = (
+            (
+                "redemption-order",
+                ERROR,
+                row["not_fulfilled"],
+                "a fulfilled order",
+                "orders canceled, declined or refunded",
+            ),
+            (
+                "redemption-order-pending",
+                WARNING,
+                row["pending_old"],
+                "payment settled within an hour",
+                "orders pending for over an hour",
+            ),
+            (
+                "redemption-payment",
+                ERROR,
+                row["paid_otherwise"],
+                f"an accepted payment of its order's amount in {CURRENCY}",
+                "fulfilled orders paid another amount or currency (see their transactions)",
+            ),
+            (
+                "redemption-enrollment",
+                ERROR,
+                row["no_enrollment"],
+                "an enrollment in the run",
+                "no enrollment of the learner in the run",
+            ),
+            (
+                "redemption-membership",
+                ERROR,
+                row["no_membership"],
+                "a membership of the contract",
+                "no membership of the learner",
+            ),
+        )
+        for kind, severity, count, expected, what in checks:
+            if count:
+                findings.append(
+                    Finding(
+                        cid,
+                        kind,
+                        severity,
+                        "redemptions",
+                        f"every redemption has {expected}",
+                        f"{count} of {row['total']} redemptions: {what}",
+                        f"b2b_list contracts --codes {cid} --format json lists them; mend by "
+                        "hand (nothing is deleted automatically)",
+                    )
+                )
+    twice: dict[int, list[int]] = defaultdict(list)
+    for pair in (
+        base.filter(redeemed_discount__redemption_type=ONE_TIME)
+        .values("contract_id", "redeemed_discount_id")
+        .annotate(n=Count("pk"))
+        .filter(n__gt=1)
+        .order_by("redeemed_discount_id")
+    ):
+        twice[pair["contract_id"]].append(pair["redeemed_discount_id"])
+    for cid, codes in twice.items():
+        findings.append(
+            Finding(
+                cid,
+                "code-redeemed-twice",
+                ERROR,
+                "codes "
+                + ", ".join(str(pk) for pk in codes[:5])
+                + (" …" if len(codes) > 5 else ""),
+                "one redemption per one-time code",
+                f"{len(codes)} one-time codes redeemed more than once",
+                "b2b_codes show CODE lists its redemptions; mend by hand",
+            )
+        )
+    return findings
