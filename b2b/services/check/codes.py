@@ -48,9 +48,24 @@ def codes_findings(
     }
     if not product_contract:
         return []
-    ids = list(product_contract)
+    tally = _codes_tally(product_contract)
+    learners = _learners_by_product(list(product_contract))
+    findings = []
+    for product_id, contract in product_contract.items():
+        findings += _product_findings(
+            contract,
+            f"product {product_id} ({product_run[product_id]})",
+            tally[product_id],
+            learners.get(product_id, 0),
+        )
+    return findings
+
+
+def _codes_tally(product_contract: dict[int, ContractPage]) -> dict[int, dict[str, int]]:
+    """Per product: codes ``unredeemed``, usable ``one_time`` and ``unlimited``, and usable codes
+    not at the contract's price (``bad_amount``) or dates (``bad_dates``). One grouped query."""
     groups = (
-        DiscountProduct.objects.filter(product_id__in=ids)
+        DiscountProduct.objects.filter(product_id__in=list(product_contract))
         .annotate(
             redeemed=code_redeemed("discount__"),
             usable=ExpressionWrapper(code_usable("discount__"), output_field=BooleanField()),
@@ -68,27 +83,18 @@ def codes_findings(
         .annotate(n=Count("pk"))
         .order_by()
     )
-    learners = {
-        row["product_id"]: row["learners"]
-        for row in DiscountRedemption.objects.annotate(
-            product_id=F("redeemed_discount__product_links__product_id")
-        )
-        .filter(product_id__in=ids)
-        .values("product_id")
-        .annotate(learners=Count("redeemed_by", distinct=True))
-        .order_by()
-    }
     tally: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for row in groups:
         product_id, count = row["product_id"], row["n"]
         contract = product_contract[product_id]
         counts = tally[product_id]
-        kind = row["discount__redemption_type"]
         if not row["redeemed"]:
             counts["unredeemed"] += count
         if not row["usable"]:
             continue
-        counts["unlimited" if kind == UNLIMITED else "one_time"] += count
+        counts["unlimited" if row["discount__redemption_type"] == UNLIMITED else "one_time"] += (
+            count
+        )
         if row["discount__amount"] != contract.price:
             counts["bad_amount"] += count
         if (
@@ -96,67 +102,81 @@ def codes_findings(
             or row["discount__expiration_date"] != contract.ends_at
         ):
             counts["bad_dates"] += count
-    findings = []
-    for product_id in ids:
-        contract = product_contract[product_id]
-        counts = tally[product_id]
-        subject = f"product {product_id} ({product_run[product_id]})"
-        repair = Repair("codes", contract.pk, contract.pk, codes_label(contract.pk))
-        target = codes_target(
-            needs_codes=contract.needs_codes,
-            cap=contract.max_learners,
-            learners_redeemed=learners.get(product_id, 0),
+    return tally
+
+
+def _learners_by_product(product_ids: list[int]) -> dict[int, int]:
+    """Distinct learners with a redemption on each product (one grouped query)."""
+    return {
+        row["product_id"]: row["learners"]
+        for row in DiscountRedemption.objects.annotate(
+            product_id=F("redeemed_discount__product_links__product_id")
         )
-        wrong = []
-        if target.one_time is not None and counts["one_time"] != target.one_time:
-            wrong.append(True)
-        if counts["unlimited"] < target.unlimited_min or (
-            target.unlimited_max is not None and counts["unlimited"] > target.unlimited_max
-        ):
-            wrong.append(True)
-        if target.unredeemed_max is not None and counts["unredeemed"] > target.unredeemed_max:
-            wrong.append(True)
-        if wrong:
-            findings.append(
-                Finding(
-                    contract.pk,
-                    "codes-count",
-                    ERROR,
-                    subject,
-                    _target_text(target, learners.get(product_id, 0)),
-                    f"{counts['one_time']} usable one-time, {counts['unlimited']} usable "
-                    f"unlimited, {counts['unredeemed']} unredeemed",
-                    fix_command(contract.pk),
-                    repair,
-                )
+        .filter(product_id__in=product_ids)
+        .values("product_id")
+        .annotate(learners=Count("redeemed_by", distinct=True))
+        .order_by()
+    }
+
+
+def _product_findings(
+    contract: ContractPage, subject: str, counts: dict[str, int], learners: int
+) -> list[Finding]:
+    """One product's codes judged against its target, price and dates."""
+    repair = Repair("codes", contract.pk, contract.pk, codes_label(contract.pk))
+    target = codes_target(
+        needs_codes=contract.needs_codes,
+        cap=contract.max_learners,
+        learners_redeemed=learners,
+    )
+    wrong_count = (
+        (target.one_time is not None and counts["one_time"] != target.one_time)
+        or counts["unlimited"] < target.unlimited_min
+        or (target.unlimited_max is not None and counts["unlimited"] > target.unlimited_max)
+        or (target.unredeemed_max is not None and counts["unredeemed"] > target.unredeemed_max)
+    )
+    findings = []
+    if wrong_count:
+        findings.append(
+            Finding(
+                contract.pk,
+                "codes-count",
+                ERROR,
+                subject,
+                _target_text(target, learners),
+                f"{counts['one_time']} usable one-time, {counts['unlimited']} usable "
+                f"unlimited, {counts['unredeemed']} unredeemed",
+                fix_command(contract.pk),
+                repair,
             )
-        if counts["bad_amount"]:
-            findings.append(
-                Finding(
-                    contract.pk,
-                    "codes-amount",
-                    ERROR,
-                    subject,
-                    f"usable codes at {money_text(contract.price)}",
-                    f"{counts['bad_amount']} usable codes at another amount",
-                    fix_command(contract.pk),
-                    repair,
-                )
+        )
+    if counts["bad_amount"]:
+        findings.append(
+            Finding(
+                contract.pk,
+                "codes-amount",
+                ERROR,
+                subject,
+                f"usable codes at {money_text(contract.price)}",
+                f"{counts['bad_amount']} usable codes at another amount",
+                fix_command(contract.pk),
+                repair,
             )
-        if counts["bad_dates"]:
-            findings.append(
-                Finding(
-                    contract.pk,
-                    "codes-dates",
-                    ERROR,
-                    subject,
-                    f"usable codes from {when_text(contract.starts_at)} "
-                    f"to {when_text(contract.ends_at)}",
-                    f"{counts['bad_dates']} usable codes with other dates",
-                    fix_command(contract.pk),
-                    repair,
-                )
+        )
+    if counts["bad_dates"]:
+        findings.append(
+            Finding(
+                contract.pk,
+                "codes-dates",
+                ERROR,
+                subject,
+                f"usable codes from {when_text(contract.starts_at)} "
+                f"to {when_text(contract.ends_at)}",
+                f"{counts['bad_dates']} usable codes with other dates",
+                fix_command(contract.pk),
+                repair,
             )
+        )
     return findings
 
 
