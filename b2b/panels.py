@@ -1,7 +1,8 @@
 """Wagtail editor pieces for organizations and contracts: their forms and a read-only panel.
 
 The forms check with the shared validators (``b2b.validators``) and the same rules as the
-services (``b2b.services.pages``), so an editor meets the commands' refusals, as form errors.
+services (``b2b.services.organizations``), so an editor meets the commands' refusals, as form
+errors.
 """
 
 from __future__ import annotations
@@ -60,7 +61,9 @@ class OrganizationPageForm(WagtailAdminPageForm):
             self.fields["org_key"].validators = [validate_org_key]
 
     def clean(self) -> dict[str, Any]:
-        from b2b.services.pages import (
+        # A Wagtail seam: b2b.models imports these forms and the services import the models,
+        # so the form reaches the services when it is used, not when it is defined.
+        from b2b.services.organizations import (
             organization_key_check,
             organization_name_check,
             organization_sso_check,
@@ -134,6 +137,7 @@ class ContractStatusPanel(Panel):
         template_name = "b2b/panels/contract_status.html"
 
         def get_context_data(self, parent_context: Any = None) -> Any:
+            # A Wagtail seam, as in OrganizationPageForm.clean.
             from b2b.services.overview import contract_overview
 
             context = super().get_context_data(parent_context)

@@ -26,6 +26,8 @@ from django.contrib.contenttypes.models import ContentType
 from django.utils import timezone
 from wagtail.models import Page, PageLogEntry
 
+from b2b.exceptions import ContractNotFound
+from b2b.models import ContractPage
 from main.actors import Actor, actor_current
 
 #: The actions recorded (stored as ``b2b.<action>``), with the label Wagtail's history shows.
@@ -189,8 +191,6 @@ def codes_adjusted_record(report: Any) -> PageLogEntry | None:
     counts of codes created, deactivated, made unlimited, deleted and re-priced, products
     re-priced, and usable codes after. Nothing when the run changed nothing or the contract is
     gone. One entry per run, never one per code."""
-    from b2b.models import ContractPage
-
     if not report.changed:
         return None
     contract = ContractPage.objects.filter(pk=report.contract_id).first()
@@ -211,9 +211,6 @@ def codes_adjusted_record(report: Any) -> PageLogEntry | None:
 def contract_history(contract_id: int) -> list[HistoryEntry]:
     """A contract's audit trail, oldest first (``b2b_list history``). A deleted contract's trail
     is kept; an ID that never was a contract raises ``ContractNotFound``."""
-    from b2b.exceptions import ContractNotFound
-    from b2b.models import ContractPage
-
     entries = [e for e in audit_history(contract_id) if not e.action.startswith("organization.")]
     if not entries and not ContractPage.objects.filter(pk=contract_id).exists():
         raise ContractNotFound(

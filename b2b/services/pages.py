@@ -15,15 +15,13 @@ these; the rules are SPEC §1 and §7:
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
 from wagtail.models import Page
 
-from b2b.exceptions import OrganizationConflict, OrganizationKeyFixed, PageInUse, as_domain_error
+from b2b.exceptions import OrganizationKeyFixed, PageInUse, as_domain_error
 from b2b.models import ContractMembership, ContractPage, OrganizationIndexPage, OrganizationPage
 from b2b.services.audit import audit_record, field_changes, live_values, values_of
 from b2b.services.contracts import (
@@ -33,78 +31,15 @@ from b2b.services.contracts import (
     contract_publish,
     contract_published,
 )
-from b2b.services.organizations import ORGANIZATION_FIELDS, organization_created_record
+from b2b.services.organizations import (
+    ORGANIZATION_FIELDS,
+    organization_created_record,
+    organization_runs,
+)
 from b2b.validators import display_name_clean
 from courses.models import CourseRun
 from ecommerce.models import Discount
 from main.actors import actor_with_user
-
-# -- organizations ---------------------------------------------------------------------------
-
-
-def organization_runs(organization: OrganizationPage) -> Any:
-    """The contract runs whose keys embed the organization's key: runs on its contracts, and
-    runs once made for it and since removed from their contract (``UAI_<org key>``)."""
-    prefix = f"course-v1:UAI_{organization.org_key}+"
-    return CourseRun.objects.filter(
-        Q(b2b_contract__organization_id=organization.pk)
-        | Q(is_b2b=True, courseware_id__istartswith=prefix)
-    )
-
-
-def organization_name_check(name: str, *, organization: OrganizationPage) -> None:
-    """Names are unique, case-insensitive (SPEC §1): ``OrganizationConflict`` naming the other."""
-    clash = (
-        OrganizationPage.objects.filter(name__iexact=name.strip())
-        .exclude(pk=organization.pk)
-        .first()
-    )
-    if clash is not None:
-        raise OrganizationConflict(
-            f"An organization named {clash.name!r} already exists (ID {clash.pk}): give this one "
-            "a different name."
-        )
-
-
-def organization_key_check(org_key: str, *, organization: OrganizationPage) -> None:
-    """An org key is unique (case-insensitive) and, once the organization has contract runs,
-    fixed: ``OrganizationConflict`` / ``OrganizationKeyFixed``. (Its format is checked by the
-    shared validator ``validate_org_key``.)"""
-    clash = (
-        OrganizationPage.objects.filter(org_key__iexact=org_key).exclude(pk=organization.pk).first()
-    )
-    if clash is not None:
-        raise OrganizationConflict(
-            f"Org key {org_key!r} is already used by {clash.name!r} (ID {clash.pk}): "
-            "choose another."
-        )
-    if organization.pk is None:
-        return
-    current = OrganizationPage.objects.get(pk=organization.pk)
-    if current.org_key != org_key and organization_runs(current).exists():
-        raise OrganizationKeyFixed(
-            f"The org key {current.org_key!r} cannot change: the organization has contract runs "
-            f"whose keys embed it (course-v1:UAI_{current.org_key}+...). Keep it."
-        )
-
-
-def organization_sso_check(
-    sso_organization_id: uuid.UUID | None, *, organization: OrganizationPage
-) -> None:
-    """An SSO organization ID belongs to one organization at most: ``OrganizationConflict``."""
-    if sso_organization_id is None:
-        return
-    clash = (
-        OrganizationPage.objects.filter(sso_organization_id=sso_organization_id)
-        .exclude(pk=organization.pk)
-        .first()
-    )
-    if clash is not None:
-        raise OrganizationConflict(
-            f"SSO organization ID {sso_organization_id} is already used by {clash.name!r} "
-            f"(ID {clash.pk}): check the ID in Keycloak."
-        )
-
 
 # -- deleting, moving, copying ---------------------------------------------------------------
 

@@ -28,6 +28,7 @@ from django.db.models import Q
 from wagtail.models import Collection, GroupCollectionPermission, GroupPagePermission
 
 from b2b.models import OrganizationIndexPage
+from main.models import User
 
 STAFF_GROUP = "B2B staff"
 
@@ -114,15 +115,13 @@ def staff_group_ensure(*, index: OrganizationIndexPage) -> StaffGroupResult:
     return result
 
 
-def staff_member_ensure(*, username: str, email: str, password: str, name: str = "") -> object:
+def staff_member_ensure(*, username: str, email: str, password: str, name: str = "") -> User:
     """A staff account in the "B2B staff" group (``is_staff``, not a superuser), with this
     password; created or brought back to that state. Run ``configure_wagtail`` first."""
-    from django.contrib.auth import get_user_model
-
     group = Group.objects.filter(name=STAFF_GROUP).first()
     if group is None:
         raise LookupError(f"No {STAFF_GROUP!r} group yet: run `manage.py configure_wagtail`.")
-    user, _ = get_user_model().objects.get_or_create(username=username)
+    user, _ = User.objects.get_or_create(username=username)
     user.email, user.name = email, name or user.name
     user.is_staff, user.is_superuser, user.is_active = True, False, True
     user.set_password(password)
