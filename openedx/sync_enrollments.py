@@ -12,6 +12,7 @@ from openedx.config import edx_configured
 from openedx.exceptions import EdxError, EdxNotConfigured, EdxRecordNotFound, EdxRefused
 from openedx.sync_claims import (
     EdxSyncResult,
+    Outcome,
     sync_claim,
     sync_finish,
     sync_unclaimed_result,
@@ -38,52 +39,22 @@ def enrollment_sync(enrollment_id: int, *, client: EdxClient | None = None) -> E
     )
     if enrollment is None:
         raise EdxRecordNotFound(f"No course run enrollment with ID {enrollment_id}.")
-    run, username = enrollment.run, enrollment.user.username
-    key = run.courseware_id
+    username, key = enrollment.user.username, enrollment.run.courseware_id
+
+    def result(status: str, outcome: Outcome, detail: str) -> EdxSyncResult:
+        return EdxSyncResult("enrollment", enrollment.pk, key, username, status, outcome, detail)
+
     if not edx_configured():
-        return EdxSyncResult(
-            "enrollment",
-            enrollment.pk,
-            key,
-            username,
-            enrollment.edx_status,
-            "not-configured",
-            "Open edX is not configured: nothing sent",
+        return result(
+            enrollment.edx_status, "not-configured", "Open edX is not configured: nothing sent"
         )
     if enrollment.edx_status == EdxStatus.CREATED:
-        return EdxSyncResult(
-            "enrollment",
-            enrollment.pk,
-            key,
-            username,
-            enrollment.edx_status,
-            "already-created",
-            "already in Open edX",
-        )
+        return result(enrollment.edx_status, "already-created", "already in Open edX")
     claimed_on = sync_claim(CourseRunEnrollment, enrollment.pk)
     if claimed_on is None:
         return sync_unclaimed_result("enrollment", enrollment, key, username)
     try:
         waiting = _lms_enroll(client or edx_client(), enrollment)
-        if waiting is not None:
-            # Another sync holds the run (or held it, and its worker died): the enrollment
-            # waits, still pending, and is sent again once its own claim lapses.
-            sync_finish(
-                CourseRunEnrollment,
-                enrollment.pk,
-                claimed_on,
-                status=EdxStatus.PENDING,
-                error=waiting,
-            )
-            return EdxSyncResult(
-                "enrollment",
-                enrollment.pk,
-                key,
-                username,
-                EdxStatus.PENDING,
-                "in-progress",
-                waiting,
-            )
     except (EdxError, EdxNotConfigured) as exc:
         sync_finish(
             CourseRunEnrollment,
@@ -93,15 +64,18 @@ def enrollment_sync(enrollment_id: int, *, client: EdxClient | None = None) -> E
             error=exc.message,
         )
         log.warning("Enrollment of %s in %s: Open edX sync failed: %s", username, key, exc.message)
-        return EdxSyncResult(
-            "enrollment", enrollment.pk, key, username, EdxStatus.FAILED, "failed", exc.message
+        return result(EdxStatus.FAILED, "failed", exc.message)
+    if waiting is not None:
+        # Another sync holds the run (or held it, and its worker died): the enrollment waits,
+        # still pending, and is sent again once its own claim lapses.
+        sync_finish(
+            CourseRunEnrollment, enrollment.pk, claimed_on, status=EdxStatus.PENDING, error=waiting
         )
+        return result(EdxStatus.PENDING, "in-progress", waiting)
     sync_finish(CourseRunEnrollment, enrollment.pk, claimed_on, status=EdxStatus.CREATED)
     detail = f"enrolled in the LMS ({settings.OPENEDX_ENROLLMENT_MODE})"
     log.info("Enrollment of %s in %s: %s", username, key, detail)
-    return EdxSyncResult(
-        "enrollment", enrollment.pk, key, username, EdxStatus.CREATED, "created", detail
-    )
+    return result(EdxStatus.CREATED, "created", detail)
 
 
 def _lms_enroll(client: EdxClient, enrollment: CourseRunEnrollment) -> str | None:
