@@ -226,6 +226,7 @@ def test_the_schema_documents_the_api(client):
         "/api/v0/basket/code/",
         "/api/v0/basket/items/",
         "/api/v0/checkout/",
+        "/api/v0/contracts/join/",
         "/api/v0/courses/",
         "/api/v0/courses/{readable_id}/",
         "/api/v0/enrollments/",

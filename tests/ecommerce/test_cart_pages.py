@@ -129,7 +129,7 @@ def test_zero_value_checkout_enrolls_attaches_redeems_and_lands_on_the_dashboard
     ]
     assert BasketItem.objects.count() == BasketDiscount.objects.count() == 0
     dashboard = client.get(response["Location"]).content.decode()
-    assert f'<li class="card" data-run="{offer.run.courseware_id}">' in dashboard
+    assert f'data-run="{offer.run.pk}" data-status="enrolled"' in dashboard
     assert (
         f"Order {order.pk} is complete: you are enrolled in Data Analysis for Social Scientists."
         in dashboard
