@@ -21,7 +21,6 @@ from b2b.models import ContractMembership, ContractPage
 from b2b.services.audit import audit_record
 from b2b.services.contracts import contract_get
 from b2b.services.seats import ContractFacts, contract_facts, seat_check
-from courses.models import CourseRun, CourseRunEnrollment
 from main.actors import Actor
 from main.models import User
 

@@ -54,10 +54,10 @@ from ecommerce.services.discounts import (
     code_not_for_product,
     code_used,
     discount_check_active,
+    discount_find,
     discount_in_dates,
     discount_is_linked,
     discount_is_used,
-    discount_find,
     discount_with_use,
     redemption_record,
 )
