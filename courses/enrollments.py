@@ -80,7 +80,7 @@ def enrollment_activate(
                 )
         except IntegrityError:
             raise AlreadyEnrolled(
-                f"You are already enrolled in {run.title} ({run.courseware_id})."
+                f"You are already enrolled in {run.title}."
             ) from None
         return EnrollmentWrite(enrollment, created=True)
     if existing.active:

@@ -30,25 +30,23 @@ def enrollment_request(user: User, *, run: CourseRun) -> CourseRunEnrollment:
     """
     if run.is_b2b:
         if run.b2b_contract_id is None:
-            raise RunNotEnrollable(f"{run.courseware_id} is no longer offered.")
+            raise RunNotEnrollable(f"{run.title} is no longer offered.")
         return contract_enroll(user, run=run)
     now = timezone.now()
     if not (run.live and run.course.live) or run.is_source_run:
-        raise RunNotEnrollable(f"{run.courseware_id} is not open for enrollment.")
+        raise RunNotEnrollable(f"{run.title} is not open for enrollment.")
     if run.products.filter(is_active=True).exists():
-        raise RunNotEnrollable(
-            f"{run.courseware_id} is sold as a product: add it to your cart to enroll."
-        )
+        raise RunNotEnrollable(f"{run.title} is sold as a product: add it to your cart to enroll.")
     if (run.enrollment_start and now < run.enrollment_start) or (
         run.enrollment_end and now > run.enrollment_end
     ):
         raise RunNotEnrollable(
-            f"Enrollment in {run.courseware_id} is closed at this time (see its enrollment dates)."
+            f"Enrollment in {run.title} is closed at this time (see its enrollment dates)."
         )
     with transaction.atomic():
         # A concurrent request that enrolled the learner first: the writer's unique constraint
         # (created) or its conditional update (reactivated) says so.
         written = enrollment_enroll(user, run=run)
         if not written.changed:
-            raise AlreadyEnrolled(f"You are already enrolled in {run.title} ({run.courseware_id}).")
+            raise AlreadyEnrolled(f"You are already enrolled in {run.title}.")
     return written.enrollment

@@ -367,8 +367,7 @@ def _decide(
     if code is None:
         if enrolled:  # checked first: no code is needed to be told so
             raise AlreadyEnrolled(
-                f"You are already enrolled in {run.title} ({run.courseware_id}): find the course "
-                "on My courses."
+                f"You are already enrolled in {run.title}: find the course on My courses."
             )
         if not _code_free(facts):
             if facts.is_sso and facts.is_free:  # its learners come by the SSO login
@@ -392,7 +391,7 @@ def _decide(
         )
     if enrolled:
         raise AlreadyEnrolled(
-            f"You are already enrolled in {run.title} ({run.courseware_id}): your code stays "
+            f"You are already enrolled in {run.title}: your code stays "
             "unused. Find the course on My courses."
         )
     if code is not None and discount_is_used(code):
@@ -408,7 +407,7 @@ def _decide_code(code: Discount, *, run: CourseRun, enrolled: bool) -> None:
     discount_check_active(code)
     if enrolled:
         raise AlreadyEnrolled(
-            f"You are already enrolled in {run.title} ({run.courseware_id}): your code stays "
+            f"You are already enrolled in {run.title}: your code stays "
             "unused. Find the course on My courses."
         )
     if discount_is_used(code):
