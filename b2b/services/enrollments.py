@@ -1,9 +1,9 @@
 """Enrollment asked for by a learner (the enroll API, the dashboard's Enroll button).
 
 A contract run is entered only by the contract's rules (``b2b.services.redemption``): without a
-code, only by a learner attached to a free SSO contract. A run of the public catalog is open to
-anyone while it is live and within its enrollment dates, unless it is sold as a product (then the
-cart is the way in).
+code, only by a learner attached to the contract, when it is free. A run of the public catalog is
+open to anyone while it is live and within its enrollment dates, unless it is sold as a product
+(then the cart is the way in).
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from openedx.api import enrollment_enroll
 def enrollment_request(user: User, *, run: CourseRun) -> CourseRunEnrollment:
     """Enroll ``user`` in ``run`` without an order; returns the (new or reactivated) enrollment.
 
-    Contract runs: ``contract_enroll`` (``code-required`` unless attached to a free SSO contract,
-    ``contract-inactive``, ``already-enrolled``). A run that was a contract run and has left its
+    Contract runs: ``contract_enroll`` (``code-required`` unless attached to the contract,
+    ``run-not-enrollable`` for a priced one, ``contract-inactive``, ``already-enrolled``). A run that was a contract run and has left its
     contract: ``run-not-enrollable``. Public runs: ``run-not-enrollable`` when not live, a source
     run, sold as a product or outside the enrollment dates; ``already-enrolled``. Written by the
     one enrollment writer (``openedx.api.enrollment_enroll``), which queues the edX enrollment on

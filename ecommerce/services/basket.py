@@ -34,7 +34,7 @@ class BasketSummary:
     """What the cart shows. Money is Decimal with 2 places.
 
     ``blocker`` is the refusal checkout would give now (None: checkout is possible);
-    ``code_needed`` is false only for a learner who needs no code (attached to a free SSO
+    ``code_needed`` is false only for a learner who needs no code (attached to the
     contract) or for a product outside contracts.
     """
 
