@@ -22,9 +22,10 @@ def enrollment_request(user: User, *, run: CourseRun) -> CourseRunEnrollment:
     """Enroll ``user`` in ``run`` without an order; returns the (new or reactivated) enrollment.
 
     Contract runs: ``contract_enroll`` (``code-required`` unless attached to the contract,
-    ``run-not-enrollable`` for a priced one, ``contract-inactive``, ``already-enrolled``). A run that was a contract run and has left its
-    contract: ``run-not-enrollable``. Public runs: ``run-not-enrollable`` when not live, a source
-    run, sold as a product or outside the enrollment dates; ``already-enrolled``. Written by the
+    ``run-not-enrollable`` for a priced one, ``contract-inactive``, ``already-enrolled``). A run
+    that was a contract run and has left its contract: ``run-not-enrollable``. Public runs:
+    ``run-not-enrollable`` when not live, a source run, sold as a product or outside the
+    enrollment dates; ``already-enrolled``. Written by the
     one enrollment writer (``openedx.api.enrollment_enroll``), which queues the edX enrollment on
     commit.
     """

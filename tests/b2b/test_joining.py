@@ -252,3 +252,21 @@ def test_an_attached_learner_buys_a_priced_run_at_the_contract_price_with_no_cod
     # One click is for free contracts: a priced run is bought.
     refused = client.post(f"/dashboard/enroll/{offer.run.pk}/")
     assert messages_of(refused)[-1][0] == "run-not-enrollable"
+
+
+def test_a_code_spent_on_joining_shows_as_redeemed_to_join(learner, two_courses, run_command):
+    from b2b.services.redemption import contract_join
+
+    offer, _ = two_courses
+    result = contract_join(learner, code=offer.codes[0])
+
+    shown = json.loads(run_command("b2b_codes", "show", offer.codes[0], "--format", "json").stdout)
+    assert shown["status"] == "redeemed"
+    assert [(r["user"], r["order_id"], r["order_state"]) for r in shown["redemptions"]] == [
+        ("ada@example.edu", None, None)
+    ]
+    table = run_command("b2b_codes", "show", offer.codes[0]).stdout
+    assert "by ada@example.edu" in table and "to join the contract" in table
+    # Attached, not yet enrolled: b2b_check finds the contract whole.
+    assert result.joined is True
+    assert contracts_check(contract_id=offer.contract.pk).findings == []

@@ -19,10 +19,9 @@ from b2b.models import ContractMembership
 from courses.models import CourseRun, CourseRunEnrollment
 from ecommerce.models import DiscountRedemption, Order
 from tests.b2b.helpers import new_contract
-from tests.browser.test_accounts import fits, link_in, mailbox, sent_mail, tab  # noqa: F401
+from tests.browser.test_accounts import fits, link_in, mailbox
 from tests.ecommerce.helpers import gateway_response
 from tests.factories import ContractRunFactory, UserFactory, run_product
-from tests.shop import payments  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
