@@ -87,3 +87,35 @@ def test_enroll_refused_without_membership_or_on_a_priced_contract(client, ada, 
     assert messages == [("code-required", by_login), ("run-not-enrollable", by_cart)]
     assert CourseRunEnrollment.objects.filter(user=ada).count() == 0
     assert client.get(f"/dashboard/enroll/{run.pk}/").status_code == 405
+
+
+def test_a_contract_shows_its_organizations_logo_and_welcome_text(client, ada, world):
+    from io import BytesIO
+
+    from django.core.files.images import ImageFile
+    from PIL import Image as Picture
+    from wagtail.images import get_image_model
+
+    from b2b.models import OrganizationPage
+
+    png = BytesIO()
+    Picture.new("RGB", (400, 100), "#a31f34").save(png, "PNG")
+    logo = get_image_model().objects.create(
+        title="Acme logo", file=ImageFile(BytesIO(png.getvalue()), name="acme.png")
+    )
+    OrganizationPage.objects.filter(pk=world.acme.pk).update(logo=logo)
+    ContractPage.objects.filter(pk=world.acme_free.pk).update(
+        welcome_text="Welcome, Acme people.\n\nStart with <Data Analysis>."
+    )
+    ContractMembership.objects.create(user=ada, contract=world.acme_free, source="sso")
+
+    page = client.get("/dashboard/").content.decode()
+
+    rendition = logo.get_rendition("max-160x64")
+    assert (rendition.width, rendition.height) == (160, 40)
+    assert f'src="{rendition.url}"' in page
+    assert 'class="logo"' in page
+    assert (
+        '<div class="welcome"><p>Welcome, Acme people.</p>\n\n'
+        "<p>Start with &lt;Data Analysis&gt;.</p></div>"
+    ) in page
