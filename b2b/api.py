@@ -26,6 +26,7 @@ from courses.services import enrollments_list, run_get
 from ecommerce.api import CODE_REFUSALS, CodeSerializer
 from ecommerce.throttles import code_attempt_check
 from main.api import DomainAPIView, RefusalSerializer
+from openedx.api import courseware_url
 
 
 class EnrollmentSerializer(serializers.Serializer):
@@ -39,6 +40,11 @@ class EnrollmentSerializer(serializers.Serializer):
     organization = serializers.CharField(allow_null=True)
     edx_status = serializers.CharField()
     created_on = serializers.DateTimeField()
+    courseware_url = serializers.URLField(
+        allow_null=True,
+        help_text="Where the learner opens the course in the LMS (OPENEDX_LMS_URL); null when "
+        "no LMS address is set.",
+    )
 
 
 class EnrollRequestSerializer(serializers.Serializer):
@@ -60,6 +66,7 @@ def enrollment_data(enrollment: CourseRunEnrollment) -> dict[str, Any]:
         "organization": contract.organization.name if contract else None,
         "edx_status": enrollment.edx_status,
         "created_on": when.to_representation(enrollment.created_on),
+        "courseware_url": courseware_url(run.courseware_id),
     }
 
 

@@ -270,3 +270,37 @@ def test_a_code_spent_on_joining_shows_as_redeemed_to_join(learner, two_courses,
     # Attached, not yet enrolled: b2b_check finds the contract whole.
     assert result.joined is True
     assert contracts_check(contract_id=offer.contract.pk).findings == []
+
+
+@pytest.mark.parametrize(
+    "base, expected",
+    [
+        ("https://lms.example.edu", "https://lms.example.edu/courses/{key}/course/"),
+        ("", None),
+    ],
+)
+def test_go_to_course_opens_the_run_in_the_lms_with_its_key_quoted(
+    client, learner, two_courses, settings, base, expected
+):
+    from openedx.api import courseware_url
+
+    offer, _ = two_courses
+    settings.OPENEDX_LMS_URL = base
+    client.force_login(learner)
+    client.post("/join/", {"code": offer.codes[0]})
+    client.post(f"/dashboard/enroll/{offer.run.pk}/")
+
+    key = offer.run.courseware_id  # course-v1:UAI_UX+14.310x+<year>_C<id>
+    quoted = key.replace("+", "%2B")
+    assert courseware_url(key) == (expected.format(key=quoted) if expected else None)
+    page = client.get("/dashboard/").content.decode()
+    if expected:
+        assert (
+            f'<a class="button primary" href="{expected.format(key=quoted)}">Go to course</a>'
+            in page
+        )
+    else:
+        assert "Go to course" not in page
+        assert "The course opens here once it is available online." in page
+    enrollments = client.get("/api/v0/enrollments/").json()
+    assert [e["courseware_url"] for e in enrollments] == [courseware_url(key)]

@@ -266,6 +266,8 @@ def test_the_enroll_api_lets_a_free_sso_member_in_without_a_code(
         offer.run.courseware_id,
         "Acme SSO",
     )
+    # Go to course: the LMS address (the test default is the API base URL: none here).
+    assert response.json()["courseware_url"] is None
     assert (again.status_code, again.json()["code"]) == (409, "already-enrolled")
     assert CourseRunEnrollment.objects.filter(user=learner, run=offer.run).count() == 1
 
