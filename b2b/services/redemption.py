@@ -49,7 +49,7 @@ from b2b.services.seats import ContractFacts, contract_facts, seat_check
 from courses.exceptions import AlreadyEnrolled, RunNotEnrollable
 from courses.models import CourseRun, CourseRunEnrollment
 from ecommerce.exceptions import CodeRequired, InvalidCode, ProductUnavailable
-from ecommerce.models import Discount, DiscountRedemption, Order, Product
+from ecommerce.models import BasketDiscount, Discount, DiscountRedemption, Order, Product
 from ecommerce.services.discounts import (
     code_not_for_product,
     code_used,
@@ -306,6 +306,9 @@ def contract_join(user: User, *, code: str) -> JoinResult:
         membership_write(
             user, facts=facts, source=ContractMembership.Source.CODE, actor=_join_actor(user)
         )
+        # Spent here, the code leaves the learner's cart, where it would now be refused: the
+        # cart checks a member out with no code.
+        BasketDiscount.objects.filter(basket__user=user, discount_id=locked.pk).delete()
     return JoinResult(facts, joined=True, redemption=redemption)
 
 

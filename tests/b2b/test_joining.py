@@ -304,3 +304,21 @@ def test_go_to_course_opens_the_run_in_the_lms_with_its_key_quoted(
         assert "The course opens here once it is available online." in page
     enrollments = client.get("/api/v0/enrollments/").json()
     assert [e["courseware_url"] for e in enrollments] == [courseware_url(key)]
+
+
+def test_a_code_in_the_cart_then_spent_on_joining_leaves_the_cart(client, learner, two_courses):
+    offer, _ = two_courses
+    client.force_login(learner)
+    client.get(f"/cart/add/?product_id={offer.product.pk}")
+    client.post("/cart/code/", {"code": offer.codes[0]})
+
+    client.post(f"/join/{offer.codes[0]}/", {"code": offer.codes[0]})
+
+    cart = client.get("/cart/").content.decode()
+    assert 'data-testid="applied-code"' not in cart
+    assert 'data-code="no-code-needed"' in cart
+    response = client.post("/checkout/")
+    order = Order.objects.get()
+    assert response["Location"] == f"/dashboard/?order={order.pk}"
+    assert (order.state, DiscountRedemption.objects.count()) == ("fulfilled", 1)
+    assert CourseRunEnrollment.objects.filter(user=learner, run=offer.run, active=True).exists()
