@@ -205,3 +205,56 @@ def test_a_learner_attached_to_a_priced_contract_buys_at_its_price_with_no_code(
     assert list(Order.objects.get().lines.values_list("product", flat=True)) == [product.pk]
     assert DiscountRedemption.objects.count() == 0
     assert CourseRun.objects.get(pk=run.pk).enrollments.filter(user=ada).count() == 1
+
+
+def test_my_courses_shows_every_status_and_fits_the_screen(
+    tab, live_site, lms, wagtail_site, catalog
+):
+    from courses.models import CourseRunEnrollment as Enrollment
+    from ecommerce.models import Line
+
+    free = new_contract(
+        "Free courses for the whole faculty of economics and social sciences",
+        org="Universidad Nacional Autónoma de Investigación Científica y Tecnológica",
+        key="UNAICT",
+        welcome_text="A long welcome: " + "learn, " * 40 + "and enjoy.",
+    )
+    priced = new_contract("Priced", org="Acme", key="ACME", enrollment_fixed_price="75.50")
+    closed = new_contract("Closed", org="Beta", key="BETA", active=False)
+    enrolled_run = ContractRunFactory(b2b_contract=free, course=catalog.data)
+    open_run = ContractRunFactory(b2b_contract=free, course=catalog.micro)
+    buy_run = ContractRunFactory(b2b_contract=priced, course=catalog.data)
+    pending_run = ContractRunFactory(b2b_contract=priced, course=catalog.micro)
+    closed_run = ContractRunFactory(b2b_contract=closed, course=catalog.data)
+    ada = UserFactory(username="ada", email="ada@example.edu", password="a-long-passphrase")
+    for contract in (free, priced, closed):
+        ContractMembership.objects.create(user=ada, contract=contract, source="manual")
+    Enrollment.objects.create(user=ada, run=enrolled_run, active=True)
+    order = Order.objects.create(purchaser=ada, state="pending", total_price_paid="75.50")
+    Line.objects.create(
+        order=order,
+        product=run_product(pending_run),
+        quantity=1,
+        unit_price="75.50",
+        discounted_price="75.50",
+    )
+
+    log_in(tab, live_site, "ada", "a-long-passphrase")
+
+    statuses = {
+        run.pk: tab.locator(f'li.course[data-run="{run.pk}"]').get_attribute("data-status")
+        for run in (enrolled_run, open_run, buy_run, pending_run, closed_run)
+    }
+    assert statuses == {
+        enrolled_run.pk: "enrolled",
+        open_run.pk: "can-enroll",
+        buy_run.pk: "buy",
+        pending_run.pk: "pending",
+        closed_run.pk: "closed",
+    }
+    expect(tab.get_by_text("Payment pending")).to_be_visible()
+    expect(tab.get_by_text("Enrollment is closed: contact your organization.")).to_be_visible()
+    expect(tab.get_by_role("link", name="Enroll for $75.50")).to_be_visible()
+    assert "course-v1:" not in tab.get_by_role("main").inner_text()
+    fits(tab)
+    shot(tab, "statuses")
