@@ -10,6 +10,7 @@ from django.contrib.messages import get_messages
 from django.core.cache import cache
 
 from b2b.models import ContractMembership, ContractPage
+from b2b.services.audit import contract_history
 from b2b.services.check import contracts_check
 from courses.models import CourseRunEnrollment
 from ecommerce.models import Discount, DiscountRedemption, Order
@@ -68,6 +69,12 @@ def test_joining_with_a_code_attaches_spends_the_code_and_lands_on_the_contract(
         )
     ) == [(offer.codes[0], learner.pk, None, True)]
     assert Order.objects.count() == CourseRunEnrollment.objects.count() == 0
+    [entry] = [e for e in contract_history(contract.pk) if e.action == "membership.add"]
+    assert (entry.via, entry.actor, entry.changes["source"]) == (
+        "join",
+        "ada@example.edu",
+        {"before": None, "after": "code"},
+    )
 
     # My courses: the contract's two runs, one click each, no code.
     page = client.get("/dashboard/")
