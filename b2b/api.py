@@ -26,6 +26,7 @@ from courses.services import enrollments_list, run_get
 from ecommerce.api import CODE_REFUSALS, CodeSerializer
 from ecommerce.throttles import code_attempt_check
 from main.api import DomainAPIView, RefusalSerializer
+from main.http import AuthenticatedRequest
 from openedx.api import courseware_url
 
 
@@ -117,11 +118,11 @@ class JoinView(DomainAPIView):
         request=CodeSerializer,
         responses={201: JoinSerializer, 200: JoinSerializer, **CODE_REFUSALS},
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         code_attempt_check(request)
         data = CodeSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        result = contract_join(request.user, code=data.validated_data["code"])  # type: ignore[arg-type]
+        result = contract_join(request.user, code=data.validated_data["code"])
         return Response(
             {
                 "contract_id": result.contract.id,

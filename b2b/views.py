@@ -25,12 +25,13 @@ from ecommerce.throttles import code_attempt_check
 from ecommerce.views import ORDER_PARAM_MESSAGE
 from main.api import refusal_headers, refusal_status
 from main.exceptions import DomainError
+from main.http import AuthenticatedHttpRequest
 from main.params import id_param
 
 
 @require_GET
 @login_required
-def dashboard(request: HttpRequest) -> HttpResponse:
+def dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
     """My courses; ``?order=<id>`` adds a note about that order of theirs. A malformed
     ``order`` is refused: the page with the reason, 400."""
     order = None
@@ -49,20 +50,20 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "b2b/dashboard.html",
-        {"courses": my_courses(request.user), "order": order},  # type: ignore[arg-type]
+        {"courses": my_courses(request.user), "order": order},
         status=status,
     )
 
 
 @require_POST
 @login_required
-def dashboard_enroll(request: HttpRequest, run_id: int) -> HttpResponse:
+def dashboard_enroll(request: AuthenticatedHttpRequest, run_id: int) -> HttpResponse:
     """My courses' Enroll button for a run of a free contract the learner is attached to:
     enrolls through the contract rules (``contract_enroll``, SPEC §5); a refusal is shown on My
     courses. Lands on the run's contract."""
     run = get_object_or_404(CourseRun.objects.select_related("course"), pk=run_id, is_b2b=True)
     try:
-        enrollment_request(request.user, run=run)  # type: ignore[arg-type]
+        enrollment_request(request.user, run=run)
     except DomainError as exc:
         messages.error(request, exc.message, extra_tags=exc.code or "")
     else:
@@ -102,7 +103,7 @@ def _join_page(
 
 @require_http_methods(["GET", "POST"])
 @login_required
-def join(request: HttpRequest, code: str = "") -> HttpResponse:
+def join(request: AuthenticatedHttpRequest, code: str = "") -> HttpResponse:
     """``GET /join/``: the form; ``GET /join/<code>/``: the same form with the code filled in
     (opening a link spends nothing). ``POST``: join (``contract_join``; the code throttle applies,
     as in the cart): accepted, lands on the contract on My courses; refused, the form again with
@@ -112,7 +113,7 @@ def join(request: HttpRequest, code: str = "") -> HttpResponse:
     typed = request.POST.get("code", "")
     try:
         code_attempt_check(request)
-        result = contract_join(request.user, code=typed)  # type: ignore[arg-type]
+        result = contract_join(request.user, code=typed)
     except DomainError as refusal:
         return _join_page(request, code=typed, error=refusal, status=refusal_status(refusal))
     messages.success(
