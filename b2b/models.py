@@ -208,6 +208,13 @@ class ContractPage(ContractTerms, RecordedPage):
         validators=[validate_price],
         help_text="Empty or 0.00: free.",
     )
+    welcome_text = models.TextField(
+        blank=True,
+        default="",
+        max_length=2000,
+        help_text="Optional. Shown to the contract's learners on My courses, under the "
+        "organization's name and logo (plain text; blank lines make paragraphs).",
+    )
 
     parent_page_types = ["b2b.OrganizationPage"]
     subpage_types: list[str] = []
@@ -221,6 +228,7 @@ class ContractPage(ContractTerms, RecordedPage):
                 FieldPanel("description"),
                 FieldPanel("integration_type"),
                 FieldPanel("active"),
+                FieldPanel("welcome_text"),
             ],
             heading="Basics",
         ),

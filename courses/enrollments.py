@@ -79,9 +79,7 @@ def enrollment_activate(
                     user=user, run=run, edx_status=edx_status
                 )
         except IntegrityError:
-            raise AlreadyEnrolled(
-                f"You are already enrolled in {run.title} ({run.courseware_id})."
-            ) from None
+            raise AlreadyEnrolled(f"You are already enrolled in {run.title}.") from None
         return EnrollmentWrite(enrollment, created=True)
     if existing.active:
         return EnrollmentWrite(existing)

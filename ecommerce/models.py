@@ -205,7 +205,9 @@ class Line(models.Model):
 
 
 class DiscountRedemption(models.Model):
-    """A code used on an order. A one-time code has at most one (a unique constraint holds it)."""
+    """A code used on an order, or to join its contract (``redeemed_order`` null: ``/join/``,
+    SPEC §5). A one-time code has at most one (a unique constraint holds it): one budget per code
+    across joining and checkout."""
 
     redeemed_discount = models.ForeignKey(
         Discount, on_delete=models.PROTECT, related_name="redemptions"
@@ -214,7 +216,12 @@ class DiscountRedemption(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="discount_redemptions"
     )
     redeemed_order = models.ForeignKey(
-        Order, on_delete=models.PROTECT, related_name="discount_redemptions"
+        Order,
+        on_delete=models.PROTECT,
+        related_name="discount_redemptions",
+        null=True,
+        blank=True,
+        help_text="The order the code was used on; empty when it was used to join its contract.",
     )
     is_one_time = models.BooleanField(
         help_text="The code was one-time when redeemed; backs the one-redemption constraint."
@@ -234,9 +241,8 @@ class DiscountRedemption(models.Model):
         ]
 
     def __str__(self) -> str:
-        return (
-            f"discount {self.redeemed_discount_id} by user {self.redeemed_by_id} "
-            f"on order {self.redeemed_order_id}"
+        return f"discount {self.redeemed_discount_id} by user {self.redeemed_by_id} " + (
+            f"on order {self.redeemed_order_id}" if self.redeemed_order_id else "to join"
         )
 
 

@@ -49,9 +49,17 @@ ORDER_PARAM_MESSAGE = (
 )
 
 
+#: A Product URL whose ``product_id`` is not an ID (words for the learner, no URL syntax).
+BAD_LINK_MESSAGE = (
+    "This course link is incomplete: open it exactly as you were given it (the whole link), or "
+    "ask the organization that gave it to you for a new one."
+)
+
+
 def _cart_page(
     request: AuthenticatedHttpRequest,
     *,
+    link_refused: bool = False,
     order_id: int | None = None,
     code_error: DomainError | None = None,
     code_value: str = "",
@@ -64,7 +72,7 @@ def _cart_page(
         request,
         "ecommerce/cart.html",
         {
-            "summary": basket_summary(request.user),
+            "summary": None if link_refused else basket_summary(request.user),
             "code_error": code_error,
             "code_value": code_value,
             "order": order,
@@ -84,14 +92,12 @@ def cart_add(request: AuthenticatedHttpRequest) -> HttpResponse:
         try:
             product_id = id_parse(raw)
         except ValueError:
-            raise ProductNotFound(
-                "The link is incomplete: product_id must be a positive whole number, "
-                f"got {raw!r}. Use the product link exactly as you were given it."
-            ) from None
+            raise ProductNotFound(BAD_LINK_MESSAGE) from None
         basket_replace(request.user, product_id=product_id)
     except DomainError as refusal:
         _refuse(request, refusal)
-        return _cart_page(request, status=refusal_status(refusal))
+        # The reason alone: not the basket's earlier product, which would read as this link's.
+        return _cart_page(request, link_refused=True, status=refusal_status(refusal))
     return redirect("cart")
 
 

@@ -5,6 +5,10 @@ writer of a user's verified email.
   outgoing mail (``main.mail.mail_queue``): queued on commit, templated, status recorded.
 - Links in those mails point at ``SITE_BASE_URL``, never at the host a request claimed.
 - A new account keeps the full name typed at sign-up (``User.name``).
+- Where a login and a logout land is decided here and nowhere else (``landing_url``,
+  ``logout_url``): learners on *My courses*, staff (B2B staff, superusers: whoever may use the
+  Wagtail admin) on ``/cms/``; a logout from any surface (the site, ``/admin/``, ``/cms/``) on
+  the site's login page, never Django admin's "Logged out" page.
 
 The verified email is allauth's ``EmailAddress`` (``verified``, ``primary``), the primary one
 mirrored in ``User.email``. Sign-up and email change verify it by a mailed link;
@@ -21,9 +25,11 @@ from urllib.parse import quote
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.models import EmailAddress
+from django.conf import settings
 from django.db import transaction
 from django.forms import BaseForm
 from django.http import HttpRequest
+from django.shortcuts import resolve_url
 from django.urls import reverse
 
 from main.mail import mail_queue, site_url
@@ -31,8 +37,32 @@ from main.mail import mail_queue, site_url
 log = logging.getLogger(__name__)
 
 
+#: The Wagtail permission that makes a user staff here: superusers and the "B2B staff" group.
+STAFF_PERMISSION = "wagtailadmin.access_admin"
+
+
+def landing_url(user: Any) -> str:
+    """Where a login lands when no page asked for it: ``/cms/`` for staff (``STAFF_PERMISSION``),
+    *My courses* (``LOGIN_REDIRECT_URL``) for everyone else."""
+    if getattr(user, "is_authenticated", False) and user.has_perm(STAFF_PERMISSION):
+        return reverse("wagtailadmin_home")
+    return resolve_url(settings.LOGIN_REDIRECT_URL)
+
+
+def logout_url() -> str:
+    """Where every logout lands: the site's login page (``LOGOUT_REDIRECT_URL``)."""
+    return resolve_url(settings.LOGOUT_REDIRECT_URL)
+
+
 class AccountAdapter(DefaultAccountAdapter):
-    """allauth's adapter, with the product's mail, links and sign-up fields."""
+    """allauth's adapter, with the product's mail, links, sign-up fields and landing pages."""
+
+    def get_login_redirect_url(self, request: HttpRequest) -> str:
+        """After a login with no ``next``: ``landing_url``."""
+        return landing_url(request.user)
+
+    def get_logout_redirect_url(self, request: HttpRequest) -> str:
+        return logout_url()
 
     def send_mail(self, template_prefix: str, email: str, context: dict[str, Any]) -> None:
         """Queue the mail through ``main.mail`` (rendered from the same templates allauth

@@ -33,6 +33,7 @@ class Via:
     ADMIN = "admin"
     WEB = "web"
     CHECKOUT = "checkout"
+    JOIN = "join"
     SSO = "sso"
     TASK = "task"
     PROCESS = "process"

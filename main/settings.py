@@ -622,6 +622,9 @@ CONTENT_SECURITY_POLICY = {
 # Open edX (SPEC §8): off unless all four are set.
 OPENEDX_API_BASE_URL = env.str("OPENEDX_API_BASE_URL", default="").rstrip("/")
 OPENEDX_STUDIO_API_BASE_URL = env.str("OPENEDX_STUDIO_API_BASE_URL", default="").rstrip("/")
+# Where learners open their courses (My courses' "Go to course"): the LMS's public address, which
+# may differ from the API's. Unset: OPENEDX_API_BASE_URL; both unset: no link is shown.
+OPENEDX_LMS_URL = env.str("OPENEDX_LMS_URL", default=OPENEDX_API_BASE_URL).rstrip("/")
 OPENEDX_COURSES_SERVICE_WORKER_CLIENT_ID = env.str(
     "OPENEDX_COURSES_SERVICE_WORKER_CLIENT_ID", default=""
 )

@@ -1,5 +1,6 @@
 """URL configuration."""
 
+from allauth.account.views import LogoutView
 from django.conf import settings
 from django.conf.urls.static import static
 from django.contrib import admin
@@ -12,6 +13,10 @@ from wagtail.documents import urls as wagtaildocs_urls
 from main.api import MeView, api_not_found
 
 urlpatterns = [
+    # Every logout is the site's own (main.accounts.logout_url): the Django admin's and Wagtail's
+    # logout links land on the site's login page, not on their own "Logged out" pages.
+    path("admin/logout/", LogoutView.as_view(), name="admin-logout"),
+    path("cms/logout/", LogoutView.as_view(), name="cms-logout"),
     path("admin/", admin.site.urls),
     path("cms/", include(wagtailadmin_urls)),
     path("documents/", include(wagtaildocs_urls)),

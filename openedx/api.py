@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import quote
+
+from django.conf import settings
 
 from courses.enrollments import UNREAD, EnrollmentWrite, enrollment_activate
 from courses.models import CourseRun, CourseRunEnrollment, EdxStatus
@@ -18,6 +21,7 @@ from openedx.tasks import course_run_clone, course_run_update, enrollment_sync
 
 __all__ = [
     "REQUIRED_SETTINGS",
+    "courseware_url",
     "course_run_edx_queue",
     "course_run_edx_update_queue",
     "edx_configured",
@@ -92,6 +96,16 @@ def _enrollment_edx_status() -> str:
         return EdxStatus.PENDING
     _log_off_once()
     return EdxStatus.NOT_CONFIGURED
+
+
+def courseware_url(courseware_id: str) -> str | None:
+    """Where a learner opens a course run in the LMS: ``<OPENEDX_LMS_URL>/courses/<key>/course/``,
+    the key percent-encoded as one path segment (``+`` as ``%2B``, so no server or proxy reads it
+    as a space; ``:`` kept, as a path allows it). None when no LMS address is set."""
+    base = settings.OPENEDX_LMS_URL
+    if not base:
+        return None
+    return f"{base}/courses/{quote(courseware_id, safe=':')}/course/"
 
 
 def enrollment_enroll(user: User, *, run: CourseRun, existing: Any = UNREAD) -> EnrollmentWrite:

@@ -167,7 +167,7 @@ def code_describe(text: str) -> dict[str, Any]:
             "user": r.redeemed_by.email or r.redeemed_by.get_username(),
             "date": _iso(r.redemption_date),
             "order_id": r.redeemed_order_id,
-            "order_state": r.redeemed_order.state,
+            "order_state": r.redeemed_order.state if r.redeemed_order else None,
         }
         for r in discount.redemptions.select_related("redeemed_by", "redeemed_order").order_by(
             "redemption_date", "pk"

@@ -21,7 +21,6 @@ from b2b.models import ContractMembership, ContractPage
 from b2b.services.audit import audit_record
 from b2b.services.contracts import contract_get
 from b2b.services.seats import ContractFacts, contract_facts, seat_check
-from courses.models import CourseRun, CourseRunEnrollment
 from main.actors import Actor
 from main.models import User
 
@@ -169,64 +168,3 @@ def learners_list(contract_id: int) -> list[dict[str, Any]]:
         {"email": email, "name": name, "source": source, "since": since.isoformat()}
         for email, name, source, since in rows
     ]
-
-
-@dataclass
-class LearnerContractRun:
-    """A run on one of the learner's contracts: ``enrolled`` (an active enrollment) and
-    ``can_enroll`` (the dashboard offers Enroll: free SSO contract in force, not enrolled)."""
-
-    run: Any
-    enrolled: bool
-    can_enroll: bool
-
-
-@dataclass
-class LearnerContract:
-    """A contract the learner is attached to, how (``source``), and its runs by title."""
-
-    contract: ContractPage
-    source: str
-    runs: list[LearnerContractRun]
-
-
-def learner_contracts(user: User) -> list[LearnerContract]:
-    """The contracts ``user`` is attached to (by organization name, then oldest contract first),
-    each with its contract runs; three queries whatever the numbers (SPEC §6: the dashboard)."""
-    memberships = list(
-        ContractMembership.objects.filter(user=user)
-        .select_related("contract__organization")
-        .order_by("contract__organization__name", "contract_id")
-    )
-    ids = [m.contract_id for m in memberships]
-    runs = list(
-        CourseRun.objects.filter(b2b_contract_id__in=ids)
-        .select_related("course")
-        .order_by("title", "courseware_id")
-    )
-    enrolled = set(
-        CourseRunEnrollment.objects.filter(user=user, active=True, run__in=runs).values_list(
-            "run_id", flat=True
-        )
-    )
-    now = timezone.now()
-    result = []
-    for membership in memberships:
-        contract = membership.contract
-        open_free = contract.is_sso and contract.is_free and contract.is_in_force(now)
-        result.append(
-            LearnerContract(
-                contract=contract,
-                source=membership.source,
-                runs=[
-                    LearnerContractRun(
-                        run=run,
-                        enrolled=run.pk in enrolled,
-                        can_enroll=open_free and run.pk not in enrolled,
-                    )
-                    for run in runs
-                    if run.b2b_contract_id == contract.pk
-                ],
-            )
-        )
-    return result

@@ -1,14 +1,17 @@
 """Getting into a contract run: seat, code, enrollment and membership, decided together (SPEC §5).
 
-This is the one place where a learner enters a contract run. Checkout calls it for a contract
-product, the payment callback calls it to complete a paid order, and ``contract_enroll`` lets a
-learner attached to a free SSO contract enroll without a code. Nothing else creates an enrollment
-in a contract run or redeems an enrollment code.
+This is the one place where a learner enters a contract or a contract run. Checkout calls it for
+a contract product, the payment callback calls it to complete a paid order, ``contract_enroll``
+lets a learner attached to a free contract enroll without a code (My courses' Enroll button),
+and ``contract_join`` attaches a learner with any usable code of a contract (``/join/``). Nothing
+else creates an enrollment in a contract run or redeems an enrollment code.
 
 The rules, checked in this order (each refusal has a stable ``code``):
 
-1. A code is required (``code-required``), except for a learner attached to the contract when the
-   contract is SSO and free.
+1. A code is required (``code-required``), except for a learner attached to the contract (by
+   SSO, by staff, by joining with a code or by an earlier checkout: SPEC §5, widened): the seat
+   is theirs already, so they enroll in a free contract's runs and buy a priced contract's runs
+   at its price with no code.
 2. The code is linked to the product (``code-not-for-product``) and active (``code-deactivated``).
 3. The contract is active and within its dates, and so is the code (``contract-inactive``).
 4. The learner is not already enrolled in the run (``already-enrolled``): no second code is spent.
@@ -43,14 +46,15 @@ from b2b.exceptions import ContractInactive, ContractNotFound
 from b2b.models import ContractMembership, ContractPage
 from b2b.services.memberships import membership_write
 from b2b.services.seats import ContractFacts, contract_facts, seat_check
-from courses.exceptions import AlreadyEnrolled
+from courses.exceptions import AlreadyEnrolled, RunNotEnrollable
 from courses.models import CourseRun, CourseRunEnrollment
 from ecommerce.exceptions import CodeRequired, InvalidCode, ProductUnavailable
-from ecommerce.models import Discount, DiscountRedemption, Order, Product
+from ecommerce.models import BasketDiscount, Discount, DiscountRedemption, Order, Product
 from ecommerce.services.discounts import (
     code_not_for_product,
     code_used,
     discount_check_active,
+    discount_find,
     discount_in_dates,
     discount_is_linked,
     discount_is_used,
@@ -68,7 +72,7 @@ log = logging.getLogger(__name__)
 class ContractCodeCheck:
     """What the cart needs to know about a contract product in a basket.
 
-    ``needs_code`` is false for a learner attached to a free SSO contract.
+    ``needs_code`` is false for a learner attached to the contract.
     """
 
     contract: ContractFacts
@@ -221,9 +225,10 @@ def contract_order_complete(order: Order) -> list[ContractSeat]:
 
 
 def contract_enroll(user: User, *, run: CourseRun) -> CourseRunEnrollment:
-    """Enroll ``user`` in a contract run without a code: only a learner attached to the run's
-    contract when it is a free SSO contract may (SPEC §5). Everyone else: ``code-required``
-    (the way in is the Product URL and a code).
+    """Enroll ``user`` in a run of a free contract without a code: a learner attached to the
+    run's contract may (SPEC §5, widened). Everyone else: ``code-required`` (the way in is
+    ``/join/`` or the Product URL with a code). A priced contract's run is bought, not enrolled
+    in: ``run-not-enrollable`` (its Product URL checks out at the contract price with no code).
 
     Locks the contract row; refuses ``contract-inactive`` and ``already-enrolled`` too. No order
     and no redemption are made. Raises ``ValueError`` for a run outside any contract.
@@ -240,8 +245,71 @@ def contract_enroll(user: User, *, run: CourseRun) -> CourseRunEnrollment:
             now=timezone.now(),
             enrolled=enrollment is not None and enrollment.active,
         )
+        if not facts.is_free:
+            raise RunNotEnrollable(
+                f"{run.title} costs ${facts.price} under {facts.organization_name}'s contract: "
+                "buy it from My courses (no code needed), then check out."
+            )
         written = enrollment_enroll(user, run=run, existing=enrollment).enrollment
     return written
+
+
+@dataclass(frozen=True)
+class JoinResult:
+    """What joining with a code did: the contract's facts (read under its lock), whether the
+    learner was attached just now (``joined``; false: attached already, the code not spent), and
+    the code's redemption when it was spent."""
+
+    contract: ContractFacts
+    joined: bool
+    redemption: DiscountRedemption | None
+
+
+def _join_actor(user: User) -> Actor:
+    return Actor(via=Via.JOIN, user=user, name="join with a code")
+
+
+def contract_join(user: User, *, code: str) -> JoinResult:
+    """Attach ``user`` to the contract of an enrollment code (``/join/``, SPEC §5 "Joining").
+
+    ``code`` as typed (case-insensitive, spaces trimmed). Any usable code of the contract will
+    do, whichever course it came with: under the code's lock, then the contract's, the rules of
+    checkout apply in their order (``code-deactivated``, ``contract-inactive``, ``code-used``,
+    ``contract-full``), then the code is redeemed (no order: one budget per code across joining
+    and checkout) and the learner attached (membership source ``code``, audit ``via`` join). A
+    learner attached already is told so and spends nothing (``joined`` false). No enrollment is
+    made: the learner then enrolls in the contract's runs from My courses without a code.
+
+    Refusals: ``invalid-code`` (no such code, or a code of no contract), ``product-unavailable``
+    (its course has left the contract), and the above; nothing is written.
+    """
+    discount = discount_find(code)
+    product = (
+        Product.objects.select_related("course_run")
+        .filter(discount_links__discount=discount)
+        .order_by("pk")
+        .first()
+    )
+    contract_id = product_contract_id(product) if product is not None else None
+    if product is None or contract_id is None:
+        raise InvalidCode(
+            "This code is not an enrollment code of an organization: check it against the one "
+            "you were given."
+        )
+    with transaction.atomic():
+        locked = _code(discount.pk, user, product=product, lock=True)
+        facts = _facts(contract_id, user, run=None, order=None, for_update=True)
+        if facts.attached:
+            return JoinResult(facts, joined=False, redemption=None)
+        _decide(facts, locked, run=product.course_run, now=timezone.now(), enrolled=False)
+        redemption = redemption_record(locked, user=user, order_id=None)
+        membership_write(
+            user, facts=facts, source=ContractMembership.Source.CODE, actor=_join_actor(user)
+        )
+        # Spent here, the code leaves the learner's cart, where it would now be refused: the
+        # cart checks a member out with no code.
+        BasketDiscount.objects.filter(basket__user=user, discount_id=locked.pk).delete()
+    return JoinResult(facts, joined=True, redemption=redemption)
 
 
 # -- internals ---------------------------------------------------------------------------------
@@ -285,8 +353,8 @@ def _code(discount_id: int, user: User, *, product: Product | None, lock: bool) 
 
 
 def _code_free(facts: ContractFacts) -> bool:
-    """No code is needed: the learner is attached to a free SSO contract."""
-    return facts.attached and facts.is_sso and facts.is_free
+    """No code is needed: the learner is attached to the contract (SPEC §5, widened)."""
+    return facts.attached
 
 
 def _decide(
@@ -302,8 +370,7 @@ def _decide(
     if code is None:
         if enrolled:  # checked first: no code is needed to be told so
             raise AlreadyEnrolled(
-                f"You are already enrolled in {run.title} ({run.courseware_id}): find the course "
-                "on My courses."
+                f"You are already enrolled in {run.title}: find the course on My courses."
             )
         if not _code_free(facts):
             if facts.is_sso and facts.is_free:  # its learners come by the SSO login
@@ -327,7 +394,7 @@ def _decide(
         )
     if enrolled:
         raise AlreadyEnrolled(
-            f"You are already enrolled in {run.title} ({run.courseware_id}): your code stays "
+            f"You are already enrolled in {run.title}: your code stays "
             "unused. Find the course on My courses."
         )
     if code is not None and discount_is_used(code):
@@ -343,7 +410,7 @@ def _decide_code(code: Discount, *, run: CourseRun, enrolled: bool) -> None:
     discount_check_active(code)
     if enrolled:
         raise AlreadyEnrolled(
-            f"You are already enrolled in {run.title} ({run.courseware_id}): your code stays "
+            f"You are already enrolled in {run.title}: your code stays "
             "unused. Find the course on My courses."
         )
     if discount_is_used(code):

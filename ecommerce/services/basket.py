@@ -34,7 +34,7 @@ class BasketSummary:
     """What the cart shows. Money is Decimal with 2 places.
 
     ``blocker`` is the refusal checkout would give now (None: checkout is possible);
-    ``code_needed`` is false only for a learner who needs no code (attached to a free SSO
+    ``code_needed`` is false only for a learner who needs no code (attached to the
     contract) or for a product outside contracts.
     """
 
@@ -86,8 +86,8 @@ def basket_replace(user: User, *, product_id: int) -> Basket:
     product = Product.objects.select_related("course_run").filter(pk=product_id).first()
     if product is None:
         raise ProductNotFound(
-            f"There is no product {product_id}: check the link you were given (it ends with "
-            "/cart/add/?product_id=<number>)."
+            "This course link leads to no course: open it exactly as you were given it, or ask "
+            "the organization that gave it to you for a new one."
         )
     product_contract(product)  # refuses a product off sale
     with transaction.atomic():

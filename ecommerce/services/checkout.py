@@ -180,7 +180,7 @@ def _checkout_public(
     """A product outside any contract: the code's own rules, then the enrollment if complete."""
     run = product.course_run
     if CourseRunEnrollment.objects.filter(user=user, run=run, active=True).exists():
-        raise AlreadyEnrolled(f"You are already enrolled in {run.title} ({run.courseware_id}).")
+        raise AlreadyEnrolled(f"You are already enrolled in {run.title}.")
     if discount is not None:
         code = Discount.objects.select_for_update().get(pk=discount.pk)
         discount_check_generic(code, product=product, user=user, at=timezone.now())

@@ -189,9 +189,11 @@ def discount_check_generic(
     discount_check_unused(discount, user)
 
 
-def redemption_record(discount: Discount, *, user: User, order_id: int) -> DiscountRedemption:
-    """Record the code as used on an order (held while the order waits for its payment): the one
-    writer of redemptions.
+def redemption_record(
+    discount: Discount, *, user: User, order_id: int | None
+) -> DiscountRedemption:
+    """Record the code as used on an order (held while the order waits for its payment), or with
+    ``order_id`` None to join its contract (``/join/``): the one writer of redemptions.
 
     Call it under the code's row lock, after the code's rules. Should a redemption of the same
     one-time code, or of the same code by the same learner, commit first anyway, the unique

@@ -89,12 +89,16 @@ def test_demo_runs_both_walkthroughs(tmp_path, monkeypatch, settings):
     )
     # What a learner needs to try the cart: a Product URL, a login, an unused code of the CSV.
     assert text.endswith(
-        "== Try it as a learner (run `make run`, then open the Product URL)\n"
-        f"Product URL: http://127.0.0.1:8000/cart/add/?product_id={product.pk}\n"
-        "Learner login: learner / learn-with-a-code\n"
+        "== Try it as a learner (run `make run`)\n"
+        "New learner: sign up at http://127.0.0.1:8000/signup/, open the confirmation link of "
+        "the mail, then join with the code below and enroll from My courses (no other code "
+        "needed).\n"
+        f"Join link: http://127.0.0.1:8000/join/{codes[0]}/ (or type the code at "
+        "http://127.0.0.1:8000/join/)\n"
         f"Enrollment code: {codes[0]}\n"
-        "New learner: sign up at http://127.0.0.1:8000/signup/ and open the confirmation link "
-        "of the mail.\n"
+        "Learner login: learner / learn-with-a-code\n"
+        "Product URL (the course link, with the same code): "
+        f"http://127.0.0.1:8000/cart/add/?product_id={product.pk}\n"
         "Sent mail: written to sent-mail/ (one .log file per mail, readable in any editor)\n"
     )
     assert authenticate(username="learner", password="learn-with-a-code") is not None

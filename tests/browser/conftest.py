@@ -18,7 +18,11 @@ from django.contrib.staticfiles.handlers import StaticFilesHandler
 from django.db import connections
 from django.test.testcases import LiveServerThread
 
+from tests.shop import payments  # noqa: F401  (fixture: CyberSource configured)
+
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+#: The widths every learner page is looked at: a desktop and a phone.
+WIDTHS = {"desktop": 1280, "phone": 390}
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -90,3 +94,30 @@ def live_site(transactional_db, settings):
     thread.terminate()
     for conn in shared.values():
         conn.dec_thread_sharing()
+
+
+@pytest.fixture(params=list(WIDTHS), ids=list(WIDTHS))
+def tab(request, browser, live_site):
+    """A browser tab at the width of the parameter, recording failed requests; closed before
+    the live site stops."""
+    context = browser.new_context(viewport={"width": WIDTHS[request.param], "height": 900})
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    page.failed = []
+    page.on("requestfailed", lambda r: page.failed.append(f"{r.method} {r.url}"))
+    page.on(
+        "response",
+        lambda r: page.failed.append(f"{r.status} {r.url}") if r.status >= 400 else None,
+    )
+    yield page
+    assert page.failed == []
+    context.close()
+
+
+@pytest.fixture
+def sent_mail(settings, tmp_path, live_site):
+    """Mail goes to files in a sent-mail directory (the demo's set-up); links to the live site."""
+    settings.SITE_BASE_URL = live_site
+    settings.EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    settings.EMAIL_FILE_PATH = str(tmp_path / "sent-mail")
+    return tmp_path / "sent-mail"

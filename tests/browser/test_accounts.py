@@ -18,7 +18,6 @@ from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-WIDTHS = {"desktop": 1280, "phone": 390}
 SEPARATOR = b"\n" + b"-" * 79 + b"\n"  # between messages in a file of Django's file backend
 
 
@@ -46,33 +45,6 @@ def fits(page: Page) -> None:
     """The page needs no horizontal scrolling."""
     width, inner = page.evaluate("[document.scrollingElement.scrollWidth, innerWidth]")
     assert width <= inner, f"{page.url} is {width}px wide in a {inner}px window"
-
-
-@pytest.fixture(params=list(WIDTHS), ids=list(WIDTHS))
-def tab(request, browser, live_site):
-    """A browser tab at the width of the parameter, recording failed requests; closed before
-    the live site stops."""
-    context = browser.new_context(viewport={"width": WIDTHS[request.param], "height": 900})
-    context.set_default_timeout(20_000)
-    page = context.new_page()
-    page.failed = []
-    page.on("requestfailed", lambda r: page.failed.append(f"{r.method} {r.url}"))
-    page.on(
-        "response",
-        lambda r: page.failed.append(f"{r.status} {r.url}") if r.status >= 400 else None,
-    )
-    yield page
-    assert page.failed == []
-    context.close()
-
-
-@pytest.fixture
-def sent_mail(settings, tmp_path, live_site):
-    """Mail goes to files in a sent-mail directory (the demo's set-up); links to the live site."""
-    settings.SITE_BASE_URL = live_site
-    settings.EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
-    settings.EMAIL_FILE_PATH = str(tmp_path / "sent-mail")
-    return tmp_path / "sent-mail"
 
 
 def test_a_new_learner_signs_up_confirms_by_mail_and_lands_on_my_courses(tab, live_site, sent_mail):

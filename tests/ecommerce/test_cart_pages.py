@@ -39,7 +39,7 @@ def test_product_url_asks_to_log_in_then_comes_back_to_the_cart(client, make_off
         ("ada", offer.product.pk)
     ]
     cart = client.get("/cart/").content.decode()
-    assert offer.run.courseware_id in cart
+    assert offer.run.courseware_id not in cart  # no internal keys in what a learner reads
     assert "Data Analysis for Social Scientists" in cart
     assert 'data-testid="total">$0.00<' in cart
 
@@ -68,15 +68,20 @@ def test_a_bad_product_url_says_so_and_keeps_the_basket(client, make_offer, lear
 
     # The cart, with the reason, at the refusal's status (a redirect would hide it from scripts).
     assert response.status_code == 404
-    assert "<h1>Your cart</h1>" in response.content.decode()
+    page = response.content.decode()
+    assert "<h1>Your cart</h1>" in page
     expected = (
-        "There is no product 999999: check the link you were given (it ends with "
-        "/cart/add/?product_id=<number>)."
+        "This course link leads to no course: open it exactly as you were given it, or ask the "
+        "organization that gave it to you for a new one."
         if raw == "999999"
-        else f"The link is incomplete: product_id must be a positive whole number, got {raw!r}. Use the product "
-        "link exactly as you were given it."
+        else "This course link is incomplete: open it exactly as you were given it (the whole "
+        "link), or ask the organization that gave it to you for a new one."
     )
     assert refusals(response) == [("product-not-found", expected)]
+    # The reason alone: the basket's earlier product is not shown under it, nor URL syntax.
+    assert offer.run.title not in page
+    assert "product_id" not in page.split("<main", 1)[1]
+    assert "Your cart was left as it was." in page
     assert list(BasketItem.objects.values_list("product_id", flat=True)) == [offer.product.pk]
 
 
@@ -129,7 +134,7 @@ def test_zero_value_checkout_enrolls_attaches_redeems_and_lands_on_the_dashboard
     ]
     assert BasketItem.objects.count() == BasketDiscount.objects.count() == 0
     dashboard = client.get(response["Location"]).content.decode()
-    assert f'<li class="card" data-run="{offer.run.courseware_id}">' in dashboard
+    assert f'data-run="{offer.run.pk}" data-status="enrolled"' in dashboard
     assert (
         f"Order {order.pk} is complete: you are enrolled in Data Analysis for Social Scientists."
         in dashboard
@@ -259,7 +264,7 @@ def test_a_refused_code_says_exactly_why_and_changes_nothing(
         _enroll_with_code(client, offer, offer.codes[0])
         code = offer.codes[1]
         message = (
-            f"You are already enrolled in {offer.run.title} ({offer.run.courseware_id}): your "
+            f"You are already enrolled in {offer.run.title}: your "
             "code stays unused. Find the course on My courses."
         )
     client.force_login(learner)

@@ -198,3 +198,29 @@ def test_a_declined_payment_frees_the_code_for_exactly_one_of_the_next_learners(
     ]
     assert list(CourseRunEnrollment.objects.values_list("user", flat=True)) == [winner.purchaser_id]
     assert list(ContractMembership.objects.values_list("user", flat=True)) == [winner.purchaser_id]
+
+
+def test_twenty_learners_joining_and_checking_out_for_the_last_seat(make_offer):
+    from b2b.services.redemption import contract_join
+    from tests.factories import enrollment_codes
+
+    offer = make_offer("Acme", "non-sso", max_learners=3)
+    codes = [c.discount_code for c in enrollment_codes(offer.product, 20)]
+    shoppers = learners_with_code(offer, codes[:10], "shopper")  # codes applied: seats were free
+    joiners = [UserFactory(username=f"joiner{index}") for index in range(10)]
+    for index in range(2):  # two seats taken: one left
+        ContractMembership.objects.create(
+            user=UserFactory(username=f"attached{index}"), contract=offer.contract, source="sso"
+        )
+
+    calls = [lambda u=u: basket_checkout(u) for u in shoppers] + [
+        lambda u=u, c=c: contract_join(u, code=c) for u, c in zip(joiners, codes[10:], strict=True)
+    ]
+    results = race(calls)
+
+    assert outcomes(results) == Counter({"ok": 1, "contract-full": 19})
+    members = ContractMembership.objects.filter(contract=offer.contract)
+    assert members.count() == 3
+    winner = members.exclude(user__username__startswith="attached").get().user
+    assert list(DiscountRedemption.objects.values_list("redeemed_by", flat=True)) == [winner.pk]
+    assert ContractPage.objects.get(pk=offer.contract.pk).max_learners == 3

@@ -37,8 +37,8 @@ def test_a_product_url_with_a_non_ascii_id_is_a_404_and_keeps_the_basket(client,
     assert refusals(response) == [
         (
             "product-not-found",
-            f"The link is incomplete: product_id must be a positive whole number, got {raw!r}. "
-            "Use the product link exactly as you were given it.",
+            "This course link is incomplete: open it exactly as you were given it (the whole "
+            "link), or ask the organization that gave it to you for a new one.",
         )
     ]
     page = response.content.decode()

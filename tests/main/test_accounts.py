@@ -362,3 +362,37 @@ def test_an_email_staff_type_in_the_admin_is_recorded_unconfirmed(admin_client):
 
     assert response.status_code == 302
     assert addresses(ada) == [("ada@other.example", False, True)]
+
+
+def test_staff_land_on_the_cms_and_learners_on_my_courses_after_logging_in():
+    from django.contrib.auth.models import Group, Permission
+
+    UserFactory(username="root", email="root@example.edu", is_staff=True, is_superuser=True)
+    editor = UserFactory(username="editor", email="editor@example.edu", is_staff=True)
+    group = Group.objects.create(name="Editors here")
+    group.permissions.add(Permission.objects.get(codename="access_admin"))
+    editor.groups.add(group)
+    UserFactory(username="ada", email="ada@example.edu")
+
+    landed = {
+        login: Client().post("/login/", {"login": login, "password": "learner-password"})[
+            "Location"
+        ]
+        for login in ("root@example.edu", "editor", "ada")
+    }
+
+    assert landed == {"root@example.edu": "/cms/", "editor": "/cms/", "ada": "/dashboard/"}
+
+
+@pytest.mark.parametrize("path", ["/logout/", "/admin/logout/", "/cms/logout/"])
+def test_every_logout_lands_on_the_sites_login_page(path):
+    root = UserFactory(username="root", email="root@example.edu", is_staff=True, is_superuser=True)
+    client = Client()
+    client.force_login(root)
+
+    response = client.post(path)
+
+    assert (response.status_code, response["Location"]) == (302, "/login/")
+    page = client.get("/login/")
+    assert messages_of(page) == ["You have logged out."]
+    assert page.wsgi_request.user.is_anonymous

@@ -71,7 +71,7 @@ def test_another_address_or_another_username_is_not_held(client, ada, settings):
     client.logout()
     client.defaults["REMOTE_ADDR"] = "198.51.100.9"
     response = login(client, PASSWORD)
-    assert (response.status_code, response["Location"]) == (302, "/dashboard/")
+    assert (response.status_code, response["Location"]) == (302, "/cms/")  # ada is staff
 
 
 def test_a_success_before_the_limit_clears_the_failures(client, ada):

@@ -65,8 +65,12 @@ class Command(DomainCommand):
             rows.append(
                 [
                     "redeemed",
-                    f"by {r['user']} (user {r['user_id']}) on {r['date']}, order {r['order_id']} "
-                    f"({r['order_state']})",
+                    f"by {r['user']} (user {r['user_id']}) on {r['date']}, "
+                    + (
+                        f"order {r['order_id']} ({r['order_state']})"
+                        if r["order_id"]
+                        else "to join the contract"
+                    ),
                 ]
             )
         if not info["redemptions"]:

@@ -135,13 +135,17 @@ class Command(BaseCommand):
         learner.save()
         # The demo learner's address counts as confirmed, so its login needs no confirmation mail.
         account_email_record(learner, learner.email, verified=True)
-        self.heading("Try it as a learner (run `make run`, then open the Product URL)")
-        self.stdout.write(f"Product URL: {product_url(product.pk)}")
-        self.stdout.write(f"Learner login: {DEMO_LEARNER} / {DEMO_PASSWORD}")
-        self.stdout.write(f"Enrollment code: {code}")
+        base = settings.SITE_BASE_URL
+        self.heading("Try it as a learner (run `make run`)")
         self.stdout.write(
-            f"New learner: sign up at {settings.SITE_BASE_URL}/signup/ and open the confirmation "
-            "link of the mail."
+            f"New learner: sign up at {base}/signup/, open the confirmation link of the mail, "
+            "then join with the code below and enroll from My courses (no other code needed)."
+        )
+        self.stdout.write(f"Join link: {base}/join/{code}/ (or type the code at {base}/join/)")
+        self.stdout.write(f"Enrollment code: {code}")
+        self.stdout.write(f"Learner login: {DEMO_LEARNER} / {DEMO_PASSWORD}")
+        self.stdout.write(
+            f"Product URL (the course link, with the same code): {product_url(product.pk)}"
         )
         self.stdout.write(f"Sent mail: {mail_destination()}")
 

@@ -115,16 +115,21 @@ def _redemption_counts(base: QuerySet[Any], stale: dt.datetime) -> dict[int, dic
         )
     )
     pending = Q(redeemed_order__state=PENDING)
+    # A code used to join its contract (``/join/``) has no order and no enrollment: it attached
+    # the learner, who enrolls later (SPEC §5). Only its membership is checked.
+    on_order = Q(redeemed_order__isnull=False)
     rows = (
         base.values("contract_id")
         .annotate(
             total=Count("pk"),
-            not_fulfilled=Count("pk", filter=~Q(redeemed_order__state=FULFILLED) & ~pending),
+            not_fulfilled=Count(
+                "pk", filter=on_order & ~Q(redeemed_order__state=FULFILLED) & ~pending
+            ),
             pending_old=Count("pk", filter=pending & Q(redeemed_order__created_on__lt=stale)),
             paid_otherwise=Count(
                 "pk", filter=Q(redeemed_order__state=FULFILLED) & Q(paid_otherwise)
             ),
-            no_enrollment=Count("pk", filter=~enrolled),
+            no_enrollment=Count("pk", filter=on_order & Q(~enrolled)),
             no_membership=Count("pk", filter=~attached),
         )
         .order_by()
