@@ -18,7 +18,7 @@ from django.db.models.functions import Lower
 from django.http import Http404
 from django.utils import timezone
 from wagtail.admin.panels import FieldPanel, MultiFieldPanel
-from wagtail.models import Page
+from wagtail.models import Page, PagePermissionTester
 
 from b2b.panels import ContractCopyForm, ContractPageForm, ContractStatusPanel, OrganizationPageForm
 from b2b.validators import validate_max_learners, validate_org_key, validate_price
@@ -38,12 +38,28 @@ class StaffOnlyPage(Page):
     def serve(self, request, *args, **kwargs):  # type: ignore[no-untyped-def]
         raise Http404("Organizations and contracts are managed in the admin, not served.")
 
+    def get_url_parts(self, request=None):  # type: ignore[no-untyped-def]
+        # No public URL: the admin offers no "View live" link to a page that is never served.
+        return None
+
+
+class NoUnpublish(PagePermissionTester):
+    """Wagtail's page permissions, without unpublishing (organizations and contracts)."""
+
+    def can_unpublish(self) -> bool:
+        return False
+
 
 class RecordedPage(StaffOnlyPage):
     """An organization or a contract: publishing records the change and follows it up."""
 
     class Meta:
         abstract = True
+
+    def permissions_for_user(self, user):  # type: ignore[no-untyped-def]
+        # Whether a contract is in force is ``active`` and its dates (SPEC §3), never Wagtail's
+        # publish state: no Unpublish, which would look "off" while the contract stays on.
+        return NoUnpublish(self, user)
 
     def publish(self, revision, user=None, **kwargs):  # type: ignore[no-untyped-def]
         # Every publish (editor, bulk, schedule, workflow, commands) records what changed and,

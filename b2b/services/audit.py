@@ -168,19 +168,57 @@ def audit_history(page_id: int) -> list[HistoryEntry]:
     ]
 
 
+#: How people read the stored field names (``CONTRACT_FIELDS``, ``ORGANIZATION_FIELDS``, ...).
+FIELD_LABELS: dict[str, str] = {
+    "max_learners": "cap",
+    "price": "price",
+    "start": "start",
+    "end": "end",
+    "integration_type": "integration",
+    "org_key": "org key",
+    "sso_organization_id": "SSO organization ID",
+}
+
+#: How people read the stored surfaces (``main.actors.Via``).
+VIA_LABELS: dict[str, str] = {
+    "command": "command",
+    "wagtail": "Wagtail",
+    "admin": "Django Admin",
+    "web": "website",
+    "checkout": "checkout",
+    "sso": "SSO login",
+    "task": "task",
+    "process": "process",
+}
+
+
+def via_label(via: str) -> str:
+    """The surface as people name it: ``"wagtail"`` → ``"Wagtail"``, ``"admin"`` →
+    ``"Django Admin"``; an unknown one as stored."""
+    return VIA_LABELS.get(via, via)
+
+
 def changes_text(changes: Mapping[str, Any]) -> str:
-    """One line for people: ``max_learners: 200 → 100; price: — → 25.00`` or ``created 200``."""
+    """One line for people: ``cap 200 → 100; price — → 25.00`` or ``created 200``; booleans
+    read yes/no, lists are joined with commas."""
 
     def show(value: Any) -> str:
-        return "—" if value is None or value == "" else str(value)
+        if value is None or value == "":
+            return "—"
+        if isinstance(value, bool):
+            return "yes" if value else "no"
+        if isinstance(value, list):
+            return ", ".join(str(v) for v in value) or "—"
+        return str(value)
 
     parts = []
     # Sorted: PostgreSQL's jsonb keeps no key order, and the line must read the same anywhere.
     for key, value in sorted(changes.items()):
+        label = FIELD_LABELS.get(key, key.replace("_", " "))
         if isinstance(value, dict) and ("before" in value or "after" in value):
-            parts.append(f"{key}: {show(value.get('before'))} → {show(value.get('after'))}")
+            parts.append(f"{label} {show(value.get('before'))} → {show(value.get('after'))}")
         else:
-            parts.append(f"{key} {show(value)}")
+            parts.append(f"{label} {show(value)}")
     return "; ".join(parts)
 
 
