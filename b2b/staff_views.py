@@ -162,9 +162,7 @@ def overview(request: HttpRequest, contract: ContractPage) -> HttpResponse:
         "overview",
         "overview.html",
         overview=facts,
-        seats_percent=(
-            min(100, round(100 * facts.learners / facts.cap)) if facts.cap else None
-        ),
+        seats_percent=(min(100, round(100 * facts.learners / facts.cap)) if facts.cap else None),
         chart=activity_chart(contract_activity(contract.pk)),
         failed_runs=[row for row in runs if row["edx_status"] == "failed"],
     )
@@ -295,7 +293,9 @@ def codes(request: HttpRequest, contract: ContractPage) -> HttpResponse:
     elif status == "deactivated":
         rows = rows.filter(is_active=False)
     elif status:
-        messages.error(request, f"Unknown status {status!r}: choose usable, redeemed or deactivated.")
+        messages.error(
+            request, f"Unknown status {status!r}: choose usable, redeemed or deactivated."
+        )
         status = ""
     if query:
         rows = rows.filter(discount_code__icontains=query)
@@ -364,9 +364,9 @@ def codes_deactivate_view(request: HttpRequest, contract: ContractPage) -> HttpR
         messages.error(request, "Select the codes to deactivate first.")
         return redirect(_url("codes", contract))
     mine = set(
-        contract_codes(contract.pk).filter(discount_code__in=texts).values_list(
-            "discount_code", flat=True
-        )
+        contract_codes(contract.pk)
+        .filter(discount_code__in=texts)
+        .values_list("discount_code", flat=True)
     )
     foreign = [t for t in texts if t not in mine]
     if foreign:
@@ -382,9 +382,7 @@ def codes_deactivate_view(request: HttpRequest, contract: ContractPage) -> HttpR
     except DomainError as exc:
         messages.error(request, exc.message)
         return redirect(_url("codes", contract))
-    fresh = (
-        " The contract is capped: fresh codes replace them." if contract.max_learners else ""
-    )
+    fresh = " The contract is capped: fresh codes replace them." if contract.max_learners else ""
     messages.success(
         request,
         f"Deactivated {result.deactivated} code{'s' if result.deactivated != 1 else ''}: "
@@ -475,9 +473,7 @@ def learner_detach(request: HttpRequest, contract: ContractPage) -> HttpResponse
         messages.error(request, f"{email or 'That learner'} is not attached to this contract.")
         return redirect(_url("learners", contract))
     if "confirm" not in request.POST:
-        return _page(
-            request, contract, "learners", "learner_detach.html", membership=membership
-        )
+        return _page(request, contract, "learners", "learner_detach.html", membership=membership)
     try:
         membership_remove(membership.user, contract_id=contract.pk, actor=actor_current())
     except DomainError as exc:

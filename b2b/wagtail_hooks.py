@@ -19,7 +19,7 @@ from django.urls import include, path, reverse
 from wagtail import hooks
 from wagtail.admin import messages
 from wagtail.admin.utils import get_valid_next_url_from_request
-from wagtail.admin.widgets import Button, PageListingButton
+from wagtail.admin.widgets import HeaderButton, ListingButton
 from wagtail.models import Page
 
 from b2b.models import ContractPage, OrganizationIndexPage, OrganizationPage
@@ -226,7 +226,9 @@ def contract_admin_urls() -> list[Any]:
     return [
         path(
             "b2b/contracts/",
-            include((staff_views.urlpatterns_for_admin(), "b2b_contract"), namespace="b2b_contract"),
+            include(
+                (staff_views.urlpatterns_for_admin(), "b2b_contract"), namespace="b2b_contract"
+            ),
         )
     ]
 
@@ -241,7 +243,7 @@ def _manages(user: Any) -> bool:
 def contract_header_buttons(page: Page, user: Any, view_name: str, next_url: str | None = None):  # type: ignore[no-untyped-def]
     """On a contract's edit page: its courseware, codes, learners and history."""
     if page.specific_class is ContractPage and _manages(user):
-        yield Button(
+        yield HeaderButton(
             "Courseware, codes and learners",
             reverse("b2b_contract:overview", args=[page.pk]),
             icon_name="list-ul",
@@ -252,7 +254,7 @@ def contract_header_buttons(page: Page, user: Any, view_name: str, next_url: str
 @hooks.register("register_page_listing_buttons")
 def contract_listing_buttons(page: Page, user: Any, next_url: str | None = None):  # type: ignore[no-untyped-def]
     if page.specific_class is ContractPage and _manages(user):
-        yield PageListingButton(
+        yield ListingButton(
             "Manage",
             reverse("b2b_contract:overview", args=[page.pk]),
             icon_name="list-ul",
@@ -277,7 +279,9 @@ def publish_first(menu_items: list[Any], request: HttpRequest, context: dict[str
 
 
 @hooks.register("construct_page_listing_buttons")
-def no_unpublish_in_listings(buttons: list[Any], page: Page, user: Any, context: Any = None) -> None:
+def no_unpublish_in_listings(
+    buttons: list[Any], page: Page, user: Any, context: Any = None
+) -> None:
     if issubclass(page.specific_class or Page, OrganizationPage | ContractPage):
         buttons[:] = [b for b in buttons if "unpublish" not in (getattr(b, "url", "") or "")]
 

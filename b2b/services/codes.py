@@ -625,6 +625,7 @@ def codes_usable_by_product(product_ids: list[int]) -> dict[int, int]:
 
 # -- the codes CSV (SPEC §2) -------------------------------------------------------------------
 
+
 def codes_plan_rows(plan: CodesReport) -> list[dict[str, Any]]:
     """The plan (or report) as rows for people, one per product: ``product`` (with "(new
     product)" / "(product taken off sale)"), ``price`` ("10.00" or "10.00 → 12.00"), ``create``
