@@ -89,15 +89,21 @@ class OrganizationIndexPage(StaffOnlyPage):
 class OrganizationPage(RecordedPage):
     """A customer organization: metadata and grouping for its contracts and learners."""
 
-    name = models.CharField(max_length=255, help_text="Unique, case-insensitive.")
+    name = models.CharField(max_length=255, help_text="No two organizations share a name.")
     org_key = models.CharField(
         max_length=30,
         unique=True,
         validators=[validate_org_key],
-        help_text="1–30 letters, digits or _; part of contract run keys (UAI_<org key>).",
+        help_text="1–30 letters, digits or _. It names the organization's course runs in Open "
+        "edX, so it cannot change once the organization has runs.",
     )
     sso_organization_id = models.UUIDField(
-        null=True, blank=True, unique=True, help_text="The Keycloak organization's UUID."
+        "SSO organization ID",
+        null=True,
+        blank=True,
+        unique=True,
+        help_text="The organization's ID in the identity provider (Keycloak), a UUID; empty "
+        "when its learners do not sign in with SSO.",
     )
     description = models.TextField(blank=True, default="")
     logo = models.ForeignKey(
@@ -202,27 +208,43 @@ class ContractPage(ContractTerms, RecordedPage):
         related_name="contracts",
         blank=True,
         editable=False,
-        help_text="Always the parent page; kept as a column for queries.",
     )
     # None in memory until the first save sets it from the parent page (``save``); the column
     # is NOT NULL. Declared so the type checker knows it before the plugin adds the FK's columns.
     organization_id: int | None
     name = models.CharField(max_length=255)
     description = models.TextField(blank=True, default="")
-    integration_type = models.CharField(max_length=10, choices=IntegrationType.choices)
-    contract_start = models.DateField(null=True, blank=True)
-    contract_end = models.DateField(null=True, blank=True, help_text="Inclusive.")
-    active = models.BooleanField(default=True)
+    integration_type = models.CharField(
+        "integration",
+        max_length=10,
+        choices=IntegrationType.choices,
+        help_text="SSO: the organization's learners are attached when they sign in. non-SSO: "
+        "learners get in with an enrollment code.",
+    )
+    contract_start = models.DateField("start", null=True, blank=True)
+    contract_end = models.DateField(
+        "end", null=True, blank=True, help_text="The last day the contract is in force."
+    )
+    active = models.BooleanField(
+        default=True,
+        help_text="In force while active and between its start and end dates; untick to stop "
+        "learners from using it.",
+    )
     max_learners = models.PositiveIntegerField(
-        null=True, blank=True, validators=[validate_max_learners], help_text="Empty: uncapped."
+        "learner cap",
+        null=True,
+        blank=True,
+        validators=[validate_max_learners],
+        help_text="Empty: no cap.",
     )
     enrollment_fixed_price = models.DecimalField(
+        "price",
         max_digits=7,
         decimal_places=2,
         null=True,
         blank=True,
         validators=[validate_price],
-        help_text="Empty or 0.00: free.",
+        help_text="What a learner pays per course run. Empty or 0.00: free.",
     )
 
     parent_page_types = ["b2b.OrganizationPage"]
