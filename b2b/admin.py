@@ -75,7 +75,7 @@ def _history_table(page_id: int) -> str:
         (
             (
                 date_format(localtime(e.at), "DATETIME_FORMAT"),
-                e.actor,
+                e.who,
                 via_label(e.via),
                 AUDIT_ACTIONS.get(e.action, e.action),
                 changes_text(e.changes),

@@ -59,7 +59,7 @@ class RecordedPage(StaffOnlyPage):
     def permissions_for_user(self, user):  # type: ignore[no-untyped-def]
         # Whether a contract is in force is ``active`` and its dates (SPEC §3), never Wagtail's
         # publish state: no Unpublish, which would look "off" while the contract stays on.
-        return NoUnpublish(self, user)
+        return NoUnpublish(user, self)
 
     def publish(self, revision, user=None, **kwargs):  # type: ignore[no-untyped-def]
         # Every publish (editor, bulk, schedule, workflow, commands) records what changed and,

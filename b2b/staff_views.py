@@ -529,7 +529,7 @@ def history(request: HttpRequest, contract: ContractPage) -> HttpResponse:
     entries = [
         {
             "at": entry.at,
-            "actor": entry.actor,
+            "actor": entry.who,
             "via": via_label(entry.via),
             "action": AUDIT_ACTIONS.get(entry.action, entry.action),
             "changes": changes_text(entry.changes),

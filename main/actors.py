@@ -58,13 +58,10 @@ class Actor:
 
     @property
     def label(self) -> str:
-        """The user's name and email (``"Ada Lovelace <ada@example.com>"``; the email, or the
-        username, alone when there is no name), else the process name."""
+        """The user's email (or username), else the process name."""
         person = self.person
         if person is not None:
-            contact = getattr(person, "email", "") or person.get_username()
-            name = person.get_full_name().strip() if hasattr(person, "get_full_name") else ""
-            return f"{name} <{contact}>" if name and name != contact else contact
+            return getattr(person, "email", "") or person.get_username()
         return self.name or "unknown process"
 
 

@@ -140,6 +140,15 @@ class HistoryEntry:
     via: str
     action: str
     changes: dict[str, Any]
+    #: The acting user's full name now ("" for a process or a user without a name).
+    name: str = ""
+
+    @property
+    def who(self) -> str:
+        """For people: ``"Ada Lovelace <ada@example.com>"``, or the actor as recorded."""
+        return (
+            f"{self.name} <{self.actor}>" if self.name and self.name != self.actor else self.actor
+        )
 
     def as_row(self) -> dict[str, Any]:
         return {
@@ -152,9 +161,12 @@ class HistoryEntry:
 
 
 def audit_history(page_id: int) -> list[HistoryEntry]:
-    """The page's entries, oldest first (one query). Works for deleted pages too."""
-    entries = PageLogEntry.objects.filter(page_id=page_id, action__startswith=PREFIX).order_by(
-        "timestamp", "pk"
+    """The page's entries, oldest first, with the acting user's name (one query). Works for
+    deleted pages too."""
+    entries = (
+        PageLogEntry.objects.filter(page_id=page_id, action__startswith=PREFIX)
+        .select_related("user")
+        .order_by("timestamp", "pk")
     )
     return [
         HistoryEntry(
@@ -163,6 +175,7 @@ def audit_history(page_id: int) -> list[HistoryEntry]:
             via=entry.data.get("via", ""),
             action=entry.action.removeprefix(PREFIX),
             changes=entry.data.get("changes", {}),
+            name=entry.user.get_full_name().strip() if entry.user is not None else "",
         )
         for entry in entries
     ]

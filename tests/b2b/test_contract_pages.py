@@ -72,7 +72,7 @@ def test_add_a_course_after_its_plan(staff_client, catalog, django_capture_on_co
     assert done.status_code == 302
     assert ContractCourseware.objects.filter(contract=contract).count() == 1
     entry = [e for e in audit_history(contract.pk) if e.action == "courseware.add"][0]
-    assert (entry.actor, entry.via) == ("Sam Staff <staffer@example.com>", "wagtail")
+    assert (entry.who, entry.via) == ("Sam Staff <staffer@example.com>", "wagtail")
 
 
 def test_bad_courseware_id_is_a_message(staff_client):

@@ -131,6 +131,6 @@ def test_an_admin_user_entry_links_the_user(contract):
             UserFactory(), contract_id=contract.pk, source="manual", actor=actor_current()
         )
     entry = audit_history(contract.pk)[-1]
-    assert (entry.via, entry.actor) == ("admin", "Learner boss <boss@example.com>")
+    assert (entry.via, entry.actor) == ("admin", "boss@example.com")
     assert ContractMembership.objects.count() == 1
     assert set(AUDIT_ACTIONS) >= {"membership.add", "codes.adjust", "contract.change"}
