@@ -110,7 +110,31 @@ def runserver_db(migrated_sqlite, tmp_path_factory):
 
 
 @pytest.fixture
-def made_site(runserver_db, tmp_path):
+def site_db(runserver_db):
+    """The database ``made_site`` starts from (a copy of it): a set-up one; override it."""
+    return runserver_db
+
+
+@pytest.fixture(scope="session")
+def demo_db(runserver_db, tmp_path_factory):
+    """A set-up database with what ``make demo`` puts in it: the real catalog
+    (``load_catalog``), both walkthroughs and the demo's staff login (``b2b_demo``)."""
+    import shutil as _shutil
+
+    from tests.b2b.operator import manage, operator_env_for
+
+    db = tmp_path_factory.mktemp("demo") / "db.sqlite3"
+    _shutil.copyfile(runserver_db, db)
+    env = operator_env_for(db)
+    env["EMAIL_FILE_PATH"] = str(db.parent / "sent-mail")
+    for argv in (["load_catalog"], ["b2b_demo"]):
+        done = manage(env, *argv)
+        assert done.returncode == 0, done.stderr
+    return db
+
+
+@pytest.fixture
+def made_site(site_db, tmp_path):
     """``(base URL, environment)`` of the site started exactly as ``make run`` starts it:
     ``manage.py runserver`` in a process of its own (DEBUG on, static files served by the site
     itself), on a copy of a set-up database. The environment runs ``manage.py`` on the same
@@ -124,10 +148,11 @@ def made_site(runserver_db, tmp_path):
     from tests.b2b.operator import PROJECT, operator_env_for
 
     db = tmp_path / "db.sqlite3"
-    _shutil.copyfile(runserver_db, db)
+    _shutil.copyfile(site_db, db)
     env = operator_env_for(db)
     env.pop("DEBUG", None)
     env["MEDIA_ROOT"] = str(tmp_path / "media")
+    env["EMAIL_FILE_PATH"] = str(tmp_path / "sent-mail")
     base = f"http://127.0.0.1:{RUNSERVER_PORT}"
     log = open(tmp_path / "runserver.log", "w")  # noqa: SIM115
     server = subprocess.Popen(
