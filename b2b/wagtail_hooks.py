@@ -111,7 +111,7 @@ def refuse_moving_contracts(
 def refuse_bulk_changes(
     request: HttpRequest, action_type: str, objects: list[Any], action: Any
 ) -> HttpResponse | None:
-    if action_type not in ("delete", "move"):
+    if action_type not in ("delete", "move", "unpublish"):
         return None
     for page in objects:
         if not isinstance(page, Page) or not issubclass(page.specific_class, B2B_PAGES):
@@ -119,6 +119,11 @@ def refuse_bulk_changes(
         try:
             if action_type == "delete":
                 page_delete_check(page)
+            elif action_type == "unpublish":
+                raise DomainError(
+                    f"{page.title!r} is not unpublished: a contract is in force while it is "
+                    "active and within its dates. Untick Active on the contract and publish."
+                )
             else:
                 raise DomainError(
                     f"{page.title!r} cannot be moved with a bulk action: organizations and "
@@ -267,9 +272,15 @@ def contract_listing_buttons(page: Page, user: Any, next_url: str | None = None)
 def publish_first(menu_items: list[Any], request: HttpRequest, context: dict[str, Any]) -> None:
     """Organizations and contracts: Publish is the primary action (a draft changes nothing a
     learner sees), and there is no Unpublish (in force is ``active`` and the dates)."""
-    page = context.get("page")
-    model = context.get("model") or (page.specific_class if page is not None else None)
-    if model not in (OrganizationPage, ContractPage):
+    page, parent = context.get("page"), context.get("parent_page")
+    if page is not None:
+        b2b = page.specific_class in (OrganizationPage, ContractPage)
+    else:  # the create view: what goes under the Organizations page or an organization
+        b2b = parent is not None and parent.specific_class in (
+            OrganizationIndexPage,
+            OrganizationPage,
+        )
+    if not b2b:
         return
     menu_items[:] = [item for item in menu_items if item.name != "action-unpublish"]
     publish = [item for item in menu_items if item.name == "action-publish"]
