@@ -9,6 +9,7 @@ import io
 import os
 import re
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -82,7 +83,7 @@ def test_staff_run_a_contract_from_the_web(made_site, made_page, shots, tmp_path
     assert "Page 'Acme 2026' created and published." in message(page)
     # (the listing's bulk "Unpublish" is refused by a hook for organizations and contracts)
     assert page.locator("a:not(.bulk-action-btn)", has_text="Unpublish").count() == 0
-    assert page.get_by_role("link", name="View live").count() == 0
+    assert page.locator("#main").get_by_role("link", name="View live").count() == 0
 
     # from the contract's edit page to its own pages
     page.locator("table tr", has_text="Acme 2026").locator("a[title='Edit this page']").click()
@@ -92,13 +93,13 @@ def test_staff_run_a_contract_from_the_web(made_site, made_page, shots, tmp_path
     assert page.locator("[data-b2b=seats]").inner_text().count(f"0 of {CAP} learners") == 1
 
     # courseware: find the course by title, read the plan, then add it
-    page.get_by_role("link", name="Courseware", exact=True).click()
-    page.fill("input[name=q]", "Poverty")
-    page.get_by_role("button", name="Search").click()
+    page.locator("#main").get_by_role("link", name="Courseware", exact=True).click()
+    page.fill("#b2b-courseware-q", "Poverty")
+    page.locator("#main").get_by_role("button", name="Search").click()
     results = page.locator("[data-b2b=courseware-results]")
     assert COURSE in results.inner_text() and COURSE_TITLE in results.inner_text()
     shots(page, "04-courseware-search")
-    results.locator("tr", has_text=COURSE).get_by_role("link").click()
+    results.locator(f"a[href$='readable_id={quote(COURSE, safe='')}']").click()
     plan = page.locator("[data-b2b=plan]")
     assert "Nothing has changed yet" in plan.inner_text()
     assert page.locator("[data-b2b=plan-codes] tbody tr").count() == 1
@@ -108,10 +109,10 @@ def test_staff_run_a_contract_from_the_web(made_site, made_page, shots, tmp_path
     assert f"{COURSE}" in message(page)
 
     # a program, by its readable ID, after its plan
-    page.fill("input[name=q]", PROGRAM)
-    page.get_by_role("button", name="Search").click()
-    page.locator("[data-b2b=courseware-results] tr", has_text=PROGRAM).get_by_role(
-        "link"
+    page.fill("#b2b-courseware-q", PROGRAM)
+    page.locator("#main").get_by_role("button", name="Search").click()
+    page.locator(
+        f"[data-b2b=courseware-results] a[href$='readable_id={quote(PROGRAM, safe='')}']"
     ).click()
     assert "Nothing has changed yet" in page.locator("[data-b2b=plan]").inner_text()
     program_runs = page.locator("[data-b2b=plan-items] tbody tr").count()
@@ -124,7 +125,7 @@ def test_staff_run_a_contract_from_the_web(made_site, made_page, shots, tmp_path
     shots(page, "07-courseware")
 
     # the codes: the CSV, then deactivate a leaked code
-    page.get_by_role("link", name="Enrollment codes", exact=True).click()
+    page.locator("#main").get_by_role("link", name="Enrollment codes", exact=True).click()
     assert page.locator("[data-b2b=codes-count]").inner_text() == f"{CAP * runs} codes."
     with page.expect_download() as download:
         page.locator("[data-b2b=codes-csv]").click()
@@ -147,14 +148,14 @@ def test_staff_run_a_contract_from_the_web(made_site, made_page, shots, tmp_path
     assert leaked in listing and "deactivated" in listing
 
     # learners: attach the demo's Ada by email, then detach her
-    page.get_by_role("link", name="Learners", exact=True).click()
+    page.locator("#main").get_by_role("link", name="Learners", exact=True).click()
     page.fill("input[name=email]", "nobody@example.edu")
-    page.get_by_role("button", name="Attach").click()
+    page.locator("#main").get_by_role("button", name="Attach").click()
     assert page.locator("[data-b2b=attach-error]").inner_text().startswith(
         "No account with the email nobody@example.edu"
     )
     page.fill("input[name=email]", "ada@example.edu")
-    page.get_by_role("button", name="Attach").click()
+    page.locator("#main").get_by_role("button", name="Attach").click()
     assert "ada@example.edu is attached to Acme 2026." in message(page)
     row = page.locator("[data-b2b=learners] tbody tr")
     assert row.count() == 1 and "Ada Lovelace" in row.inner_text() and "manual" in row.inner_text()
@@ -165,7 +166,7 @@ def test_staff_run_a_contract_from_the_web(made_site, made_page, shots, tmp_path
     assert "ada@example.edu is detached from Acme 2026" in message(page)
 
     # the history: who, through what, what changed
-    page.get_by_role("link", name="History", exact=True).click()
+    page.locator("#main").get_by_role("link", name="History", exact=True).click()
     history = page.locator("[data-b2b=history]").inner_text()
     assert "B2B Staff <staff@example.com>" in history
     assert "Learner detached from the contract" in history
@@ -174,7 +175,7 @@ def test_staff_run_a_contract_from_the_web(made_site, made_page, shots, tmp_path
     shots(page, "12-history")
 
     # the overview: seats, codes and the chart
-    page.get_by_role("link", name="Overview", exact=True).click()
+    page.locator("#main").get_by_role("link", name="Overview", exact=True).click()
     assert page.locator("[data-b2b=chart] svg").is_visible()
     assert "Learners attached: 1" in page.locator("[data-b2b=chart]").inner_text()
     assert page.locator("[data-b2b=codes-deactivated]").inner_text() == "1"
