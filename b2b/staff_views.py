@@ -104,12 +104,14 @@ def _page(
 
 
 def activity_chart(days: list[Any], *, width: int = 720, height: int = 220) -> dict[str, Any]:
-    """A server-rendered line chart of cumulative redemptions and attachments (``contract_activity``
-    rows): polyline points, axis labels and totals, for ``b2b/contract/_chart.html``."""
+    """A server-rendered step chart of cumulative redemptions and attachments
+    (``contract_activity`` rows), a week wide at least and up to today: polyline points, axis
+    labels and totals, for ``b2b/contract/_chart.html``."""
     if not days:
         return {"empty": True}
     left, right, top, bottom = 48, 16, 16, 36
-    first, last = days[0].day, max(days[-1].day, timezone.localdate())
+    last = max(days[-1].day, timezone.localdate())
+    first = min(days[0].day, last - dt.timedelta(days=6))  # a week at least
     span = max((last - first).days, 1)
     totals = {"redemptions": 0, "attachments": 0}
     series: dict[str, list[tuple[dt.date, int]]] = {"redemptions": [], "attachments": []}
@@ -127,9 +129,10 @@ def activity_chart(days: list[Any], *, width: int = 720, height: int = 220) -> d
 
     lines = {}
     for name, points in series.items():
-        steps = [f"{x(first)},{y(0)}"]
-        for day, value in points:
-            steps.append(f"{x(day)},{y(value)}")
+        steps, previous = [f"{x(first)},{y(0)}"], 0
+        for day, value in points:  # a step on each day: the totals change on that day
+            steps += [f"{x(day)},{y(previous)}", f"{x(day)},{y(value)}"]
+            previous = value
         steps.append(f"{x(last)},{y(points[-1][1])}")
         lines[name] = " ".join(steps)
     ticks = sorted({0, top_value // 2, top_value})

@@ -14,8 +14,10 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db.models import Count, Q
 from django.db.models.functions import TruncDate
+from wagtail.models import PageLogEntry
 
 from b2b.models import ContractMembership, ContractPage
+from b2b.services.audit import PREFIX
 from b2b.services.listing import courseware_list
 from ecommerce.models import Discount, DiscountRedemption
 
@@ -88,8 +90,9 @@ class ActivityDay:
 
 
 def contract_activity(contract_id: int) -> list[ActivityDay]:
-    """The days on which the contract's codes were redeemed or learners attached, oldest first,
-    with that day's counts (two grouped queries, whatever the number of rows)."""
+    """The days on which the contract's codes were redeemed or learners attached (any source,
+    from its audit trail, so a learner detached since still counts), oldest first, with that
+    day's counts (two grouped queries, whatever the number of rows)."""
     zone = ZoneInfo(settings.TIME_ZONE)
     redemptions = dict(
         DiscountRedemption.objects.filter(
@@ -100,9 +103,10 @@ def contract_activity(contract_id: int) -> list[ActivityDay]:
         .annotate(n=Count("pk", distinct=True))
         .order_by()
     )
+    # Attachments as the audit trail recorded them: a learner detached since still counts.
     attachments = dict(
-        ContractMembership.objects.filter(contract_id=contract_id)
-        .annotate(day=TruncDate("created_on", tzinfo=zone))
+        PageLogEntry.objects.filter(page_id=contract_id, action=PREFIX + "membership.add")
+        .annotate(day=TruncDate("timestamp", tzinfo=zone))
         .values_list("day")
         .annotate(n=Count("pk"))
         .order_by()

@@ -61,8 +61,10 @@ def test_staff_run_a_contract_from_the_web(made_site, made_page, shots, tmp_path
     page.locator("header a[href$='/add_subpage/']").first.click()
     page.fill("input[name=name]", "Acme University")
     page.fill("input[name=org_key]", "ACME")
-    assert page.locator("label[for=id_sso_organization_id]").inner_text().startswith(
-        "SSO organization ID"
+    assert (
+        page.locator("label[for=id_sso_organization_id]")
+        .inner_text()
+        .startswith("SSO organization ID")
     )
     shots(page, "01-organization-new")
     assert page.locator("footer button[name=action-publish]").first.is_visible()
@@ -151,8 +153,10 @@ def test_staff_run_a_contract_from_the_web(made_site, made_page, shots, tmp_path
     page.locator("#main").get_by_role("link", name="Learners", exact=True).click()
     page.fill("input[name=email]", "nobody@example.edu")
     page.locator("#main").get_by_role("button", name="Attach").click()
-    assert page.locator("[data-b2b=attach-error]").inner_text().startswith(
-        "No account with the email nobody@example.edu"
+    assert (
+        page.locator("[data-b2b=attach-error]")
+        .inner_text()
+        .startswith("No account with the email nobody@example.edu")
     )
     page.fill("input[name=email]", "ada@example.edu")
     page.locator("#main").get_by_role("button", name="Attach").click()
@@ -176,7 +180,7 @@ def test_staff_run_a_contract_from_the_web(made_site, made_page, shots, tmp_path
 
     # the overview: seats, codes and the chart
     page.locator("#main").get_by_role("link", name="Overview", exact=True).click()
-    assert page.locator("[data-b2b=chart] svg").is_visible()
+    page.locator("[data-b2b=chart] svg").wait_for()
     assert "Learners attached: 1" in page.locator("[data-b2b=chart]").inner_text()
     assert page.locator("[data-b2b=codes-deactivated]").inner_text() == "1"
     shots(page, "13-overview")
