@@ -253,6 +253,7 @@ class ContractPage(ContractTerms, RecordedPage):
     base_form_class = ContractPageForm
     copy_form_class = ContractCopyForm
     content_panels = [
+        ContractStatusPanel(heading="Courseware, learners and codes"),
         MultiFieldPanel(
             [
                 FieldPanel("name"),
@@ -269,7 +270,6 @@ class ContractPage(ContractTerms, RecordedPage):
         MultiFieldPanel(
             [FieldPanel("contract_start"), FieldPanel("contract_end")], heading="Availability"
         ),
-        ContractStatusPanel(heading="Courseware, learners and codes"),
     ]
     promote_panels: list = []
     settings_panels: list = []
