@@ -39,8 +39,10 @@ class StaffOnlyPage(Page):
         raise Http404("Organizations and contracts are managed in the admin, not served.")
 
     def get_url_parts(self, request=None):  # type: ignore[no-untyped-def]
-        # No public URL: the admin offers no "View live" link to a page that is never served.
-        return None
+        # On the site (its site ID), with no URL: the admin offers no "View live" link to a page
+        # that is never served, and does not warn that it is outside every site.
+        parts = super().get_url_parts(request)
+        return None if parts is None else (parts[0], None, None)
 
 
 class NoUnpublish(PagePermissionTester):
