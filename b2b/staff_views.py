@@ -91,7 +91,7 @@ def _page(
         tabs=[(name, label, _url(name, contract)) for name, label in TABS],
         header_title=f"{title}: {contract.name}",
         page_title=title,
-        page_subtitle=f"{contract.name} — {contract.organization.name} (contract {contract.pk})",
+        page_subtitle=contract.name,
         header_icon="doc-full-inverse",
         edit_url=reverse("wagtailadmin_pages:edit", args=[contract.pk]),
         in_force=contract.is_in_force(),

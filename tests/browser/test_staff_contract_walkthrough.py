@@ -185,4 +185,14 @@ def test_staff_run_a_contract_from_the_web(made_site, made_page, shots, tmp_path
     assert page.locator("[data-b2b=codes-deactivated]").inner_text() == "1"
     shots(page, "13-overview")
 
+    # on a phone (390 px): the pages fit, wide tables scroll inside their own box
+    page.set_viewport_size({"width": 390, "height": 844})
+    for tab in ("Overview", "Courseware", "Enrollment codes", "Learners", "History"):
+        page.locator("nav.b2b-tabs").get_by_role("link", name=tab, exact=True).click()
+        page.wait_for_load_state("networkidle")
+        assert page.locator("nav.b2b-tabs [aria-current=page]").inner_text() == tab
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{tab}: {overflow}px wider than the phone"
+        shots(page, f"14-phone-{tab.lower().replace(' ', '-')}")
+
     assert page.failed == []  # type: ignore[attr-defined]
