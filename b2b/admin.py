@@ -19,13 +19,16 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.views.autocomplete import AutocompleteJsonView
 from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
+from django.utils.timezone import localtime
 
 from b2b.models import ContractMembership, ContractPage, OrganizationPage
-from b2b.services.audit import audit_history, changes_text
+from b2b.services.audit import AUDIT_ACTIONS, audit_history, changes_text, via_label
 from b2b.services.memberships import membership_add, membership_check, membership_remove
 from b2b.services.overview import contract_overview
 from b2b.services.runs import course_run_change
@@ -70,18 +73,37 @@ def _history_table(page_id: int) -> str:
         "",
         "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
         (
-            (e.at.strftime("%Y-%m-%d %H:%M:%S"), e.actor, e.via, e.action, changes_text(e.changes))
+            (
+                date_format(localtime(e.at), "DATETIME_FORMAT"),
+                e.who,
+                via_label(e.via),
+                AUDIT_ACTIONS.get(e.action, e.action),
+                changes_text(e.changes),
+            )
             for e in entries
         ),
     )
     return format_html(
-        "<table><thead><tr><th>When (UTC)</th><th>Who</th><th>Via</th><th>Action</th>"
+        "<table><thead><tr><th>When</th><th>Who</th><th>Through</th><th>What</th>"
         "<th>Changes</th></tr></thead><tbody>{}</tbody></table>",
         rows,
     )
 
 
 # -- organizations and contracts -----------------------------------------------------------------
+
+
+class ContractAutocomplete(AutocompleteJsonView):
+    """The User page's contract picker: "Acme 2026 — Acme University (ID 7)"."""
+
+    def get_queryset(self) -> Any:
+        return super().get_queryset().select_related("organization")
+
+    def serialize_result(self, obj: Any, to_field_name: str) -> dict[str, str]:
+        return {
+            "id": str(getattr(obj, to_field_name)),
+            "text": f"{obj.name} — {obj.organization.name} (ID {obj.pk})",
+        }
 
 
 @admin.register(OrganizationPage)
@@ -94,7 +116,6 @@ class OrganizationPageAdmin(ViewOnlyAdmin):
         "org_key",
         "sso_organization_id",
         "description",
-        "slug",
         "wagtail",
         "contract_table",
         "history",
@@ -173,7 +194,6 @@ class ContractPageAdmin(ViewOnlyAdmin):
         "max_learners",
         "enrollment_fixed_price",
         "description",
-        "slug",
         "wagtail",
         "learners",
         "codes",
@@ -184,6 +204,9 @@ class ContractPageAdmin(ViewOnlyAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ContractPage]:
         return super().get_queryset(request).annotate(learner_total=Count("memberships"))
+
+    def autocomplete_view(self, request: HttpRequest) -> Any:
+        return ContractAutocomplete.as_view(admin_site=self.admin_site)(request)
 
     def get_search_results(self, request: HttpRequest, queryset: Any, search_term: str) -> Any:
         queryset, distinct = super().get_search_results(request, queryset, search_term)
@@ -387,7 +410,8 @@ class ContractMembershipInline(admin.TabularInline):
         return (
             super()
             .get_queryset(request)
-            .select_related("contract__organization")
+            # The row's own label reads the user and the contract: one query for all rows.
+            .select_related("user", "contract__organization")
             .annotate(contract_learners=Count("contract__memberships"))
             .order_by("created_on", "pk")
         )
@@ -409,7 +433,7 @@ class ContractMembershipInline(admin.TabularInline):
 
     @admin.display(description="since")
     def since(self, obj: ContractMembership) -> Any:
-        return obj.created_on
+        return date_format(localtime(obj.created_on), "DATETIME_FORMAT")
 
     @admin.display(description="learners")
     def learners(self, obj: ContractMembership) -> str:

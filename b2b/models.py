@@ -18,7 +18,7 @@ from django.db.models.functions import Lower
 from django.http import Http404
 from django.utils import timezone
 from wagtail.admin.panels import FieldPanel, MultiFieldPanel
-from wagtail.models import Page
+from wagtail.models import Page, PagePermissionTester
 
 from b2b.panels import ContractCopyForm, ContractPageForm, ContractStatusPanel, OrganizationPageForm
 from b2b.validators import validate_max_learners, validate_org_key, validate_price
@@ -38,12 +38,30 @@ class StaffOnlyPage(Page):
     def serve(self, request, *args, **kwargs):  # type: ignore[no-untyped-def]
         raise Http404("Organizations and contracts are managed in the admin, not served.")
 
+    def get_url_parts(self, request=None):  # type: ignore[no-untyped-def]
+        # On the site (its site ID), with no URL: the admin offers no "View live" link to a page
+        # that is never served, and does not warn that it is outside every site.
+        parts = super().get_url_parts(request)
+        return None if parts is None else (parts[0], None, None)
+
+
+class NoUnpublish(PagePermissionTester):
+    """Wagtail's page permissions, without unpublishing (organizations and contracts)."""
+
+    def can_unpublish(self) -> bool:
+        return False
+
 
 class RecordedPage(StaffOnlyPage):
     """An organization or a contract: publishing records the change and follows it up."""
 
     class Meta:
         abstract = True
+
+    def permissions_for_user(self, user):  # type: ignore[no-untyped-def]
+        # Whether a contract is in force is ``active`` and its dates (SPEC §3), never Wagtail's
+        # publish state: no Unpublish, which would look "off" while the contract stays on.
+        return NoUnpublish(user, self)
 
     def publish(self, revision, user=None, **kwargs):  # type: ignore[no-untyped-def]
         # Every publish (editor, bulk, schedule, workflow, commands) records what changed and,
@@ -73,15 +91,21 @@ class OrganizationIndexPage(StaffOnlyPage):
 class OrganizationPage(RecordedPage):
     """A customer organization: metadata and grouping for its contracts and learners."""
 
-    name = models.CharField(max_length=255, help_text="Unique, case-insensitive.")
+    name = models.CharField(max_length=255, help_text="No two organizations share a name.")
     org_key = models.CharField(
         max_length=30,
         unique=True,
         validators=[validate_org_key],
-        help_text="1–30 letters, digits or _; part of contract run keys (UAI_<org key>).",
+        help_text="1–30 letters, digits or _. It names the organization's course runs in Open "
+        "edX, so it cannot change once the organization has runs.",
     )
     sso_organization_id = models.UUIDField(
-        null=True, blank=True, unique=True, help_text="The Keycloak organization's UUID."
+        "SSO organization ID",
+        null=True,
+        blank=True,
+        unique=True,
+        help_text="The organization's ID in the identity provider (Keycloak), a UUID; empty "
+        "when its learners do not sign in with SSO.",
     )
     description = models.TextField(blank=True, default="")
     logo = models.ForeignKey(
@@ -186,27 +210,43 @@ class ContractPage(ContractTerms, RecordedPage):
         related_name="contracts",
         blank=True,
         editable=False,
-        help_text="Always the parent page; kept as a column for queries.",
     )
     # None in memory until the first save sets it from the parent page (``save``); the column
     # is NOT NULL. Declared so the type checker knows it before the plugin adds the FK's columns.
     organization_id: int | None
     name = models.CharField(max_length=255)
     description = models.TextField(blank=True, default="")
-    integration_type = models.CharField(max_length=10, choices=IntegrationType.choices)
-    contract_start = models.DateField(null=True, blank=True)
-    contract_end = models.DateField(null=True, blank=True, help_text="Inclusive.")
-    active = models.BooleanField(default=True)
+    integration_type = models.CharField(
+        "integration",
+        max_length=10,
+        choices=IntegrationType.choices,
+        help_text="SSO: the organization's learners are attached when they sign in. non-SSO: "
+        "learners get in with an enrollment code.",
+    )
+    contract_start = models.DateField("start", null=True, blank=True)
+    contract_end = models.DateField(
+        "end", null=True, blank=True, help_text="The last day the contract is in force."
+    )
+    active = models.BooleanField(
+        default=True,
+        help_text="In force while active and between its start and end dates; untick to stop "
+        "learners from using it.",
+    )
     max_learners = models.PositiveIntegerField(
-        null=True, blank=True, validators=[validate_max_learners], help_text="Empty: uncapped."
+        "learner cap",
+        null=True,
+        blank=True,
+        validators=[validate_max_learners],
+        help_text="Empty: no cap.",
     )
     enrollment_fixed_price = models.DecimalField(
+        "price",
         max_digits=7,
         decimal_places=2,
         null=True,
         blank=True,
         validators=[validate_price],
-        help_text="Empty or 0.00: free.",
+        help_text="What a learner pays per course run. Empty or 0.00: free.",
     )
     welcome_text = models.TextField(
         blank=True,
@@ -222,6 +262,7 @@ class ContractPage(ContractTerms, RecordedPage):
     base_form_class = ContractPageForm
     copy_form_class = ContractCopyForm
     content_panels = [
+        ContractStatusPanel(heading="Courseware, learners and codes"),
         MultiFieldPanel(
             [
                 FieldPanel("name"),
@@ -239,7 +280,6 @@ class ContractPage(ContractTerms, RecordedPage):
         MultiFieldPanel(
             [FieldPanel("contract_start"), FieldPanel("contract_end")], heading="Availability"
         ),
-        ContractStatusPanel(heading="Courseware, learners and codes"),
     ]
     promote_panels: list = []
     settings_panels: list = []

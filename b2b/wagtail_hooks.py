@@ -15,15 +15,16 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
-from django.urls import reverse
+from django.urls import include, path, reverse
 from wagtail import hooks
 from wagtail.admin import messages
 from wagtail.admin.utils import get_valid_next_url_from_request
+from wagtail.admin.widgets import HeaderButton, ListingButton
 from wagtail.models import Page
 
 from b2b.models import ContractPage, OrganizationIndexPage, OrganizationPage
 from b2b.panels import ContractCopyForm
-from b2b.services.audit import AUDIT_ACTIONS, PREFIX, changes_text
+from b2b.services.audit import AUDIT_ACTIONS, PREFIX, changes_text, via_label
 from b2b.services.organizations import organization_index_ensure
 from b2b.services.pages import (
     contract_copy,
@@ -74,8 +75,10 @@ def register_b2b_log_actions(actions: Any) -> None:
 
             def format_message(self, log_entry: Any) -> str:
                 data = log_entry.data or {}
-                via, changes = data.get("via", ""), changes_text(data.get("changes", {}))
-                return f"{self.label} (via {via}){': ' + changes if changes else ''}"
+                via, changes = via_label(data.get("via", "")), changes_text(data.get("changes", {}))
+                # The user column names the person; a process (a task, a command) is named here.
+                by = "" if log_entry.user_id else f", by {data.get('actor') or 'a process'}"
+                return f"{self.label}{': ' + changes if changes else ''} (through {via}{by})"
 
             def format_comment(self, log_entry: Any) -> str:
                 return ""
@@ -108,7 +111,7 @@ def refuse_moving_contracts(
 def refuse_bulk_changes(
     request: HttpRequest, action_type: str, objects: list[Any], action: Any
 ) -> HttpResponse | None:
-    if action_type not in ("delete", "move"):
+    if action_type not in ("delete", "move", "unpublish"):
         return None
     for page in objects:
         if not isinstance(page, Page) or not issubclass(page.specific_class, B2B_PAGES):
@@ -116,6 +119,11 @@ def refuse_bulk_changes(
         try:
             if action_type == "delete":
                 page_delete_check(page)
+            elif action_type == "unpublish":
+                raise DomainError(
+                    f"{page.title!r} is not unpublished: a contract is in force while it is "
+                    "active and within its dates. Untick Active on the contract and publish."
+                )
             else:
                 raise DomainError(
                     f"{page.title!r} cannot be moved with a bulk action: organizations and "
@@ -212,3 +220,90 @@ def record_published_changes(request: HttpRequest, page: Page) -> None:
 @hooks.register("after_create_page")
 def record_created_page(request: HttpRequest, page: Page) -> None:
     page_created_record(page)
+
+
+@hooks.register("register_admin_urls")
+def contract_admin_urls() -> list[Any]:
+    """The contract's own pages: overview, courseware, codes, learners, history
+    (``b2b.staff_views``), under ``/cms/b2b/contracts/<id>/``."""
+    from b2b import staff_views
+
+    return [
+        path(
+            "b2b/contracts/",
+            include(
+                (staff_views.urlpatterns_for_admin(), "b2b_contract"), namespace="b2b_contract"
+            ),
+        )
+    ]
+
+
+def _manages(user: Any) -> bool:
+    from b2b.staff_views import staff_can_manage
+
+    return staff_can_manage(user)
+
+
+@hooks.register("register_page_header_buttons")
+def contract_header_buttons(page: Page, user: Any, view_name: str, next_url: str | None = None):  # type: ignore[no-untyped-def]
+    """On a contract's edit page: its courseware, codes, learners and history."""
+    if page.specific_class is ContractPage and _manages(user):
+        yield HeaderButton(
+            "Courseware, codes and learners",
+            reverse("b2b_contract:overview", args=[page.pk]),
+            icon_name="list-ul",
+            priority=5,
+        )
+
+
+@hooks.register("register_page_listing_buttons")
+def contract_listing_buttons(page: Page, user: Any, next_url: str | None = None):  # type: ignore[no-untyped-def]
+    if page.specific_class is ContractPage and _manages(user):
+        yield ListingButton(
+            "Manage",
+            reverse("b2b_contract:overview", args=[page.pk]),
+            icon_name="list-ul",
+            priority=15,
+            attrs={"aria-label": f"Courseware, codes and learners of {page.title}"},
+        )
+
+
+@hooks.register("construct_page_action_menu")
+def publish_first(menu_items: list[Any], request: HttpRequest, context: dict[str, Any]) -> None:
+    """Organizations and contracts: Publish is the primary action (a draft changes nothing a
+    learner sees), and there is no Unpublish (in force is ``active`` and the dates)."""
+    page, parent = context.get("page"), context.get("parent_page")
+    if page is not None:
+        b2b = page.specific_class in (OrganizationPage, ContractPage)
+    else:  # the create view: what goes under the Organizations page or an organization
+        b2b = parent is not None and parent.specific_class in (
+            OrganizationIndexPage,
+            OrganizationPage,
+        )
+    if not b2b:
+        return
+    menu_items[:] = [item for item in menu_items if item.name != "action-unpublish"]
+    publish = [item for item in menu_items if item.name == "action-publish"]
+    if publish:
+        menu_items.remove(publish[0])
+        menu_items.insert(0, publish[0])
+
+
+@hooks.register("construct_page_listing_buttons")
+def no_unpublish_in_listings(
+    buttons: list[Any], page: Page, user: Any, context: Any = None
+) -> None:
+    if issubclass(page.specific_class or Page, OrganizationPage | ContractPage):
+        buttons[:] = [b for b in buttons if "unpublish" not in (getattr(b, "url", "") or "")]
+
+
+@hooks.register("before_unpublish_page")
+def refuse_unpublishing(request: HttpRequest, page: Page) -> HttpResponse | None:
+    if issubclass(page.specific_class or Page, OrganizationPage | ContractPage):
+        messages.error(
+            request,
+            "Organizations and contracts are not unpublished: a contract is in force while it is "
+            "active and within its dates. Untick Active on the contract and publish to stop it.",
+        )
+        return redirect("wagtailadmin_pages:edit", page.pk)
+    return None

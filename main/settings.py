@@ -93,7 +93,6 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
-    "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "wagtail.contrib.forms",
     "wagtail.contrib.redirects",
@@ -126,6 +125,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # WhiteNoise serves /static/ in every mode: the collected files with DEBUG off, the apps' own
+    # files (found as runserver's finders find them, re-read when they change) with DEBUG on.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     # The Content-Security-Policy header (and the nonce of the pages' own <script>/<style>).
     "main.security.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -143,9 +145,8 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
-if not DEBUG:
-    # WhiteNoise serves the collected static files in production; runserver does it in DEBUG.
-    MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
 
 ROOT_URLCONF = "main.urls"
 WSGI_APPLICATION = "main.wsgi.application"

@@ -142,6 +142,15 @@ class HistoryEntry:
     via: str
     action: str
     changes: dict[str, Any]
+    #: The acting user's full name now ("" for a process or a user without a name).
+    name: str = ""
+
+    @property
+    def who(self) -> str:
+        """For people: ``"Ada Lovelace <ada@example.com>"``, or the actor as recorded."""
+        return (
+            f"{self.name} <{self.actor}>" if self.name and self.name != self.actor else self.actor
+        )
 
     def as_row(self) -> dict[str, Any]:
         return {
@@ -154,9 +163,12 @@ class HistoryEntry:
 
 
 def audit_history(page_id: int) -> list[HistoryEntry]:
-    """The page's entries, oldest first (one query). Works for deleted pages too."""
-    entries = PageLogEntry.objects.filter(page_id=page_id, action__startswith=PREFIX).order_by(
-        "timestamp", "pk"
+    """The page's entries, oldest first, with the acting user's name (one query). Works for
+    deleted pages too."""
+    entries = (
+        PageLogEntry.objects.filter(page_id=page_id, action__startswith=PREFIX)
+        .select_related("user")
+        .order_by("timestamp", "pk")
     )
     return [
         HistoryEntry(
@@ -165,24 +177,63 @@ def audit_history(page_id: int) -> list[HistoryEntry]:
             via=entry.data.get("via", ""),
             action=entry.action.removeprefix(PREFIX),
             changes=entry.data.get("changes", {}),
+            name=entry.user.get_full_name().strip() if entry.user is not None else "",
         )
         for entry in entries
     ]
 
 
+#: How people read the stored field names (``CONTRACT_FIELDS``, ``ORGANIZATION_FIELDS``, ...).
+FIELD_LABELS: dict[str, str] = {
+    "max_learners": "cap",
+    "price": "price",
+    "start": "start",
+    "end": "end",
+    "integration_type": "integration",
+    "org_key": "org key",
+    "sso_organization_id": "SSO organization ID",
+}
+
+#: How people read the stored surfaces (``main.actors.Via``).
+VIA_LABELS: dict[str, str] = {
+    "command": "command",
+    "wagtail": "Wagtail",
+    "admin": "Django Admin",
+    "web": "website",
+    "checkout": "checkout",
+    "sso": "SSO login",
+    "task": "task",
+    "process": "process",
+}
+
+
+def via_label(via: str) -> str:
+    """The surface as people name it: ``"wagtail"`` → ``"Wagtail"``, ``"admin"`` →
+    ``"Django Admin"``; an unknown one as stored."""
+    return VIA_LABELS.get(via, via)
+
+
 def changes_text(changes: Mapping[str, Any]) -> str:
-    """One line for people: ``max_learners: 200 → 100; price: — → 25.00`` or ``created 200``."""
+    """One line for people: ``cap 200 → 100; price — → 25.00`` or ``created 200``; booleans
+    read yes/no, lists are joined with commas."""
 
     def show(value: Any) -> str:
-        return "—" if value is None or value == "" else str(value)
+        if value is None or value == "":
+            return "—"
+        if isinstance(value, bool):
+            return "yes" if value else "no"
+        if isinstance(value, list):
+            return ", ".join(str(v) for v in value) or "—"
+        return str(value)
 
     parts = []
     # Sorted: PostgreSQL's jsonb keeps no key order, and the line must read the same anywhere.
     for key, value in sorted(changes.items()):
+        label = FIELD_LABELS.get(key, key.replace("_", " "))
         if isinstance(value, dict) and ("before" in value or "after" in value):
-            parts.append(f"{key}: {show(value.get('before'))} → {show(value.get('after'))}")
+            parts.append(f"{label} {show(value.get('before'))} → {show(value.get('after'))}")
         else:
-            parts.append(f"{key} {show(value)}")
+            parts.append(f"{label} {show(value)}")
     return "; ".join(parts)
 
 

@@ -10,6 +10,7 @@ the products, and with the codes only through batches of at least ``BATCH_SIZE``
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -624,6 +625,38 @@ def codes_usable_by_product(product_ids: list[int]) -> dict[int, int]:
 
 # -- the codes CSV (SPEC §2) -------------------------------------------------------------------
 
+
+def codes_plan_rows(plan: CodesReport) -> list[dict[str, Any]]:
+    """The plan (or report) as rows for people, one per product: ``product`` (with "(new
+    product)" / "(product taken off sale)"), ``price`` ("10.00" or "10.00 → 12.00"), ``create``
+    ("5 one-time" or "0"), ``deactivate``, ``convert``, ``reprice``, ``delete``, ``usable_after``
+    (counts of codes). What ``--dry-run`` prints and the staff pages show (SPEC §4)."""
+    rows = []
+    for item in plan.products:
+        product = item.description
+        if item.new_product:
+            product += " (new product)"
+        if item.product_deactivated:
+            product += " (product taken off sale)"
+        price = f"{item.price_before:.2f}"
+        if item.product_repriced:
+            price += f" → {item.price_after:.2f}"
+        create = f"{item.created} {item.created_type}" if item.created else "0"
+        rows.append(
+            {
+                "product": product,
+                "price": price,
+                "create": create,
+                "deactivate": item.deactivated,
+                "convert": item.converted,
+                "reprice": item.repriced,
+                "delete": item.deleted,
+                "usable_after": item.usable_after,
+            }
+        )
+    return rows
+
+
 CSV_HEADER = ("Code", "Product", "Redeemed", "Product URL")
 
 
@@ -650,21 +683,39 @@ def contract_codes_rows(contract: ContractPage) -> Iterator[tuple[str, str, str,
         yield code, description, "Yes" if redeemed else "No", url
 
 
+def codes_csv_chunks(contract: ContractPage, *, rows: list[int] | None = None) -> Iterator[str]:
+    """The contract's codes CSV as text chunks (the header, then up to ``BATCH_SIZE`` rows a
+    chunk): for a streamed download, and what ``codes_csv_write`` writes, so both are the same
+    bytes once encoded as UTF-8. Cells a spreadsheet would evaluate are neutralised
+    (``main.exports.csv_writer``). ``rows``, if given, gets the row count appended at the end."""
+    buffer = io.StringIO()
+    writer = csv_writer(buffer, lineterminator="\r\n")
+    writer.writerow(CSV_HEADER)
+    count = 0
+    for row in contract_codes_rows(contract):
+        writer.writerow(row)
+        count += 1
+        if count % BATCH_SIZE == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+    if rows is not None:
+        rows.append(count)
+
+
 def codes_csv_write(contract: ContractPage, path: Path) -> int:
     """Write the contract's codes CSV to ``path`` (UTF-8, RFC 4180); returns the row count.
 
     The codes are secrets: the file is readable by its owner only (mode 0600), written whole
     through a temporary file created exclusively beside ``path`` and renamed, never through a
-    link (``main.exports.private_file``). Cells a spreadsheet would evaluate are neutralised
-    (``main.exports.csv_writer``). Raises ``NotARegularFile`` (a ``ValueError``) for a path
-    that exists and is not a regular file (a directory, a device, a symbolic link: never
-    replaced), ``OSError`` for a path that cannot be written.
+    link (``main.exports.private_file``). The text is ``codes_csv_chunks``'s. Raises
+    ``NotARegularFile`` (a ``ValueError``) for a path that exists and is not a regular file (a
+    directory, a device, a symbolic link: never replaced), ``OSError`` for a path that cannot be
+    written.
     """
-    count = 0
+    count: list[int] = []
     with private_file(path) as handle:
-        writer = csv_writer(handle, lineterminator="\r\n")
-        writer.writerow(CSV_HEADER)
-        for row in contract_codes_rows(contract):
-            writer.writerow(row)
-            count += 1
-    return count
+        for chunk in codes_csv_chunks(contract, rows=count):
+            handle.write(chunk)
+    return count[0]

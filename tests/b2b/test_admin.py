@@ -94,7 +94,7 @@ def test_contract_detail_shows_learners_codes_courseware_and_history(
     assert '<span data-b2b="learners">2 of 3 learners</span>' in page
     assert '<span data-b2b="codes">3 usable, 0 redeemed, 0 deactivated</span>' in page
     assert CourseRun.objects.get(b2b_contract=contract).courseware_id in page
-    assert "courseware.add" in page and "codes.adjust" in page
+    assert "Courseware added to the contract" in page and "Enrollment codes adjusted" in page
 
 
 # -- bounded queries -------------------------------------------------------------------------

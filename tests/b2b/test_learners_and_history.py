@@ -101,7 +101,7 @@ def test_history_shows_every_change_from_the_commands(contract, catalog, run_com
         "runs removed": [run],
         "codes deactivated": 3,
     }
-    assert changes_text(rows[1]["changes"]) == "max_learners: 5 → 3; price: — → 20.00"
+    assert changes_text(rows[1]["changes"]) == "cap 5 → 3; price — → 20.00"
     table = run_command("b2b_list", "history", "--contract", str(contract.pk)).stdout
     assert "contract.change" in table and "manage.py b2b_courseware remove" in table
 

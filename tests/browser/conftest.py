@@ -121,3 +121,108 @@ def sent_mail(settings, tmp_path, live_site):
     settings.EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
     settings.EMAIL_FILE_PATH = str(tmp_path / "sent-mail")
     return tmp_path / "sent-mail"
+
+
+RUNSERVER_PORT = int(os.environ.get("B2B_RUNSERVER_PORT", "8121"))
+
+
+@pytest.fixture(scope="session")
+def runserver_db(migrated_sqlite, tmp_path_factory):
+    """A SQLite database set up as ``make setup`` sets one up (migrate, ``configure_wagtail``)."""
+    import shutil as _shutil
+
+    from tests.b2b.operator import operator_database
+
+    db = tmp_path_factory.mktemp("runserver") / "db.sqlite3"
+    if migrated_sqlite is None:
+        return operator_database(db)
+    _shutil.copyfile(migrated_sqlite, db)
+    return operator_database(db, migrate=False)
+
+
+@pytest.fixture
+def site_db(runserver_db):
+    """The database ``made_site`` starts from (a copy of it): a set-up one; override it."""
+    return runserver_db
+
+
+@pytest.fixture(scope="session")
+def demo_db(runserver_db, tmp_path_factory):
+    """A set-up database with what ``make demo`` puts in it: the real catalog
+    (``load_catalog``), both walkthroughs and the demo's staff login (``b2b_demo``)."""
+    import shutil as _shutil
+
+    from tests.b2b.operator import manage, operator_env_for
+
+    db = tmp_path_factory.mktemp("demo") / "db.sqlite3"
+    _shutil.copyfile(runserver_db, db)
+    env = operator_env_for(db)
+    env["EMAIL_FILE_PATH"] = str(db.parent / "sent-mail")
+    for argv in (["load_catalog"], ["b2b_demo"]):
+        done = manage(env, *argv)
+        assert done.returncode == 0, done.stderr
+    return db
+
+
+@pytest.fixture
+def made_site(site_db, tmp_path):
+    """``(base URL, environment)`` of the site started exactly as ``make run`` starts it:
+    ``manage.py runserver`` in a process of its own (DEBUG on, static files served by the site
+    itself), on a copy of a set-up database. The environment runs ``manage.py`` on the same
+    database (``tests.b2b.operator.manage``)."""
+    import shutil as _shutil
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from tests.b2b.operator import PROJECT, operator_env_for
+
+    db = tmp_path / "db.sqlite3"
+    _shutil.copyfile(site_db, db)
+    env = operator_env_for(db)
+    env.pop("DEBUG", None)
+    env["MEDIA_ROOT"] = str(tmp_path / "media")
+    env["EMAIL_FILE_PATH"] = str(tmp_path / "sent-mail")
+    base = f"http://127.0.0.1:{RUNSERVER_PORT}"
+    log = open(tmp_path / "runserver.log", "w")  # noqa: SIM115
+    server = subprocess.Popen(
+        [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{RUNSERVER_PORT}"],
+        cwd=PROJECT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{base}/cms/login/", timeout=2).close()
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    log.flush()
+                    raise RuntimeError(
+                        "runserver did not start:\n" + (tmp_path / "runserver.log").read_text()
+                    ) from None
+                time.sleep(0.3)
+        yield base, env
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        log.close()
+
+
+@pytest.fixture
+def made_page(browser, made_site):
+    """A browser tab (1280 px wide) for the ``make run`` site; ``failed`` lists every request
+    of the tab that failed or answered 4xx/5xx, as ``"<status> <url>"``."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    context.set_default_timeout(30_000)
+    tab = context.new_page()
+    failed: list[str] = []
+    tab.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    tab.on("requestfailed", lambda r: failed.append(f"failed {r.url}"))
+    tab.failed = failed  # type: ignore[attr-defined]
+    yield tab
+    context.close()

@@ -14,6 +14,7 @@ from b2b.services.codes import (
     CodesProgress,
     CodesReport,
     codes_adjustment_hint,
+    codes_plan_rows,
 )
 
 ACTION_LABELS = {
@@ -94,30 +95,7 @@ class CodesOutputMixin:
         self.hint(f"Enrollment codes adjusted for {adjustment.report.summary()}.")  # type: ignore[attr-defined]
 
     def plan_rows(self, plan: CodesReport) -> list[dict[str, Any]]:
-        rows = []
-        for item in plan.products:
-            product = item.description
-            if item.new_product:
-                product += " (new product)"
-            if item.product_deactivated:
-                product += " (product taken off sale)"
-            price = f"{item.price_before:.2f}"
-            if item.product_repriced:
-                price += f" → {item.price_after:.2f}"
-            create = f"{item.created} {item.created_type}" if item.created else "0"
-            rows.append(
-                {
-                    "product": product,
-                    "price": price,
-                    "create": create,
-                    "deactivate": item.deactivated,
-                    "convert": item.converted,
-                    "reprice": item.repriced,
-                    "delete": item.deleted,
-                    "usable_after": item.usable_after,
-                }
-            )
-        return rows
+        return codes_plan_rows(plan)
 
     def show_plan(self, plan: CodesReport | None) -> None:
         """The plan as a table on stdout and its totals."""
