@@ -3,6 +3,7 @@ invisible characters in names, links planted beside the codes CSV."""
 
 import csv
 import io
+import json
 import os
 import stat
 
@@ -13,6 +14,7 @@ from b2b.exceptions import InvalidContractInput
 from b2b.models import ContractPage, OrganizationPage
 from b2b.services.contracts import contract_modify
 from tests.b2b.helpers import codes_of, make_contract
+from tests.factories import MembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -150,6 +152,27 @@ def test_a_code_shown_with_a_markup_product_is_literal(hostile, run_command):
     out = run_command("b2b_codes", "show", code).stdout
 
     assert "[/b] [link=https://evil.example]x" in out
+
+
+ESCAPES = "Eve\x1b[2J\x1b]8;;https://evil.example/\x1b\\pay\x1b]8;;\x07\x9b31m\u202eexe.pdf\x7f"
+
+
+def test_a_learners_terminal_escapes_are_shown_not_run_in_tables(hostile, run_command):
+    learner = UserFactory(username="eve", email="eve@example.edu", name=ESCAPES)
+    MembershipFactory(user=learner, contract=hostile)
+
+    table = run_command("b2b_list", "learners", "--contract", str(hostile.pk)).stdout
+
+    assert not any(ord(char) < 0x20 and char != "\n" for char in table)
+    assert not any(0x7F <= ord(char) <= 0x9F or char == "\u202e" for char in table)
+    shown = (
+        "Eve\\x1b[2J\\x1b]8;;https://evil.example/\\x1b\\pay\\x1b]8;;\\x07\\x9b31m"
+        "\\u202eexe.pdf\\x7f"
+    )
+    assert shown in table
+    # JSON keeps the name exactly (escaped by JSON itself).
+    out = run_command("b2b_list", "learners", "--contract", str(hostile.pk), "--format", "json")
+    assert [row["name"] for row in json.loads(out.stdout)] == [ESCAPES]
 
 
 # -- the codes CSV's file ------------------------------------------------------------------------
