@@ -31,7 +31,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q
 from social_core.backends.open_id_connect import OpenIdConnectAuth
 
-from main.accounts import account_email_record
+from main.accounts import account_email_record, person_name
 
 log = logging.getLogger(__name__)
 
@@ -102,17 +102,12 @@ def user_by_verified_email(
 
 
 def _name(claims: dict[str, Any]) -> str:
-    name = (claims.get("name") or "").strip()
+    """The claims' ``name``, else ``given_name family_name``, as ``person_name`` keeps it (no
+    control or format character: the provider's text reaches operators' terminals and mail)."""
+    name = person_name(str(claims.get("name") or ""))
     if not name:
-        name = " ".join(
-            part
-            for part in (
-                (claims.get("given_name") or "").strip(),
-                (claims.get("family_name") or "").strip(),
-            )
-            if part
-        )
-    return name[:255]
+        name = person_name(f"{claims.get('given_name') or ''} {claims.get('family_name') or ''}")
+    return name
 
 
 def user_create(

@@ -323,3 +323,14 @@ def test_an_unconfirmed_sign_up_is_never_the_account_a_verified_sso_email_opens(
         ("ada@acme.example", False)
     ]
     assert ContractMembership.objects.filter(user=unconfirmed).count() == 0
+
+
+def test_the_providers_name_reaches_the_account_without_control_characters(sso, world):
+    sub = new_sub()
+    set_user(sso, sub, email="e@x.example", name="Eve\x1b]8;;https://evil.example/\x1b\\ \u202eX")
+    user = login(sso, sub).client.get("/dashboard/").wsgi_request.user
+    assert user.name == "Eve]8;;https://evil.example/\\ X"
+    other = new_sub()
+    set_user(sso, other, email="f@x.example", given_name="Fa\x1b[2Jy", family_name="\u200bLee")
+    user = login(sso, other).client.get("/dashboard/").wsgi_request.user
+    assert user.name == "Fa[2Jy Lee"
