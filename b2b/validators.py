@@ -28,29 +28,56 @@ CENTS = Decimal("0.01")
 
 #: Unicode categories a name may not hold: control characters (tabs, line breaks, escapes),
 #: format characters (zero-width spaces and joiners, bidirectional marks, embeddings, overrides
-#: and isolates, the byte-order mark, soft hyphens), surrogates, line and paragraph separators.
+#: and isolates, the byte-order mark, soft hyphens), surrogates, private-use and unassigned code
+#: points (drawn as nothing or as a box, depending on the font), line and paragraph separators.
 #: Each is invisible or moves the text around it, so two names that look the same could differ.
-_REFUSED_CATEGORIES = {"Cc", "Cf", "Cs", "Zl", "Zp"}
+_REFUSED_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
+
+#: Characters outside those categories that draw nothing either: Unicode's default-ignorable
+#: code points that are marks or letters (the combining grapheme joiner, the Hangul and Khmer
+#: fillers, the Mongolian and the other variation selectors) and the blank Braille pattern.
+#: ``Uni\u034fversityX`` or ``UniversityX\u3164`` would otherwise pass for ``UniversityX``.
+_INVISIBLE = frozenset(
+    [0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x180B, 0x180C, 0x180D, 0x180F, 0x2800, 0x3164]
+    + [0xFFA0, *range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0)]
+)
+
+
+def _hidden(char: str) -> bool:
+    return unicodedata.category(char) in _REFUSED_CATEGORIES or ord(char) in _INVISIBLE
 
 
 def display_name_clean(value: str, *, what: str) -> str:
-    """A name people read (an organization's, a contract's) as it is stored: surrounding spaces
-    trimmed, Unicode-normalised (NFKC: full-width and compatibility forms become the plain
-    letters and digits they stand for), then checked (``validate_display_name``).
+    """A name people read (an organization's, a contract's) as it is stored: Unicode-normalised
+    (NFKC: full-width and compatibility forms become the plain letters and digits they stand
+    for), every run of spaces made one space and surrounding spaces trimmed, then checked
+    (``validate_display_name``).
 
     Returns the stored form; raises ``ValidationError`` (code ``invalid-name``) saying what to
     fix. Every surface that takes a name calls it (the commands' services, the Wagtail forms),
-    so ``UniversityX`` and ``ＵｎｉｖｅｒｓｉｔｙＸ`` are one name, and ``UniversityX\u200b`` none.
+    so ``UniversityX`` and ``ＵｎｉｖｅｒｓｉｔｙＸ`` are one name, ``University  X`` and
+    ``University X`` too, and ``UniversityX\u200b`` none.
     """
-    name = unicodedata.normalize("NFKC", value).strip()
+    name = display_name_normalise(value)
     validate_display_name(name, what=what)
     return name
+
+
+def display_name_normalise(value: str) -> str:
+    """A name in its stored form, unchecked: NFKC, each run of spaces (category Zs) one space,
+    surrounding white space trimmed. What a name is looked up by (``organization_find``), so a
+    lookup and a write never disagree on which name is meant. Tabs and line breaks inside the
+    name are kept, for ``validate_display_name`` to refuse."""
+    normalised = unicodedata.normalize("NFKC", value)
+    spaced = "".join(" " if unicodedata.category(c) == "Zs" else c for c in normalised)
+    return re.sub(" {2,}", " ", spaced).strip()
 
 
 def validate_display_name(value: str, *, what: str) -> None:
     """A name people read (an organization's, a contract's): 1–255 characters, one line, no
     control character and nothing invisible: no zero-width or bidirectional control character
-    (U+200B–U+200F, U+202A–U+202E, U+2066–U+2069, U+FEFF, any format character)."""
+    (U+200B–U+200F, U+202A–U+202E, U+2066–U+2069, U+FEFF, any format character), no filler,
+    joiner or variation selector (``_INVISIBLE``), no private-use or unassigned code point."""
     if len(value) > NAME_MAX:
         raise ValidationError(
             f"The {what} name is {len(value)} characters long: keep it to {NAME_MAX}.",
@@ -62,7 +89,7 @@ def validate_display_name(value: str, *, what: str) -> None:
             "give it on one line.",
             code="invalid-name",
         )
-    hidden = next((c for c in value if unicodedata.category(c) in _REFUSED_CATEGORIES), None)
+    hidden = next((c for c in value if _hidden(c)), None)
     if hidden is not None:
         label = unicodedata.name(hidden, "an unnamed character")
         raise ValidationError(

@@ -20,6 +20,7 @@ whose verified email it was given to) read it with ``email_is_verified``.
 from __future__ import annotations
 
 import logging
+import unicodedata
 from typing import Any
 from urllib.parse import quote
 
@@ -52,6 +53,34 @@ def landing_url(user: Any) -> str:
 def logout_url() -> str:
     """Where every logout lands: the site's login page (``LOGOUT_REDIRECT_URL``)."""
     return resolve_url(settings.LOGOUT_REDIRECT_URL)
+
+
+#: The longest full name kept (``User.name``).
+PERSON_NAME_MAX = 255
+
+
+def person_name_hidden(value: str) -> str | None:
+    """The first character of ``value`` that a person's name may not hold, or ``None``: a
+    control character other than white space (a terminal escape starts with one) or a format
+    character (zero-width, direction overrides and isolates): they act on what shows the name
+    (a terminal, a table, a mail) instead of being read."""
+    return next(
+        (
+            char
+            for char in value
+            if not char.isspace() and unicodedata.category(char) in ("Cc", "Cf")
+        ),
+        None,
+    )
+
+
+def person_name(value: str) -> str:
+    """A learner's full name as it is stored, from text nobody here typed (an SSO provider's
+    claims): control and format characters dropped (``person_name_hidden``), white space runs
+    made one space, at most ``PERSON_NAME_MAX`` characters. ``"Eve\\x1b[2J  X"`` → ``"Eve[2J X"``.
+    """
+    kept = "".join(char for char in value if person_name_hidden(char) is None)
+    return " ".join(kept.split())[:PERSON_NAME_MAX].rstrip()
 
 
 class AccountAdapter(DefaultAccountAdapter):

@@ -9,6 +9,7 @@ import contextlib
 import io
 import json
 import logging
+import re
 import shutil
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -111,6 +112,29 @@ def render_rich(renderable: Any) -> str:
     return console.file.getvalue()  # type: ignore[attr-defined]
 
 
+#: Characters a terminal acts on instead of showing: C0 controls (escape sequences start with
+#: ESC; a carriage return rewrites the line) but the tab and the line break a description may
+#: hold, DEL, the C1 controls (CSI among them) and the direction overrides, embeddings and
+#: isolates that reorder the text around them. ``terminal_text`` shows each as its escape.
+_TERMINAL_ACTIVE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
+
+
+def _escaped(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+def terminal_text(value: str) -> str:
+    """``value`` safe to print in a terminal: each control or direction character (tabs and
+    line breaks aside) is shown as its Python escape (``"Eve\\x1b[2J"`` prints as
+    ``Eve\\x1b[2J``), so a name a learner or an identity provider chose can neither run escape
+    sequences in the operator's terminal (clear it, rewrite lines, plant links) nor reorder
+    what is shown. Other text is unchanged."""
+    return _TERMINAL_ACTIVE.sub(_escaped, value)
+
+
 def table_render(
     rows: Iterable[Sequence[str]],
     *,
@@ -122,18 +146,18 @@ def table_render(
 
     Every cell, header and the title is literal text (``rich.text.Text``): a name holding
     rich markup (``[/b]``, ``[link=...]``) or an emoji code (``:smile:``) is shown as typed,
-    never interpreted.
+    never interpreted, and control characters are shown escaped (``terminal_text``).
     """
     table = Table(
-        title=Text(title) if title is not None else None,
+        title=Text(terminal_text(title)) if title is not None else None,
         title_justify="left",
         show_lines=False,
         show_header=show_header,
     )
     for header in headers:
-        table.add_column(Text(header), overflow="fold")
+        table.add_column(Text(terminal_text(header)), overflow="fold")
     for row in rows:
-        table.add_row(*(Text(cell) for cell in row))
+        table.add_row(*(Text(terminal_text(cell)) for cell in row))
     return render_rich(table)
 
 

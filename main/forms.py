@@ -11,6 +11,8 @@ from typing import Any
 from allauth.account import forms as allauth_forms
 from django import forms
 
+from main.accounts import person_name_hidden
+
 PASSWORD_HELP = (
     "At least 8 characters, not only digits, not a common password and not like your name or email."
 )
@@ -59,6 +61,12 @@ class SignupForm(AccountFields, allauth_forms.SignupForm):
         name = " ".join(self.cleaned_data["name"].split())
         if not name:
             raise forms.ValidationError(REQUIRED["name"])
+        hidden = person_name_hidden(name)
+        if hidden is not None:
+            raise forms.ValidationError(
+                f"Your name contains a control or invisible character (U+{ord(hidden):04X}): "
+                "type it again without it."
+            )
         return name
 
 

@@ -6,7 +6,8 @@ signature with the provider's JWKS, issuer, audience, expiry, issue time and non
 adds the product's rules as pipeline steps (``SOCIAL_AUTH_PIPELINE`` in settings):
 
 1. a returning user is found by the provider's stable subject (``social_user``, library);
-2. else, only when ``email_verified`` is true, by email (``user_by_verified_email``);
+2. else, only when ``email_verified`` is true, by email (``user_by_verified_email``), never
+   an account whose address is unconfirmed here;
 3. else a new user is created with the email and name of the claims (``user_create``);
 4. email and name follow the claims on every login (``user_refresh``), and the email is the
    account's primary address, verified when the provider says ``email_verified``
@@ -24,12 +25,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Q
 from social_core.backends.open_id_connect import OpenIdConnectAuth
 
-from main.accounts import account_email_record
+from main.accounts import account_email_record, person_name
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +61,13 @@ def user_by_verified_email(
     backend: Any, details: dict[str, Any], response: dict[str, Any], user: Any = None, **_: Any
 ) -> dict[str, Any] | None:
     """A user not found by subject is matched by email, only when the provider says the email
-    is verified (``email_verified`` is true), exactly one user has it (case-insensitive) and no
-    staff or superuser account has it."""
+    is verified (``email_verified`` is true), exactly one user has it (case-insensitive), no
+    staff or superuser account has it, and that user owns it here too: the address is verified
+    on the account, or the account has no address records at all (made by an operator, not by
+    a sign-up). An unconfirmed sign-up is never matched: anyone can sign up with an address
+    they cannot read, and matching it would hand the provider's verification, and the SSO
+    learner's contracts, to whoever chose that account's password (``is_new`` learner instead).
+    """
     if user is not None:
         return None
     claims = claims_of(backend, response)
@@ -82,21 +89,25 @@ def user_by_verified_email(
         if found:
             log.warning("SSO: several users have the email %s: a new user is created", email)
         return None
+    addresses = EmailAddress.objects.filter(user=found[0])
+    if addresses.exists() and not addresses.filter(email__iexact=email, verified=True).exists():
+        log.warning(
+            "SSO: the email %s is unconfirmed on user %s, which is never matched by it: "
+            "a new learner account is created",
+            email,
+            found[0].pk,
+        )
+        return None
     return {"user": found[0], "is_new": False}
 
 
 def _name(claims: dict[str, Any]) -> str:
-    name = (claims.get("name") or "").strip()
+    """The claims' ``name``, else ``given_name family_name``, as ``person_name`` keeps it (no
+    control or format character: the provider's text reaches operators' terminals and mail)."""
+    name = person_name(str(claims.get("name") or ""))
     if not name:
-        name = " ".join(
-            part
-            for part in (
-                (claims.get("given_name") or "").strip(),
-                (claims.get("family_name") or "").strip(),
-            )
-            if part
-        )
-    return name[:255]
+        name = person_name(f"{claims.get('given_name') or ''} {claims.get('family_name') or ''}")
+    return name
 
 
 def user_create(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 import uuid
 from typing import Any
 
@@ -23,7 +22,12 @@ from b2b.exceptions import (
 )
 from b2b.models import OrganizationIndexPage, OrganizationPage
 from b2b.services.audit import audit_record, field_changes, values_of
-from b2b.validators import display_name_clean, validate_description, validate_org_key
+from b2b.validators import (
+    display_name_clean,
+    display_name_normalise,
+    validate_description,
+    validate_org_key,
+)
 from courses.models import CourseRun
 
 # Audit name -> model attribute: what an organization's audit entries compare.
@@ -75,8 +79,8 @@ def organization_get(organization_id: int) -> OrganizationPage:
 
 def organization_find(name_or_key: str) -> OrganizationPage | None:
     """Look an organization up by name, then by org key, both case-insensitive (SPEC §2); the
-    name as it is stored (NFKC, see ``display_name_clean``)."""
-    text = unicodedata.normalize("NFKC", name_or_key).strip()
+    name as it is stored (``display_name_normalise``: NFKC, single spaces)."""
+    text = display_name_normalise(name_or_key)
     return (
         OrganizationPage.objects.filter(name__iexact=text).first()
         or OrganizationPage.objects.filter(org_key__iexact=text).first()

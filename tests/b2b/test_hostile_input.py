@@ -3,6 +3,7 @@ invisible characters in names, links planted beside the codes CSV."""
 
 import csv
 import io
+import json
 import os
 import stat
 
@@ -13,6 +14,7 @@ from b2b.exceptions import InvalidContractInput
 from b2b.models import ContractPage, OrganizationPage
 from b2b.services.contracts import contract_modify
 from tests.b2b.helpers import codes_of, make_contract
+from tests.factories import MembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -152,6 +154,27 @@ def test_a_code_shown_with_a_markup_product_is_literal(hostile, run_command):
     assert "[/b] [link=https://evil.example]x" in out
 
 
+ESCAPES = "Eve\x1b[2J\x1b]8;;https://evil.example/\x1b\\pay\x1b]8;;\x07\x9b31m\u202eexe.pdf\x7f"
+
+
+def test_a_learners_terminal_escapes_are_shown_not_run_in_tables(hostile, run_command):
+    learner = UserFactory(username="eve", email="eve@example.edu", name=ESCAPES)
+    MembershipFactory(user=learner, contract=hostile)
+
+    table = run_command("b2b_list", "learners", "--contract", str(hostile.pk)).stdout
+
+    assert not any(ord(char) < 0x20 and char != "\n" for char in table)
+    assert not any(0x7F <= ord(char) <= 0x9F or char == "\u202e" for char in table)
+    shown = (
+        "Eve\\x1b[2J\\x1b]8;;https://evil.example/\\x1b\\pay\\x1b]8;;\\x07\\x9b31m"
+        "\\u202eexe.pdf\\x7f"
+    )
+    assert shown in table
+    # JSON keeps the name exactly (escaped by JSON itself).
+    out = run_command("b2b_list", "learners", "--contract", str(hostile.pk), "--format", "json")
+    assert [row["name"] for row in json.loads(out.stdout)] == [ESCAPES]
+
+
 # -- the codes CSV's file ------------------------------------------------------------------------
 
 
@@ -245,6 +268,11 @@ def test_a_failed_export_leaves_no_file_behind(hostile, tmp_path, monkeypatch):
         ("\u2066", "U+2066 LEFT-TO-RIGHT ISOLATE"),
         ("\ufeff", "U+FEFF ZERO WIDTH NO-BREAK SPACE"),
         ("\u00ad", "U+00AD SOFT HYPHEN"),
+        ("\u034f", "U+034F COMBINING GRAPHEME JOINER"),
+        ("\u3164", "U+1160 HANGUL JUNGSEONG FILLER"),  # NFKC makes the filler U+1160
+        ("\u2800", "U+2800 BRAILLE PATTERN BLANK"),
+        ("\ufe0f", "U+FE0F VARIATION SELECTOR-16"),
+        ("\ue000", "U+E000 an unnamed character"),  # private use
     ],
 )
 def test_names_with_invisible_or_direction_characters_are_refused(
@@ -304,6 +332,44 @@ def test_names_are_stored_in_nfkc_so_lookalikes_are_one_name(
     assert str(refusal.value) == (
         f"An organization named 'UniversityX' already exists (ID {contract.organization_id}): "
         "give this one a different name."
+    )
+
+
+def test_runs_of_spaces_are_one_space_so_spacing_makes_no_second_name(
+    wagtail_site, catalog, run_command, unchanged
+):
+    contract = make_contract(run_command, "Fall\u3000 2026", "sso", org="University X", key="UX")
+    assert (contract.name, contract.title) == ("Fall 2026", "Fall 2026")
+
+    # Doubled, non-breaking or ogham spaces name the same organization: found, not created.
+    for spelled in ("University  X", "University\u00a0X", " University \u1680 X "):
+        out = run_command("b2b_contract", "create", spelled, f"C{len(spelled)}", "sso")
+        created = ContractPage.objects.get(pk=int(out.stdout))
+        assert created.organization_id == contract.organization_id
+    with unchanged(), pytest.raises(CommandError) as refusal:
+        run_command(
+            "b2b_contract", "create", "University   X", "C", "sso", "--create",
+            "--org-key", "UX2",
+        )  # fmt: skip
+    assert str(refusal.value) == (
+        "Organization 'University X' already exists with org key 'UX', not 'UX2': drop --create "
+        "to use it, or give a different name for a new organization."
+    )
+    other = make_contract(run_command, "C", "sso", org="Other", key="OTHER")
+    with unchanged(), pytest.raises(CommandError) as refusal:
+        run_command(
+            "b2b_organization", "modify", str(other.organization_id), "--name", "University  X"
+        )
+    assert str(refusal.value) == (
+        f"An organization named 'University X' already exists (ID {contract.organization_id}): "
+        "give this one a different name."
+    )
+    # A tab inside a name is still refused, not turned into a space.
+    with unchanged(), pytest.raises(CommandError) as refusal:
+        run_command("b2b_contract", "create", "University X", "Fall\t2027", "sso")
+    assert str(refusal.value) == (
+        "The contract name contains a tab, a line break or another control character: "
+        "give it on one line."
     )
 
 

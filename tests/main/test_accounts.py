@@ -11,7 +11,7 @@ from django.core import mail
 from django.core.cache import cache
 from django.test import Client
 
-from main.accounts import account_email_record, email_is_verified
+from main.accounts import account_email_record, email_is_verified, person_name
 from main.models import OutgoingMail, User
 from tests.b2b.staff import form_fields
 from tests.factories import UserFactory
@@ -396,3 +396,29 @@ def test_every_logout_lands_on_the_sites_login_page(path):
     page = client.get("/login/")
     assert messages_of(page) == ["You have logged out."]
     assert page.wsgi_request.user.is_anonymous
+
+
+@pytest.mark.parametrize(
+    ("name", "code"),
+    [
+        ("Eve\x1b[2J", "001B"),
+        ("Eve\u202egnp.exe", "202E"),
+        ("Eve\u200b", "200B"),
+        ("E\x07ve", "0007"),
+    ],
+)
+def test_sign_up_refuses_a_name_with_control_or_invisible_characters(sent, name, code):
+    response = sign_up(Client(), sent, name=name)
+
+    assert response.status_code == 200
+    assert response.context["form"].errors["name"] == [
+        f"Your name contains a control or invisible character (U+{code}): type it again without it."
+    ]
+    assert User.objects.count() == 0
+    assert mail.outbox == []
+
+
+def test_person_name_drops_what_a_provider_should_not_have_sent():
+    assert person_name("  Eve\x1b[2J \u202e Lovelace\u200b\t ") == "Eve[2J Lovelace"
+    assert person_name("A" * 300) == "A" * 255
+    assert person_name("\x1b\u200b") == ""

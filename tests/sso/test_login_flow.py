@@ -279,3 +279,58 @@ def test_sso_not_configured_shows_only_the_password_login(client, settings):
 def test_sso_configured_offers_the_organization_login(client, sso):
     page = client.get("/login/").content.decode()
     assert '<button type="submit" class="primary">Log in with your organization</button>' in page
+
+
+def test_an_unconfirmed_sign_up_is_never_the_account_a_verified_sso_email_opens(sso, world):
+    # Someone signs up with the learner's address and a password of their own, and never
+    # confirms it (they cannot read that mailbox). The learner then logs in through SSO.
+    squatter = Client()
+    signup = squatter.post(
+        "/signup/",
+        {"name": "Not Ada", "email": "ada@acme.example", "password1": "squatters-password"},
+    )
+    assert (signup.status_code, signup["Location"]) == (302, "/confirm-email/")
+    unconfirmed = User.objects.get(email="ada@acme.example")
+
+    sub = new_sub()
+    set_user(
+        sso,
+        sub,
+        email="ada@acme.example",
+        email_verified=True,
+        name="Ada Lovelace",
+        organization={"acme": {"id": ACME_ID}},
+    )
+    ada = login(sso, sub).client.get("/dashboard/").wsgi_request.user
+
+    assert ada.pk != unconfirmed.pk
+    assert (ada.username, ada.email, ada.name) == (
+        f"sso-{sub}",
+        "ada@acme.example",
+        "Ada Lovelace",
+    )
+    assert sources(ada) == {"Acme SSO": "sso"}
+    # The squatter's password opens nothing of Ada's: their account is still unconfirmed.
+    attempt = squatter.post(
+        "/login/", {"login": "ada@acme.example", "password": "squatters-password"}
+    )
+    assert attempt.status_code == 200
+    assert [str(e) for e in attempt.context["form"].errors["__all__"]] == [
+        "The email address and/or password you specified are not correct."
+    ]
+    assert squatter.get("/api/v0/me/").status_code == 403
+    assert list(EmailAddress.objects.filter(user=unconfirmed).values_list("email", "verified")) == [
+        ("ada@acme.example", False)
+    ]
+    assert ContractMembership.objects.filter(user=unconfirmed).count() == 0
+
+
+def test_the_providers_name_reaches_the_account_without_control_characters(sso, world):
+    sub = new_sub()
+    set_user(sso, sub, email="e@x.example", name="Eve\x1b]8;;https://evil.example/\x1b\\ \u202eX")
+    user = login(sso, sub).client.get("/dashboard/").wsgi_request.user
+    assert user.name == "Eve]8;;https://evil.example/\\ X"
+    other = new_sub()
+    set_user(sso, other, email="f@x.example", given_name="Fa\x1b[2Jy", family_name="\u200bLee")
+    user = login(sso, other).client.get("/dashboard/").wsgi_request.user
+    assert user.name == "Fa[2Jy Lee"
