@@ -439,7 +439,9 @@ def main() -> int:
     quiet = "quiet" if load[0] < 1 else "NOT quiet: figures are pessimistic"
     print(
         f"bench-checkout: load average at start {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} "
-        f"({quiet}); PostgreSQL; gunicorn {WORKERS}x{THREADS} gthread"
+        f"({quiet}); PostgreSQL, server-side binding "
+        f"{os.environ.get('DATABASE_SERVER_SIDE_BINDING', 'False')}; "
+        f"gunicorn {WORKERS}x{THREADS} gthread"
     )
     print(inprocess_report("in process, one checkout (apply code + checkout)", samples[3:]))
     lock = statistics.median(s.lock_ms for s in samples[3:])
