@@ -1,12 +1,23 @@
-"""``make bench-checkout``: learners redeeming enrollment codes through the API, measured.
+"""``make bench-checkout``: one checkout measured in process, then learners redeeming enrollment
+codes through the API, measured.
 
-The app is served by gunicorn on loopback against PostgreSQL. 1,000 learners (created in bulk
-with a fast password hasher, each with a session, a CSRF token and the contract's product in the
-basket, all made before timing) each redeem one of the 1,000 one-time codes of one contract capped
-at 1,000: ``POST /api/v0/basket/code/`` then ``POST /api/v0/checkout/``, 20 clients at a time,
-each on its own keep-alive connection. The same clients then hit ``GET /api/v0/me/`` (a trivial
-authenticated endpoint) to show the machine's ceiling. Afterwards it checks that redemptions =
-enrollments = memberships = fulfilled orders = learners, and that no code was used twice.
+First, in process (``benchmarks/_inprocess.py``): ``BENCH_INPROCESS`` learners check out one after
+another through Django's real WSGI handler (DRF's test client) on PostgreSQL, half applying the
+code then checking out, half checking out with the code in one request; for each way it prints
+the median wall time of one checkout (and this process's CPU time in it), its SQL statements
+(COMMIT and savepoints included) per request, the time spent in them, and how long the contract
+row lock was held (and its COMMIT's share).
+
+Then over HTTP: the app is served by gunicorn on loopback against PostgreSQL. 1,000 other learners
+(created in bulk with a fast password hasher, each with a session, a CSRF token and the
+contract's product in the basket, all made before timing) each redeem one of the contract's
+one-time codes: ``POST /api/v0/checkout/`` with ``{"code": …}`` (or, with
+``BENCH_TWO_REQUESTS=1``, ``POST /api/v0/basket/code/`` first), 20 clients at a time, each on its
+own keep-alive connection. The same clients then hit ``GET /api/v0/me/`` (a trivial
+authenticated endpoint) to show the machine's ceiling, and the ratio of the two rates is printed.
+Afterwards it checks that redemptions = enrollments = memberships = fulfilled orders = learners,
+and that no code was used twice. The load average at start is printed: figures taken on a busy
+machine (load average 1 or more) are pessimistic.
 
 Prints checkouts per second, p50/p95 latency and errors for both. Exit 0 when every check passes
 (throughput below the target is reported, not failed: it depends on the machine), 3 when a check
@@ -16,6 +27,10 @@ found anomalies, 2 for a bad setting. Settings (environment):
   is dropped and created afresh; it is dropped again at the end unless ``BENCH_KEEP_DB=1``.
 - ``BENCH_PORT`` (8040), ``BENCH_LEARNERS`` (1000), ``BENCH_CLIENTS`` (20),
   ``BENCH_WORKERS`` (4) and ``BENCH_THREADS`` (4): gunicorn's gthread workers and threads.
+- ``DATABASE_SERVER_SIDE_BINDING`` (the app's setting, README "Settings") applies to both steps.
+- ``BENCH_INPROCESS`` (100): the learners checked out in process (the first 3 of each way warm
+  up and are not counted); ``BENCH_SQL=1`` prints the statements of the last one, with times.
+- ``BENCH_TWO_REQUESTS=1``: over HTTP, apply the code then check out (two requests).
 """
 
 from __future__ import annotations
@@ -63,6 +78,7 @@ WORKERS = _env_int("BENCH_WORKERS", 4)
 THREADS = _env_int("BENCH_THREADS", 4)
 INPROCESS = _env_int("BENCH_INPROCESS", 100)
 KEEP_DB = os.environ.get("BENCH_KEEP_DB") == "1"
+TWO_REQUESTS = os.environ.get("BENCH_TWO_REQUESTS") == "1"
 TOTAL = LEARNERS + INPROCESS  # the in-process step's learners come first, then the HTTP run's
 
 
@@ -337,6 +353,13 @@ def _call(conn, method: str, path: str, headers, body=None) -> tuple[int, bytes]
 def checkout(conn, job) -> str | None:  # type: ignore[no-untyped-def]
     session, csrf, code = job
     headers = _headers(session, csrf)
+    if not TWO_REQUESTS:  # the code travels with the checkout
+        status, body = _call(
+            conn, "POST", "/api/v0/checkout/", headers, json.dumps({"code": f" {code} "})
+        )
+        if status != 201 or json.loads(body).get("status") != "fulfilled":
+            return f"checkout {status}: {body[:200]!r}"
+        return None
     status, body = _call(
         conn, "POST", "/api/v0/basket/code/", headers, json.dumps({"code": f" {code} "})
     )
@@ -416,8 +439,10 @@ def main() -> int:
     say(f"prepared in {time.perf_counter() - started:.1f} s; checking out {INPROCESS} in process")
     from benchmarks._inprocess import inprocess_report, inprocess_run
 
+    half = INPROCESS // 2
     try:
-        samples = inprocess_run(fixture.learners[:INPROCESS])
+        samples = inprocess_run(fixture.learners[:half])
+        one_request = inprocess_run(fixture.learners[half:INPROCESS], one_request=True)
     except RuntimeError as exc:
         say(f"In-process checkout failed: {exc}")
         return 3
@@ -443,8 +468,9 @@ def main() -> int:
         f"{os.environ.get('DATABASE_SERVER_SIDE_BINDING', 'False')}; "
         f"gunicorn {WORKERS}x{THREADS} gthread"
     )
-    print(inprocess_report("in process, one checkout (apply code + checkout)", samples[3:]))
-    lock = statistics.median(s.lock_ms for s in samples[3:])
+    print(inprocess_report("in process, apply code then checkout", samples[3:]))
+    print(inprocess_report("in process, checkout with its code", one_request[3:]))
+    lock = statistics.median(s.lock_ms for s in one_request[3:])
     print(
         f"  contract lock target <= {LOCK_TARGET_MS} ms: "
         f"{'met' if lock <= LOCK_TARGET_MS else 'NOT met'}"
@@ -453,7 +479,8 @@ def main() -> int:
         f"over HTTP, {LEARNERS} learners, {CLIENTS} concurrent clients "
         f"(one keep-alive connection each):"
     )
-    print("  " + checkouts.report("checkout (apply code + checkout)", "checkouts"))
+    form = "apply code + checkout" if TWO_REQUESTS else "checkout with its code"
+    print("  " + checkouts.report(f"checkout ({form})", "checkouts"))
     print("  " + ceiling.report("ceiling (GET /api/v0/me/)", "requests"))
     ratio = checkouts.rate / ceiling.rate if ceiling.rate else 0.0
     print(
