@@ -95,12 +95,12 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
-    "wagtail.contrib.forms",
-    "wagtail.contrib.redirects",
-    "wagtail.embeds",
+    # Wagtail's contrib apps the product does not use (forms, redirects, embeds, snippets) are
+    # not installed: each one's start-up imports cost every process, every command (``make
+    # bench-commands``). Images stay (an organization's logo is one), and documents (the page
+    # editor's admin API needs it).
     "wagtail.sites",
     "wagtail.users",
-    "wagtail.snippets",
     "wagtail.documents",
     "wagtail.images",
     "wagtail.search",
@@ -138,7 +138,6 @@ MIDDLEWARE = [
     # A refused SSO login (bad state, token or nonce) returns to the login page with a message.
     "social_django.middleware.SocialAuthExceptionMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "wagtail.contrib.redirects.middleware.RedirectMiddleware",
     # The login throttle's refusal page (django-axes; last, as its documentation says).
     "axes.middleware.AxesMiddleware",
 ]
