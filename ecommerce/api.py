@@ -2,7 +2,8 @@
 
 ``GET /api/v0/basket/``, ``POST /api/v0/basket/items/`` ``{"product_id": N}`` (replaces the
 basket), ``POST /api/v0/basket/code/`` ``{"code": "..."}``, ``DELETE /api/v0/basket/code/``,
-``POST /api/v0/checkout/`` → ``{"order_id", "status", "payment"}``, ``GET /api/v0/orders/<id>/``.
+``POST /api/v0/checkout/`` (optionally ``{"code": "..."}``: apply and check out in one request)
+→ ``{"order_id", "status", "payment"}``, ``GET /api/v0/orders/<id>/``.
 Session authentication with CSRF; refusals are 4xx ``{"code", "message"}``.
 """
 
@@ -220,14 +221,35 @@ class BasketCodeView(DomainAPIView):
         return Response(basket_data(basket_code_remove(request.user)))
 
 
+class CheckoutCodeSerializer(serializers.Serializer):
+    code = serializers.CharField(
+        required=False,
+        max_length=200,
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text="Optional: the enrollment code, applied and checked out in this one request "
+        "(as POST /api/v0/basket/code/ then this without it). Case does not matter, surrounding "
+        "spaces are trimmed.",
+    )
+
+
 class CheckoutView(DomainAPIView):
-    """Check out the basket: 201 with a new order, 200 when a pending order is reused."""
+    """Check out the basket: 201 with a new order, 200 when a pending order is reused. With
+    ``{"code": …}`` the code is applied and checked out in one request, with the same refusals
+    and the same limit on code attempts as applying it (429 ``too-many-attempts``)."""
 
     @extend_schema(
-        request=None, responses={200: CheckoutSerializer, 201: CheckoutSerializer, **REFUSALS}
+        request=CheckoutCodeSerializer,
+        responses={200: CheckoutSerializer, 201: CheckoutSerializer, **CODE_REFUSALS},
     )
     def post(self, request: AuthenticatedRequest) -> Response:
-        result = basket_checkout(request.user, ip_address=client_ip(request))
+        code = None
+        if request.data and "code" in request.data:
+            code_attempt_check(request)
+            data = CheckoutCodeSerializer(data=request.data)
+            data.is_valid(raise_exception=True)
+            code = data.validated_data["code"]
+        result = basket_checkout(request.user, ip_address=client_ip(request), code=code)
         code = status.HTTP_200_OK if result.reused else status.HTTP_201_CREATED
         return Response(checkout_data(result), status=code)
 

@@ -106,16 +106,19 @@ def mail_queue(
     context: dict[str, Any],
     user: Any = None,
     key: str = "",
+    new: bool = False,
 ) -> OutgoingMail:
     """Queue a mail to ``to`` (one address), rendered now from ``template`` with ``context``;
     the task sends it after the current transaction commits (at once outside one).
 
     ``user``: the recipient's account, if any (recorded). ``key``: a unique name for this mail
     (e.g. ``receipt:order:42``); if a mail with that key exists it is returned and nothing new
-    is queued. Returns the ``OutgoingMail`` (``queued``). Raises ``TemplateDoesNotExist`` for a
+    is queued. ``new``: the caller knows no mail with ``key`` can exist (its key names a row made
+    in the current transaction): it is written without looking (the unique key still stands).
+    Returns the ``OutgoingMail`` (``queued``). Raises ``TemplateDoesNotExist`` for a
     template that is not there (a programming error: nothing is written).
     """
-    if key:
+    if key and not new:
         existing = OutgoingMail.objects.filter(key=key).first()
         if existing is not None:
             return existing
@@ -132,7 +135,7 @@ def mail_queue(
         "key": key,
         "next_attempt_on": now,
     }
-    if key:
+    if key and not new:
         try:
             with transaction.atomic():  # a concurrent twin of this key wins the race
                 mail = OutgoingMail.objects.create(**fields)

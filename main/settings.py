@@ -94,12 +94,12 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    "wagtail.contrib.forms",
-    "wagtail.contrib.redirects",
-    "wagtail.embeds",
+    # Wagtail's contrib apps the product does not use (forms, redirects, embeds, snippets) are
+    # not installed: each one's start-up imports cost every process, every command (``make
+    # bench-commands``). Images stay (an organization's logo is one), and documents (the page
+    # editor's admin API needs it).
     "wagtail.sites",
     "wagtail.users",
-    "wagtail.snippets",
     "wagtail.documents",
     "wagtail.images",
     "wagtail.search",
@@ -140,7 +140,6 @@ MIDDLEWARE = [
     # A refused SSO login (bad state, token or nonce) returns to the login page with a message.
     "social_django.middleware.SocialAuthExceptionMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "wagtail.contrib.redirects.middleware.RedirectMiddleware",
     # The login throttle's refusal page (django-axes; last, as its documentation says).
     "axes.middleware.AxesMiddleware",
 ]
@@ -205,6 +204,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         ) from None
     _options = DATABASES["default"].setdefault("OPTIONS", {})
     _options["options"] = f"{_options.get('options', '')} -c random_page_cost={_page_cost}".strip()
+    # Server-side binding (psycopg 3): parameters travel apart from the SQL, and a statement the
+    # connection has run 5 times is prepared once and then only executed, skipping PostgreSQL's
+    # parsing and planning (README "Settings"; on the checkout's locked statements it shortens
+    # the contract lock). Off by default: behind PgBouncer in transaction mode a prepared
+    # statement may be missing on the server connection the next transaction gets (PgBouncer
+    # 1.21+ with max_prepared_statements set supports them).
+    if env.bool("DATABASE_SERVER_SIDE_BINDING", default=False):
+        _options["server_side_binding"] = True
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "main.User"

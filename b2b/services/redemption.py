@@ -155,6 +155,7 @@ def contract_checkout(
     discount: Discount | None,
     order: Order,
     complete: bool,
+    locked: bool = False,
 ) -> ContractSeat:
     """Decide a checkout of a contract product, in the caller's transaction (SPEC §5).
 
@@ -164,8 +165,9 @@ def contract_checkout(
     it (a pending, priced order) the code and the seat are held by the order until the payment
     callback completes it (``contract_order_complete``) or releases it.
 
-    ``order`` must already have its line for ``product``. Raises a refusal and changes nothing;
-    the caller's transaction then rolls back whatever it wrote.
+    ``order`` must already have its line for ``product``. ``locked``: the caller locked the
+    code's row already (checkout locks it with the basket's code, ``basket_discount``). Raises a
+    refusal and changes nothing; the caller's transaction then rolls back whatever it wrote.
     """
     run = product.course_run
     with transaction.atomic(savepoint=False):
@@ -178,7 +180,7 @@ def contract_checkout(
         # The code first, and everything that does not need the contract's lock is done before
         # taking it: every learner of the contract waits for that lock, so it is held for the
         # seat's decision, the membership and the commit only.
-        code = _code(discount.pk, user, product=product, lock=True) if discount else None
+        code = _code(discount.pk, user, product=product, lock=not locked) if discount else None
         if code is not None:
             _decide_code(code, run=run, enrolled=enrolled)
         redemption = (

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from b2b.services.redemption import contract_code_check, product_contract, product_contract_id
@@ -63,17 +64,28 @@ class BasketSummary:
 
 def basket_item(user: User, *, for_update: bool = False) -> BasketItem | None:
     """The learner's basket item with its basket, product, run and course (one query), or None
-    for an empty basket. ``for_update`` locks the basket and item rows (checkout's first lock):
+    for an empty basket; ``organization_name``: the organization of the product's contract
+    (None outside contracts). ``for_update`` locks the basket and item rows (checkout's first lock):
     a checkout that waited for another one of the same learner then sees the item gone."""
     queryset = BasketItem.objects.select_related("basket", "product__course_run__course")
+    # The organization a contract product comes through, for the receipt (the contract and
+    # organization tables only: Wagtail's page table stays out of it).
+    queryset = queryset.annotate(
+        organization_name=F("product__course_run__b2b_contract__organization__name")
+    )
     if for_update:
         queryset = queryset.select_for_update(of=("self", "basket"))
     return queryset.filter(basket__user=user).first()
 
 
-def basket_discount(basket_id: int) -> Discount | None:
-    """The code applied to the basket, or None (one query)."""
-    applied = BasketDiscount.objects.select_related("discount").filter(basket_id=basket_id).first()
+def basket_discount(basket_id: int, *, for_update: bool = False) -> Discount | None:
+    """The code applied to the basket, or None (one query). ``for_update`` locks the code's row
+    in the same statement (checkout, after the basket's lock: the lock order is basket, code,
+    contract); ``b2b.services.redemption`` then reads its use in a statement of its own."""
+    queryset = BasketDiscount.objects.select_related("discount")
+    if for_update:
+        queryset = queryset.select_for_update(of=("discount",))
+    applied = queryset.filter(basket_id=basket_id).first()
     return applied.discount if applied else None
 
 
@@ -128,14 +140,19 @@ def basket_code_apply(user: User, *, code: str) -> BasketSummary:
         )
     discount = discount_find(code, user=user, product=item.product)
     checked = _check(user, item.product, discount)
-    # One statement replaces whatever code the basket had (the basket holds one at most).
+    basket_code_store(item.basket_id, discount)
+    return _summary(item.product, discount, checked, None)
+
+
+def basket_code_store(basket_id: int, discount: Discount) -> None:
+    """Put ``discount`` on the basket, replacing whatever code it had (it holds one at most):
+    one statement. The caller has checked the code."""
     BasketDiscount.objects.bulk_create(
-        [BasketDiscount(basket_id=item.basket_id, discount=discount, applied_on=timezone.now())],
+        [BasketDiscount(basket_id=basket_id, discount=discount, applied_on=timezone.now())],
         update_conflicts=True,
         unique_fields=["basket"],
         update_fields=["discount", "applied_on"],
     )
-    return _summary(item.product, discount, checked, None)
 
 
 def basket_code_remove(user: User) -> BasketSummary:

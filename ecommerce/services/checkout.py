@@ -30,7 +30,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from b2b.services.redemption import (
@@ -52,10 +52,16 @@ from ecommerce.models import (
     Product,
     Transaction,
 )
-from ecommerce.services.basket import basket_discount, basket_item, payments_refusal
+from ecommerce.services.basket import (
+    basket_code_store,
+    basket_discount,
+    basket_item,
+    payments_refusal,
+)
 from ecommerce.services.discounts import (
     ZERO,
     discount_check_generic,
+    discount_find,
     discounted_price,
     redemption_record,
 )
@@ -71,7 +77,7 @@ from ecommerce.services.payments import (
     payment_response_read,
     payments_configured,
 )
-from ecommerce.services.receipts import order_receipt_queue
+from ecommerce.services.receipts import ReceiptLine, order_receipt_queue
 from main.exceptions import ConflictError
 from main.models import User
 from openedx.api import enrollment_enroll
@@ -94,8 +100,13 @@ class CheckoutResult:
         return self.order.state
 
 
-def basket_checkout(user: User, *, ip_address: str = "") -> CheckoutResult:
+def basket_checkout(user: User, *, ip_address: str = "", code: str | None = None) -> CheckoutResult:
     """Check out the learner's basket (SPEC §5); see the module docstring for what happens.
+
+    ``code``: the enrollment code typed, applied and checked out in the same transaction (what
+    applying it, ``basket_code_apply``, then checking out does, in one request); it replaces any
+    code the basket had. ``invalid-code`` for a text that names no code; refused, the basket
+    keeps what it had. A pending order keeps the code on the basket, as applying it would.
 
     Refusals (nothing is written): ``basket-empty``, ``product-unavailable``,
     ``payments-not-configured``, and every refusal of the code and contract rules
@@ -107,7 +118,7 @@ def basket_checkout(user: User, *, ip_address: str = "") -> CheckoutResult:
     """
     try:
         with transaction.atomic():
-            return _checkout(user, ip_address)
+            return _checkout(user, ip_address, code)
     except IntegrityError as exc:
         log.warning("Checkout lost a race: %s", exc)
         raise ConflictError(
@@ -116,18 +127,25 @@ def basket_checkout(user: User, *, ip_address: str = "") -> CheckoutResult:
         ) from exc
 
 
-def _checkout(user: User, ip_address: str) -> CheckoutResult:
+def _checkout(user: User, ip_address: str, code: str | None) -> CheckoutResult:
     item = basket_item(user, for_update=True)  # the basket's row lock serialises the learner
     if item is None:
         raise BasketEmpty(
             "Your basket is empty: open the product link you were given to add the course."
         )
     basket, product = item.basket, item.product
-    discount = basket_discount(basket.pk)
+    # The code's lock, after the basket's (in the same statement as finding it).
+    if code is None:
+        discount = basket_discount(basket.pk, for_update=True)
+    else:
+        discount = discount_find(code, for_update=True)
     contract_id = product_contract_id(product)
     total = discounted_price(product.price, discount)
     if total > ZERO and not payments_configured():
         raise payments_refusal()
+    if code is not None and discount is not None and total > ZERO:
+        # A pending order: the basket shows the code the order holds.
+        basket_code_store(basket.pk, discount)
 
     pending = _pending_order_for(user, product)
     if pending is not None:
@@ -148,13 +166,21 @@ def _checkout(user: User, ip_address: str) -> CheckoutResult:
         order=order, product=product, quantity=1, unit_price=product.price, discounted_price=total
     )
     if complete:
-        _empty(basket, product)  # before the contract lock: less time holding it
+        # Before the contract lock (less time holding it): a refusal below rolls both back.
+        _empty(basket, product)
+        receipt = ReceiptLine(
+            title=product.course_run.title,
+            organization=item.organization_name or "",  # type: ignore[attr-defined]
+            amount=total,
+        )
+        order_receipt_queue(order, new=True, lines=[receipt])
     if contract_id is not None:
-        contract_checkout(user, product=product, discount=discount, order=order, complete=complete)
+        contract_checkout(
+            user, product=product, discount=discount, order=order, complete=complete, locked=True
+        )
     else:
         _checkout_public(user, product=product, discount=discount, order=order, complete=complete)
     if complete:
-        order_receipt_queue(order)
         return CheckoutResult(order, None)
     order.reference_number = order_reference(order.pk)
     order.save(update_fields=["reference_number", "updated_on"])
@@ -196,9 +222,22 @@ def _enroll_public(user: User, product: Product) -> CourseRunEnrollment:
     return enrollment_enroll(user, run=run).enrollment
 
 
+#: ``_empty`` on PostgreSQL: the item and, if it was there, the basket's code, in one statement.
+_EMPTY_SQL = """
+WITH item AS (
+  DELETE FROM ecommerce_basketitem WHERE basket_id = %s AND product_id = %s RETURNING basket_id
+)
+DELETE FROM ecommerce_basketdiscount WHERE basket_id IN (SELECT basket_id FROM item)
+"""
+
+
 def _empty(basket: Basket, product: Product) -> None:
-    """Take the bought product (and its code) out of the basket; anything else stays."""
-    if BasketItem.objects.filter(basket=basket, product=product).delete()[0]:
+    """Take the bought product (and its code) out of the basket; anything else stays. One
+    statement on PostgreSQL (two elsewhere)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_EMPTY_SQL, [basket.pk, product.pk])
+    elif BasketItem.objects.filter(basket=basket, product=product).delete()[0]:
         BasketDiscount.objects.filter(basket=basket).delete()
 
 

@@ -78,12 +78,14 @@ def discount_find(
     *,
     user: User | None = None,
     product: Product | None = None,
+    for_update: bool = False,
 ) -> Discount:
     """The code with this text, compared case-insensitively with spaces trimmed (SPEC §5).
 
     One indexed query (the ``discount_code_ci_unique`` index); with ``user`` the code comes
-    annotated by ``discount_with_use`` in the same query. Raises ``InvalidCode`` for an empty
-    text or one that names no code.
+    annotated by ``discount_with_use`` in the same query. ``for_update`` (without ``user``: its
+    use must be read by a statement after the lock) locks the code's row. Raises
+    ``InvalidCode`` for an empty text or one that names no code.
     """
     code = code_normalize(text)
     if not code:
@@ -95,6 +97,8 @@ def discount_find(
     )
     if user is not None:
         queryset = discount_with_use(queryset, user=user, product=product)
+    elif for_update:
+        queryset = queryset.select_for_update(of=("self",))
     discount = queryset.first()
     if discount is None:
         raise InvalidCode(

@@ -36,30 +36,39 @@ class ReceiptLine:
     amount: Decimal
 
 
-def order_receipt_queue(order: Order) -> OutgoingMail | None:
+def order_receipt_queue(
+    order: Order, *, new: bool = False, lines: list[ReceiptLine] | None = None
+) -> OutgoingMail | None:
     """Queue the receipt of ``order`` (fulfilled) to its purchaser's email; once per order.
 
     Returns the mail (the existing one if the order's receipt was queued before), or ``None``
-    when the purchaser has no email address (logged; nothing to send to).
+    when the purchaser has no email address (logged; nothing to send to). ``new``: the order was
+    made in the current transaction, so no receipt of it can exist yet (``mail_queue``'s
+    ``new``: no statement looks for one). ``lines``: the receipt's lines when the caller has
+    them at hand (checkout, which just wrote the order's one line); read from the order if not.
     """
     purchaser = order.purchaser
     if not purchaser.email:
         log.warning("Order %s: its purchaser %s has no email, no receipt.", order.pk, purchaser)
         return None
-    lines = [
-        ReceiptLine(
-            title=line.product.course_run.title,
-            organization=(
-                contract.organization.name
-                if (contract := line.product.course_run.b2b_contract) is not None
-                else ""
-            ),
-            amount=line.discounted_price * line.quantity,
-        )
-        for line in order.lines.select_related(
-            "product__course_run__b2b_contract__organization"
-        ).order_by("pk")
-    ]
+    lines = (
+        lines
+        if lines is not None
+        else [
+            ReceiptLine(
+                title=line.product.course_run.title,
+                organization=(
+                    contract.organization.name
+                    if (contract := line.product.course_run.b2b_contract) is not None
+                    else ""
+                ),
+                amount=line.discounted_price * line.quantity,
+            )
+            for line in order.lines.select_related(
+                "product__course_run__b2b_contract__organization"
+            ).order_by("pk")
+        ]
+    )
     return mail_queue(
         purchaser.email,
         template=RECEIPT_TEMPLATE,
@@ -73,4 +82,5 @@ def order_receipt_queue(order: Order) -> OutgoingMail | None:
         },
         user=purchaser,
         key=f"receipt:order:{order.pk}",
+        new=new,
     )

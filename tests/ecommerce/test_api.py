@@ -234,7 +234,10 @@ def test_the_schema_documents_the_api(client):
         "/api/v0/orders/{order_id}/",
     ]
     checkout = schema["paths"]["/api/v0/checkout/"]["post"]["responses"]
-    assert sorted(checkout) == ["200", "201", "400", "403", "404", "409"]
+    assert sorted(checkout) == ["200", "201", "400", "403", "404", "409", "429"]
+    request = schema["paths"]["/api/v0/checkout/"]["post"]["requestBody"]["content"]
+    assert schema["components"]["schemas"]["CheckoutCode"]["properties"]["code"]["type"] == "string"
+    assert request["application/json"]["schema"] == {"$ref": "#/components/schemas/CheckoutCode"}
     assert schema["components"]["schemas"]["Refusal"]["required"] == ["code", "message"]
 
 
@@ -384,3 +387,145 @@ def test_an_enrolled_learner_is_told_so_before_being_asked_for_a_code(
         {"code": "already-enrolled", "message": message},
     )
     assert (enroll.status_code, enroll.json()["code"]) == (409, "already-enrolled")
+
+
+# -- the code in the checkout request ------------------------------------------------------------
+
+
+def test_checkout_applies_a_code_sent_with_it_in_one_request(
+    api, make_offer, learner, django_capture_on_commit_callbacks
+):
+    offer = make_offer("Acme", "non-sso", max_learners=5)
+    api.post("/api/v0/basket/items/", {"product_id": offer.product.pk}, format="json")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        checkout = api.post(
+            "/api/v0/checkout/", {"code": f" {offer.codes[1].upper()} "}, format="json"
+        )
+
+    order = Order.objects.get()
+    assert (checkout.status_code, checkout.json()) == (
+        201,
+        {"order_id": order.pk, "status": "fulfilled", "payment": None},
+    )
+    assert api.get(f"/api/v0/orders/{order.pk}/").json()["codes"] == [offer.codes[1]]
+    assert list(
+        CourseRunEnrollment.objects.filter(user=learner).values_list("run_id", "active")
+    ) == [(offer.run.pk, True)]
+    assert list(
+        ContractMembership.objects.filter(user=learner).values_list("contract_id", "source")
+    ) == [(offer.contract.pk, "code")]
+    basket = api.get("/api/v0/basket/").json()
+    assert (basket["items"], basket["code"]) == ([], None)
+
+
+def test_a_code_sent_with_checkout_replaces_the_applied_one(api, make_offer):
+    offer = make_offer("Acme", "non-sso", max_learners=5)
+    api.post("/api/v0/basket/items/", {"product_id": offer.product.pk}, format="json")
+    api.post("/api/v0/basket/code/", {"code": offer.codes[0]}, format="json")
+
+    checkout = api.post("/api/v0/checkout/", {"code": offer.codes[2]}, format="json")
+
+    assert checkout.status_code == 201
+    assert api.get(f"/api/v0/orders/{checkout.json()['order_id']}/").json()["codes"] == [
+        offer.codes[2]
+    ]
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "expected"),
+    [
+        (
+            "nope",
+            400,
+            {
+                "code": "invalid-code",
+                "message": "“nope” is not a valid enrollment code: check it against the one "
+                "you were given.",
+            },
+        ),
+        ("", 400, {"code": "invalid-code", "message": "Enter the enrollment code you were given."}),
+        (
+            "used",
+            409,
+            {
+                "code": "code-used",
+                "message": "This enrollment code has already been used: each code admits one "
+                "learner. Ask the organization that gave it to you for another.",
+            },
+        ),
+        (
+            "other-course",
+            400,
+            {
+                "code": "code-not-for-product",
+                "message": "This enrollment code is for another course: open the link that "
+                "came with it, or check that you typed the code for this course.",
+            },
+        ),
+    ],
+)
+def test_a_code_sent_with_checkout_is_refused_as_applying_it_is_with_nothing_written(
+    api, make_offer, code, status, expected
+):
+    offer = make_offer("Acme", "non-sso", max_learners=5)
+    other = make_offer("Other", "non-sso", max_learners=5, key="OX", org="Other U")
+    bea = APIClient()
+    bea.force_login(UserFactory(username="bea"))
+    bea.post("/api/v0/basket/items/", {"product_id": offer.product.pk}, format="json")
+    bea.post("/api/v0/basket/code/", {"code": offer.codes[0]}, format="json")
+    assert bea.post("/api/v0/checkout/").status_code == 201
+    api.post("/api/v0/basket/items/", {"product_id": offer.product.pk}, format="json")
+    api.post("/api/v0/basket/code/", {"code": offer.codes[3]}, format="json")
+    typed = {"used": offer.codes[0], "other-course": other.codes[0]}.get(code, code)
+    before = shop_state()
+    applied = api.post("/api/v0/basket/code/", {"code": typed}, format="json")
+    assert shop_state() == before
+
+    response = api.post("/api/v0/checkout/", {"code": typed}, format="json")
+
+    assert (response.status_code, response.json()) == (status, expected)
+    assert (applied.status_code, applied.json()) == (status, expected)
+    assert shop_state() == before
+    assert api.get("/api/v0/basket/").json()["code"] == offer.codes[3]
+
+
+def test_a_full_contract_refuses_a_code_sent_with_checkout(api, make_offer):
+    offer = make_offer("Acme", "non-sso", max_learners=1)
+    ContractMembership.objects.create(
+        user=UserFactory(username="bea"), contract=offer.contract, source="manual"
+    )
+    api.post("/api/v0/basket/items/", {"product_id": offer.product.pk}, format="json")
+    before = shop_state()
+
+    response = api.post("/api/v0/checkout/", {"code": offer.codes[0]}, format="json")
+
+    assert (response.status_code, response.json()["code"]) == (409, "contract-full")
+    assert shop_state() == before
+
+
+def test_codes_sent_with_checkout_count_against_the_learners_attempts(api, make_offer, settings):
+    settings.CODE_ATTEMPTS_PER_LEARNER = "2/minute"
+    offer = make_offer("Acme", "non-sso", max_learners=5)
+    api.post("/api/v0/basket/items/", {"product_id": offer.product.pk}, format="json")
+
+    statuses = [
+        api.post("/api/v0/basket/code/", {"code": "nope"}, format="json").status_code,
+        api.post("/api/v0/checkout/", {"code": "nope"}, format="json").status_code,
+        api.post("/api/v0/checkout/", {"code": offer.codes[0]}, format="json").status_code,
+    ]
+
+    assert statuses == [400, 400, 429]
+    assert Order.objects.count() == 0
+
+
+def test_a_priced_checkout_with_its_code_keeps_the_code_on_the_basket(api, make_offer, payments):
+    offer = make_offer("Acme Paid", "non-sso", max_learners=5, price="99.50")
+    api.post("/api/v0/basket/items/", {"product_id": offer.product.pk}, format="json")
+
+    first = api.post("/api/v0/checkout/", {"code": offer.codes[0]}, format="json")
+    again = api.post("/api/v0/checkout/")
+
+    assert (first.status_code, first.json()["status"]) == (201, "pending")
+    assert (again.status_code, again.json()["order_id"]) == (200, first.json()["order_id"])
+    assert api.get("/api/v0/basket/").json()["code"] == offer.codes[0]

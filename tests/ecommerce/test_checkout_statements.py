@@ -1,0 +1,50 @@
+"""What one checkout costs the database (issue: twice the checkouts on the same two cores): the
+statements of a zero-total checkout of a capped contract product, pinned so they cannot creep
+back. ``make bench-checkout`` prints the time they take."""
+
+from __future__ import annotations
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from ecommerce.models import Order
+from ecommerce.services.basket import basket_code_apply, basket_replace
+from ecommerce.services.checkout import basket_checkout
+
+# PostgreSQL: the basket (locked), its code (locked in the same statement), a pending order to
+# reuse, the order, its line, the basket emptied (item and code in one statement), the receipt's
+# lines and its mail, the learner's enrollment, the code's use, the redemption, the enrollment,
+# the contract lock, the contract's facts, the membership and its audit entry. SQLite empties the
+# basket in two statements.
+STATEMENTS = {"postgresql": 15, "sqlite": 16}
+
+
+def _statements(captured: CaptureQueriesContext) -> list[str]:
+    """The statements sent, without the test's savepoints and the COMMIT (none in a test)."""
+    return [
+        q["sql"]
+        for q in captured.captured_queries
+        if not q["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))
+    ]
+
+
+def test_a_zero_total_capped_checkout_is_fifteen_statements(make_offer, learner):
+    offer = make_offer("Capped", "non-sso", max_learners=5)
+    basket_replace(learner, product_id=offer.product.pk)
+    basket_code_apply(learner, code=offer.codes[0])
+
+    with CaptureQueriesContext(connection) as captured:
+        result = basket_checkout(learner)
+
+    assert result.order.state == Order.State.FULFILLED
+    statements = _statements(captured)
+    assert len(statements) == STATEMENTS[connection.vendor], "\n".join(statements)
+    locks = [s for s in statements if "FOR UPDATE" in s]
+    if connection.vendor == "postgresql":
+        assert [lock[lock.index("FOR UPDATE") :] for lock in locks] == [
+            'FOR UPDATE OF "ecommerce_basketitem", "ecommerce_basket"',
+            'FOR UPDATE OF "ecommerce_discount"',
+            'FOR UPDATE OF "b2b_contractpage"',
+        ]
+    # the contract's facts never touch Wagtail's page table
+    assert not [s for s in statements if "wagtailcore_page" in s and "pagelogentry" not in s]
