@@ -192,7 +192,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # The planner's cost of a random page read. PostgreSQL's default (4.0) is a spinning disk's:
     # on SSD it makes the planner scan a 500,000-code table where one product's codes are a
-    # few thousand index probes away (b2b/services/codes.py). Sent once, at connection.
+    # few thousand index probes away (b2b/services/codes/rule.py). Sent once, at connection.
     _page_cost = env.str("DATABASE_RANDOM_PAGE_COST", default="1.1")
     try:
         if not 0 < float(_page_cost) <= 100:

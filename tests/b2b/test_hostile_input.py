@@ -240,17 +240,17 @@ def test_a_dangling_link_as_target_is_refused_and_left(hostile, run_command, tmp
 
 
 def test_a_failed_export_leaves_no_file_behind(hostile, tmp_path, monkeypatch):
-    from b2b.services import codes as codes_service
+    from b2b.services.codes import export as codes_export
 
     def broken(contract):
         yield ("a", "b", "No", "c")
         raise RuntimeError("the database went away")
 
-    monkeypatch.setattr(codes_service, "contract_codes_rows", broken)
+    monkeypatch.setattr(codes_export, "contract_codes_rows", broken)
     (tmp_path / "codes.csv").write_text("the old export")
 
     with pytest.raises(RuntimeError):
-        codes_service.codes_csv_write(hostile, tmp_path / "codes.csv")
+        codes_export.codes_csv_write(hostile, tmp_path / "codes.csv")
 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["codes.csv"]
     assert (tmp_path / "codes.csv").read_text() == "the old export"

@@ -1,33 +1,26 @@
-"""Enrollment codes: the adjustment rule of SPEC §4, its plan, and the codes CSV of SPEC §2.
-
-Enrollment codes are ``ecommerce.Discount`` rows linked to the products of a contract's runs.
-``codes_adjust`` brings them in line with the contract; it is the only writer of a contract's code
-set besides courseware removal (which deactivates the codes of products taken off sale).
-``codes_plan`` computes what ``codes_adjust`` would do, writing nothing (the ``--dry-run`` of the
-commands). Both work product by product with set-based statements: the query count grows with
-the products, and with the codes only through batches of at least ``BATCH_SIZE`` (SPEC §4.8).
-"""
+"""The code adjustment rule of SPEC §4: ``codes_target``, ``codes_plan`` (what it would do) and
+``codes_adjust`` (doing it, product by product, with set-based statements)."""
 
 from __future__ import annotations
 
-import io
 import logging
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
-from typing import Any, Protocol
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from b2b.models import ContractMembership, ContractPage
-from b2b.services.audit import codes_adjusted_record
+from b2b.services.codes.report import (
+    ONE_TIME,
+    UNLIMITED,
+    CodesProgress,
+    CodesReport,
+    ProductCodes,
+)
 from b2b.services.codes_pending import (
     codes_pending_clear,
-    codes_pending_mark,
     codes_pending_request,
 )
 from b2b.services.codes_store import (
@@ -46,237 +39,8 @@ from ecommerce.models import (
     code_redeemed,
     code_usable,
 )
-from main.actors import Via, acting_as
-from main.exports import csv_writer, private_file
 
 log = logging.getLogger(__name__)
-
-#: SPEC §4.8's B: codes per INSERT / UPDATE batch and per fetch when streaming (≥ 5,000).
-BATCH_SIZE = 5_000
-#: SPEC §4.8's a: the most statements the adjustment spends per product (the benchmark checks).
-QUERIES_PER_PRODUCT = 8
-
-ONE_TIME = Discount.RedemptionType.ONE_TIME
-UNLIMITED = Discount.RedemptionType.UNLIMITED
-
-#: The actions of an adjustment, in the order it performs them (progress and plans use these).
-ACTIONS = ("delete", "deactivate", "convert", "create", "reprice")
-
-
-class CodesProgress(Protocol):
-    """Receives an adjustment's progress: the plan first, then counts of codes as they are done."""
-
-    def start(self, plan: CodesReport) -> None: ...
-
-    def advance(self, action: str, count: int) -> None: ...
-
-    def finish(self, report: CodesReport) -> None: ...
-
-
-@dataclass
-class ProductCodes:
-    """What the adjustment did (or would do) to one product and its codes; counts of codes.
-
-    ``repriced`` counts usable codes whose amount or dates change (SPEC §4.6, §1).
-    ``product_id`` is None for a product a dry run would create.
-    """
-
-    product_id: int | None
-    description: str
-    price_before: Decimal
-    price_after: Decimal
-    created: int = 0
-    created_type: str = ""
-    deactivated: int = 0
-    converted: int = 0
-    deleted: int = 0
-    repriced: int = 0
-    usable_after: int = 0
-    learners_redeemed: int = 0
-    new_product: bool = False
-    product_deactivated: bool = False
-    # The part of ``deactivated`` that is unlimited codes left from an uncapped past (§4.5).
-    deactivated_unlimited: int = field(default=0, repr=False)
-
-    @property
-    def product_repriced(self) -> bool:
-        return self.price_before != self.price_after
-
-    @property
-    def changed(self) -> bool:
-        return bool(
-            self.product_repriced
-            or self.created
-            or self.deactivated
-            or self.converted
-            or self.deleted
-            or self.repriced
-            or self.new_product
-            or self.product_deactivated
-        )
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready: prices as 2-decimal strings."""
-        return {
-            "product_id": self.product_id,
-            "description": self.description,
-            "new_product": self.new_product,
-            "product_deactivated": self.product_deactivated,
-            "price_before": f"{self.price_before:.2f}",
-            "price_after": f"{self.price_after:.2f}",
-            "product_repriced": self.product_repriced,
-            "create": self.created,
-            "create_type": self.created_type or None,
-            "deactivate": self.deactivated,
-            "convert": self.converted,
-            "reprice": self.repriced,
-            "delete": self.deleted,
-            "learners_redeemed": self.learners_redeemed,
-            "usable_after": self.usable_after,
-        }
-
-
-@dataclass
-class CodesReport:
-    """The adjustment of one contract's codes, product by product (SPEC §4).
-
-    With ``dry_run`` it is a plan: what ``codes_adjust`` would do to the current data.
-    """
-
-    contract_id: int
-    needs_codes: bool
-    max_learners: int | None
-    price: Decimal
-    learners: int = 0
-    products: list[ProductCodes] = field(default_factory=list)
-    dry_run: bool = False
-
-    @property
-    def over_cap(self) -> bool:
-        """More learners than the cap: attached, or redeemed on one product (never refused)."""
-        if self.max_learners is None:
-            return False
-        return self.learners > self.max_learners or any(
-            p.learners_redeemed > self.max_learners for p in self.products
-        )
-
-    def total(self, name: str) -> int:
-        return sum(getattr(p, name) for p in self.products)
-
-    @property
-    def changed(self) -> bool:
-        return any(p.changed for p in self.products)
-
-    @property
-    def products_repriced(self) -> list[ProductCodes]:
-        return [p for p in self.products if p.product_repriced]
-
-    def action_totals(self) -> dict[str, int]:
-        """Codes per action (``ACTIONS``) over all products."""
-        names = {
-            "delete": "deleted",
-            "deactivate": "deactivated",
-            "convert": "converted",
-            "create": "created",
-            "reprice": "repriced",
-        }
-        return {action: self.total(names[action]) for action in ACTIONS}
-
-    def summary(self) -> str:
-        verb = "would be " if self.dry_run else ""
-        return (
-            f"contract {self.contract_id}: {self.total('created')} codes {verb}created, "
-            f"{self.total('deactivated')} {verb}deactivated, {self.total('converted')} {verb}made "
-            f"unlimited, {self.total('deleted')} {verb}deleted, {self.total('repriced')} "
-            f"{verb}re-priced/re-dated, {len(self.products_repriced)} products {verb}re-priced; "
-            f"{self.total('usable_after')} usable"
-            + (" — OVER ITS LEARNER CAP" if self.over_cap else "")
-        )
-
-    def as_dict(self) -> dict[str, Any]:
-        """The plan or report as one JSON-ready object."""
-        return {
-            "contract_id": self.contract_id,
-            "needs_codes": self.needs_codes,
-            "max_learners": self.max_learners,
-            "price": f"{self.price:.2f}",
-            "learners": self.learners,
-            "over_cap": self.over_cap,
-            "totals": {
-                **self.action_totals(),
-                "products_repriced": len(self.products_repriced),
-                "usable_after": self.total("usable_after"),
-            },
-            "products": [p.as_dict() for p in self.products],
-        }
-
-
-# -- asking for an adjustment ---------------------------------------------------------------------
-
-
-@dataclass
-class CodesAdjustment:
-    """An adjustment asked for by ``codes_adjust_queue``, sent once the transaction commits.
-
-    With a broker, the Celery worker runs it (``b2b.tasks.contract_codes_adjust``) and ``report``
-    stays None. Without one (the embedded default: Celery eager) it runs in this process right
-    after the commit, as every task does there: ``progress``, set by whoever asked before the
-    commit, receives its plan and counts, and ``report`` is what it did, for the command that
-    asked to show. A rolled-back transaction sends nothing.
-    """
-
-    contract_id: int
-    progress: CodesProgress | None = None
-    report: CodesReport | None = None
-
-    def send(self) -> None:
-        from b2b.tasks import contract_codes_adjust  # the task module imports this one
-
-        if settings.CELERY_TASK_ALWAYS_EAGER:
-            self.report = codes_adjust_and_record(self.contract_id, progress=self.progress)
-        else:
-            contract_codes_adjust.delay(self.contract_id)
-
-
-def codes_adjust_queue(contract: ContractPage) -> CodesAdjustment:
-    """Ask for ``codes_adjust`` for the contract once the current transaction commits: the one
-    function that asks (SPEC §4). A change asks once: contract changes through
-    ``contracts.contract_changed``, courseware changes and code deactivations in their service.
-    Returns the request (see ``CodesAdjustment``).
-
-    First it marks the contract's codes as needing adjustment in this same transaction
-    (``codes_pending_mark``): should the task never run — the process dies before the commit
-    reaches the broker, a worker dies mid-adjustment — the periodic re-queue finds the marker
-    (ARCHITECTURE rule 12). Two requests in one transaction leave one marker."""
-    codes_pending_mark(contract.pk)
-    adjustment = CodesAdjustment(contract.pk)
-    transaction.on_commit(adjustment.send)
-    return adjustment
-
-
-def codes_adjust_and_record(
-    contract_id: int, *, progress: CodesProgress | None = None
-) -> CodesReport:
-    """Run ``codes_adjust`` and record the run in the contract's audit trail, acting as the task
-    ``contract_codes_adjust`` (the task's body, wherever it runs). Returns the report."""
-    with acting_as(Via.TASK, name="task contract_codes_adjust"):
-        report = codes_adjust(contract_id, progress=progress)
-        with transaction.atomic():
-            codes_adjusted_record(report)
-    return report
-
-
-def codes_adjustment_hint(contract_id: int) -> str:
-    """A line for the operator on where the code adjustment ran (eager) or went (a worker)."""
-    if settings.CELERY_TASK_ALWAYS_EAGER:
-        return (
-            f"Enrollment codes adjusted; `manage.py b2b_list courseware --contract {contract_id}` "
-            "shows the counts."
-        )
-    return "The enrollment-code adjustment is queued for the Celery worker."
-
-
-# -- the rule ------------------------------------------------------------------------------------
 
 
 def _codes_of(product_id: int) -> DiscountQuerySet:
@@ -621,101 +385,3 @@ def codes_usable_by_product(product_ids: list[int]) -> dict[int, int]:
         .order_by()
     )
     return {row["product_id"]: row["n"] for row in rows if row["n"]}
-
-
-# -- the codes CSV (SPEC §2) -------------------------------------------------------------------
-
-
-def codes_plan_rows(plan: CodesReport) -> list[dict[str, Any]]:
-    """The plan (or report) as rows for people, one per product: ``product`` (with "(new
-    product)" / "(product taken off sale)"), ``price`` ("10.00" or "10.00 → 12.00"), ``create``
-    ("5 one-time" or "0"), ``deactivate``, ``convert``, ``reprice``, ``delete``, ``usable_after``
-    (counts of codes). What ``--dry-run`` prints and the staff pages show (SPEC §4)."""
-    rows = []
-    for item in plan.products:
-        product = item.description
-        if item.new_product:
-            product += " (new product)"
-        if item.product_deactivated:
-            product += " (product taken off sale)"
-        price = f"{item.price_before:.2f}"
-        if item.product_repriced:
-            price += f" → {item.price_after:.2f}"
-        create = f"{item.created} {item.created_type}" if item.created else "0"
-        rows.append(
-            {
-                "product": product,
-                "price": price,
-                "create": create,
-                "deactivate": item.deactivated,
-                "convert": item.converted,
-                "reprice": item.repriced,
-                "delete": item.deleted,
-                "usable_after": item.usable_after,
-            }
-        )
-    return rows
-
-
-CSV_HEADER = ("Code", "Product", "Redeemed", "Product URL")
-
-
-def product_url(product_id: int) -> str:
-    """The URL that empties a learner's basket and puts this product in it (SPEC §2, §5)."""
-    return f"{settings.SITE_BASE_URL}/cart/add/?product_id={product_id}"
-
-
-def contract_codes_rows(contract: ContractPage) -> Iterator[tuple[str, str, str, str]]:
-    """The CSV's rows, streamed in chunks: one per active code of the contract's products."""
-    rows = (
-        DiscountProduct.objects.filter(
-            product__course_run__b2b_contract=contract,
-            product__is_active=True,
-            discount__is_active=True,
-        )
-        .annotate(redeemed=code_redeemed("discount__"))
-        .order_by("product_id", "discount_id")
-        .values_list("discount__discount_code", "product_id", "product__description", "redeemed")
-    )
-    urls: dict[int, str] = {}
-    for code, product_id, description, redeemed in rows.iterator(chunk_size=BATCH_SIZE):
-        url = urls.get(product_id) or urls.setdefault(product_id, product_url(product_id))
-        yield code, description, "Yes" if redeemed else "No", url
-
-
-def codes_csv_chunks(contract: ContractPage, *, rows: list[int] | None = None) -> Iterator[str]:
-    """The contract's codes CSV as text chunks (the header, then up to ``BATCH_SIZE`` rows a
-    chunk): for a streamed download, and what ``codes_csv_write`` writes, so both are the same
-    bytes once encoded as UTF-8. Cells a spreadsheet would evaluate are neutralised
-    (``main.exports.csv_writer``). ``rows``, if given, gets the row count appended at the end."""
-    buffer = io.StringIO()
-    writer = csv_writer(buffer, lineterminator="\r\n")
-    writer.writerow(CSV_HEADER)
-    count = 0
-    for row in contract_codes_rows(contract):
-        writer.writerow(row)
-        count += 1
-        if count % BATCH_SIZE == 0:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
-    if rows is not None:
-        rows.append(count)
-
-
-def codes_csv_write(contract: ContractPage, path: Path) -> int:
-    """Write the contract's codes CSV to ``path`` (UTF-8, RFC 4180); returns the row count.
-
-    The codes are secrets: the file is readable by its owner only (mode 0600), written whole
-    through a temporary file created exclusively beside ``path`` and renamed, never through a
-    link (``main.exports.private_file``). The text is ``codes_csv_chunks``'s. Raises
-    ``NotARegularFile`` (a ``ValueError``) for a path that exists and is not a regular file (a
-    directory, a device, a symbolic link: never replaced), ``OSError`` for a path that cannot be
-    written.
-    """
-    count: list[int] = []
-    with private_file(path) as handle:
-        for chunk in codes_csv_chunks(contract, rows=count):
-            handle.write(chunk)
-    return count[0]
