@@ -132,7 +132,8 @@ def _products(runs: Iterable[CourseRun]) -> dict[int, Product]:
 
 
 def my_courses(user: User) -> MyCourses:
-    """What My courses shows ``user`` (see the module docstring). Six queries."""
+    """What My courses shows ``user`` (see the module docstring). Five queries, whatever the
+    numbers of contracts, runs and enrollments (the page adds one per logo shown)."""
     memberships = list(
         ContractMembership.objects.filter(user=user)
         .select_related("contract__organization__logo")

@@ -329,3 +329,34 @@ def test_a_code_in_the_cart_then_spent_on_joining_leaves_the_cart(client, learne
     assert response["Location"] == f"/dashboard/?order={order.pk}"
     assert (order.state, DiscountRedemption.objects.count()) == ("fulfilled", 1)
     assert CourseRunEnrollment.objects.filter(user=learner, run=offer.run, active=True).exists()
+
+
+def test_a_new_learner_opening_a_join_link_signs_up_and_comes_back_to_it(
+    client, two_courses, settings, django_capture_on_commit_callbacks
+):
+    import re
+
+    from django.core import mail
+
+    offer, _ = two_courses
+    settings.SITE_BASE_URL = "http://testserver"
+    url = f"/join/{offer.codes[0]}/"
+
+    login = client.get(url)["Location"]
+    assert login == f"/login/?next={url}"
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            f"/signup/?next={url}",
+            {
+                "name": "Alan Turing",
+                "email": "alan@example.edu",
+                "password1": "enigma-machine",
+                "next": url,
+            },
+        )
+    [link] = re.findall(r"http://testserver(/confirm-email/\S+)", mail.outbox[0].body)
+    confirmed = client.post(link)
+
+    assert (confirmed.status_code, confirmed["Location"]) == (302, url)
+    page = client.get(url).content.decode()
+    assert f'name="code" value="{offer.codes[0]}"' in page

@@ -119,3 +119,22 @@ def test_a_contract_shows_its_organizations_logo_and_welcome_text(client, ada, w
         '<div class="welcome"><p>Welcome, Acme people.</p>\n\n'
         "<p>Start with &lt;Data Analysis&gt;.</p></div>"
     ) in page
+
+
+@pytest.mark.parametrize("extra", [0, 3])
+def test_my_courses_reads_five_queries_whatever_the_numbers(
+    ada, world, catalog, extra, django_assert_num_queries
+):
+    from b2b.services.my_courses import my_courses
+
+    ContractMembership.objects.create(user=ada, contract=world.acme_free, source="sso")
+    ContractMembership.objects.create(user=ada, contract=world.acme_priced, source="manual")
+    for _ in range(extra):
+        run = ContractRunFactory(b2b_contract=world.acme_priced)
+        CourseRunEnrollment.objects.create(user=ada, run=run, active=True)
+
+    with django_assert_num_queries(5):
+        courses = my_courses(ada)
+
+    assert [len(s.cards) for s in courses.contracts] == [1, extra]
+    assert courses.enrolled_count == extra
