@@ -157,3 +157,16 @@ def test_overview_chart(staff_client):
     assert "1 of 5 learners" in page
     assert 'data-b2b="chart-attachments"' in page
     assert "Learners attached: 1" in page
+
+
+def test_retry_sync_of_a_failed_run_says_why_it_cannot(staff_client, catalog, add_courseware):
+    contract = new_contract("Acme 2026", max_learners=3)
+    add_courseware(contract, "course-v1:MITxT+14.100x")
+    contract.course_runs.update(edx_status="failed", edx_error="Studio said 500")
+    page = staff_client.get(url("courseware", contract)).content.decode()
+    assert "1 run failed to sync with Open edX." in page and "Retry sync" in page
+    response = staff_client.post(url("edx_retry", contract), follow=True)
+    assert response.status_code == 200
+    messages = [str(m) for m in response.context["messages"]]
+    assert len(messages) == 1
+    assert messages[0].startswith("Open edX is not configured (unset: ")
