@@ -168,16 +168,15 @@ class OrganizationPageAdmin(ViewOnlyAdmin):
 
 @admin.register(ContractPage)
 class ContractPageAdmin(ViewOnlyAdmin):
+    # Few, short columns: the list fits beside the admin's navigation at 1280 px.
     list_display = (
         "name",
         "organization",
         "integration_type",
         "active",
-        "contract_start",
-        "contract_end",
-        "max_learners",
-        "enrollment_fixed_price",
+        "dates",
         "learner_count",
+        "enrollment_fixed_price",
         "id",
     )
     list_filter = ("organization", "integration_type", "active")
@@ -216,8 +215,21 @@ class ContractPageAdmin(ViewOnlyAdmin):
         return queryset, distinct
 
     @admin.display(description="learners", ordering="learner_total")
-    def learner_count(self, obj: ContractPage) -> int:
-        return obj.learner_total
+    def learner_count(self, obj: ContractPage) -> str:
+        """``"12 of 200"``, or ``"12"`` when uncapped."""
+        cap = obj.max_learners
+        return f"{obj.learner_total} of {cap}" if cap is not None else str(obj.learner_total)
+
+    @admin.display(description="dates", ordering="contract_start")
+    def dates(self, obj: ContractPage) -> str:
+        """``"1 Jan 2026 – 31 Dec 2026"``; an open start or end reads "—"."""
+        if obj.contract_start is None and obj.contract_end is None:
+            return "—"
+        start, end = (
+            date_format(day, "j M Y") if day else "—"
+            for day in (obj.contract_start, obj.contract_end)
+        )
+        return f"{start} – {end}"
 
     @admin.display(description="Wagtail")
     def wagtail(self, obj: ContractPage) -> str:
