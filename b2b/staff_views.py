@@ -338,7 +338,6 @@ def codes(request: HttpRequest, contract: ContractPage) -> HttpResponse:
         total=pages.count,
         csv_url=_url("codes_csv", contract),
         deactivate_url=_url("codes_deactivate", contract),
-        page_url=lambda n: _url("codes", contract, status=status, q=query, p=n),
         previous_url=_url("codes", contract, status=status, q=query, p=page.number - 1),
         next_url=_url("codes", contract, status=status, q=query, p=page.number + 1),
     )
