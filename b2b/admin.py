@@ -20,9 +20,10 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.autocomplete import AutocompleteJsonView
+from django.contrib.admin.widgets import AutocompleteSelect
 from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.http import HttpRequest
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.timezone import localtime
@@ -91,6 +92,12 @@ def _history_table(page_id: int) -> str:
 
 
 # -- organizations and contracts -----------------------------------------------------------------
+
+
+class ContractAutocompleteSelect(AutocompleteSelect):
+    """The contract picker of the User page, asking ``ContractAutocomplete``."""
+
+    url_name = "%s:b2b_contract_autocomplete"
 
 
 class ContractAutocomplete(AutocompleteJsonView):
@@ -168,16 +175,15 @@ class OrganizationPageAdmin(ViewOnlyAdmin):
 
 @admin.register(ContractPage)
 class ContractPageAdmin(ViewOnlyAdmin):
+    # Few, short columns: the list fits beside the admin's navigation at 1280 px.
     list_display = (
         "name",
         "organization",
         "integration_type",
         "active",
-        "contract_start",
-        "contract_end",
-        "max_learners",
-        "enrollment_fixed_price",
+        "dates",
         "learner_count",
+        "enrollment_fixed_price",
         "id",
     )
     list_filter = ("organization", "integration_type", "active")
@@ -205,8 +211,14 @@ class ContractPageAdmin(ViewOnlyAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[ContractPage]:
         return super().get_queryset(request).annotate(learner_total=Count("memberships"))
 
-    def autocomplete_view(self, request: HttpRequest) -> Any:
-        return ContractAutocomplete.as_view(admin_site=self.admin_site)(request)
+    def get_urls(self) -> list[Any]:
+        picker = self.admin_site.admin_view(
+            ContractAutocomplete.as_view(admin_site=self.admin_site)
+        )
+        return [
+            path("autocomplete/", picker, name="b2b_contract_autocomplete"),
+            *super().get_urls(),
+        ]
 
     def get_search_results(self, request: HttpRequest, queryset: Any, search_term: str) -> Any:
         queryset, distinct = super().get_search_results(request, queryset, search_term)
@@ -216,8 +228,21 @@ class ContractPageAdmin(ViewOnlyAdmin):
         return queryset, distinct
 
     @admin.display(description="learners", ordering="learner_total")
-    def learner_count(self, obj: ContractPage) -> int:
-        return obj.learner_total
+    def learner_count(self, obj: ContractPage) -> str:
+        """``"12 of 200"``, or ``"12"`` when uncapped."""
+        cap = obj.max_learners
+        return f"{obj.learner_total} of {cap}" if cap is not None else str(obj.learner_total)
+
+    @admin.display(description="dates", ordering="contract_start")
+    def dates(self, obj: ContractPage) -> str:
+        """``"1 Jan 2026 – 31 Dec 2026"``; an open start or end reads "—"."""
+        if obj.contract_start is None and obj.contract_end is None:
+            return "—"
+        start, end = (
+            date_format(day, "j M Y") if day else "—"
+            for day in (obj.contract_start, obj.contract_end)
+        )
+        return f"{start} – {end}"
 
     @admin.display(description="Wagtail")
     def wagtail(self, obj: ContractPage) -> str:
@@ -480,6 +505,11 @@ class ContractMembershipAddInline(admin.TabularInline):
 
     def get_queryset(self, request: HttpRequest) -> Any:
         return super().get_queryset(request).none()
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "contract":
+            kwargs["widget"] = ContractAutocompleteSelect(db_field, self.admin_site)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return self.has_add_permission(request, obj)

@@ -338,7 +338,6 @@ def codes(request: HttpRequest, contract: ContractPage) -> HttpResponse:
         total=pages.count,
         csv_url=_url("codes_csv", contract),
         deactivate_url=_url("codes_deactivate", contract),
-        page_url=lambda n: _url("codes", contract, status=status, q=query, p=n),
         previous_url=_url("codes", contract, status=status, q=query, p=page.number - 1),
         next_url=_url("codes", contract, status=status, q=query, p=page.number + 1),
     )
@@ -424,7 +423,7 @@ def _learners(contract: ContractPage) -> list[dict[str, Any]]:
 def learners(request: HttpRequest, contract: ContractPage) -> HttpResponse:
     """The attached learners (source, since, enrollments in the contract's runs); attach by
     email (source manual, the cap enforced), detach."""
-    form = AttachForm(request.POST or None)
+    form = AttachForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         email = form.cleaned_data["email"]
         user = get_user_model().objects.filter(email__iexact=email).order_by("pk").first()

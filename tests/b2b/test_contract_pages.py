@@ -157,3 +157,48 @@ def test_overview_chart(staff_client):
     assert "1 of 5 learners" in page
     assert 'data-b2b="chart-attachments"' in page
     assert "Learners attached: 1" in page
+
+
+def test_retry_sync_of_a_failed_run_says_why_it_cannot(staff_client, catalog, add_courseware):
+    contract = new_contract("Acme 2026", max_learners=3)
+    add_courseware(contract, "course-v1:MITxT+14.100x")
+    contract.course_runs.update(edx_status="failed", edx_error="Studio said 500")
+    page = staff_client.get(url("courseware", contract)).content.decode()
+    assert "1 run failed to sync with Open edX." in page and "Retry sync" in page
+    response = staff_client.post(url("edx_retry", contract), follow=True)
+    assert response.status_code == 200
+    messages = [str(m) for m in response.context["messages"]]
+    assert len(messages) == 1
+    assert messages[0].startswith("Open edX is not configured (unset: ")
+
+
+def test_remove_shows_its_plan_first(staff_client, catalog, add_courseware):
+    contract = new_contract("Acme 2026", max_learners=3)
+    add_courseware(contract, "course-v1:MITxT+14.100x")
+    run = contract.course_runs.get()
+    plan = staff_client.get(
+        url("courseware_plan", contract, action="remove", readable_id="course-v1:MITxT%2B14.100x")
+    )
+    text = plan.content.decode()
+    assert "Remove course-v1:MITxT+14.100x: the plan" in text
+    assert "(product taken off sale)" in text
+    assert ContractCourseware.objects.filter(contract=contract).count() == 1
+    staff_client.post(
+        url("courseware_plan", contract),
+        {"action": "remove", "readable_id": "course-v1:MITxT+14.100x", "confirm": "1"},
+    )
+    assert ContractCourseware.objects.filter(contract=contract).count() == 0
+    run.refresh_from_db()
+    assert (contract.course_runs.count(), run.b2b_contract_id) == (0, None)  # the run stays
+
+
+def test_changes_need_the_csrf_token(wagtail_site):
+    from django.test import Client
+
+    contract = new_contract("Acme 2026", max_learners=3)
+    UserFactory(email="ada@example.com")
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(staff_member())
+    response = client.post(url("learners", contract), {"email": "ada@example.com"})
+    assert response.status_code == 403
+    assert ContractMembership.objects.count() == 0

@@ -38,3 +38,25 @@ def test_user_page_queries_do_not_grow_with_memberships(client, wagtail_site):
     assert (two, twenty) == (two, two)
     assert two == 8
     assert "Contract 1 (ID" in page
+
+
+def test_the_contract_picker_shows_organization_and_id(client, wagtail_site):
+    from tests.b2b.staff import staff_member
+
+    contract = new_contract("Acme 2026", org="Acme University", key="ACME")
+    learner = UserFactory(email="ada@example.com")
+    client.force_login(staff_member())
+    page = client.get(f"/admin/main/user/{learner.pk}/change/").content.decode()
+    assert 'data-ajax--url="/admin/b2b/contractpage/autocomplete/"' in page
+    found = client.get(
+        "/admin/b2b/contractpage/autocomplete/",
+        {
+            "term": "acme",
+            "app_label": "b2b",
+            "model_name": "contractmembership",
+            "field_name": "contract",
+        },
+    ).json()
+    assert found["results"] == [
+        {"id": str(contract.pk), "text": f"Acme 2026 — Acme University (ID {contract.pk})"}
+    ]
