@@ -31,6 +31,9 @@ found anomalies, 2 for a bad setting. Settings (environment):
 - ``BENCH_INPROCESS`` (100): the learners checked out in process (the first 3 of each way warm
   up and are not counted); ``BENCH_SQL=1`` prints the statements of the last one, with times.
 - ``BENCH_TWO_REQUESTS=1``: over HTTP, apply the code then check out (two requests).
+- ``BENCH_BROKER_URL``: over HTTP, the server queues its tasks (each receipt's mail) to this
+  Celery broker, as deployed, instead of running them in the request; no worker reads them and
+  the queue is purged at the end, so give it a database of its own (``redis://…/<n>``).
 """
 
 from __future__ import annotations
@@ -79,6 +82,7 @@ THREADS = _env_int("BENCH_THREADS", 4)
 INPROCESS = _env_int("BENCH_INPROCESS", 100)
 KEEP_DB = os.environ.get("BENCH_KEEP_DB") == "1"
 TWO_REQUESTS = os.environ.get("BENCH_TWO_REQUESTS") == "1"
+BROKER_URL = os.environ.get("BENCH_BROKER_URL", "")
 TOTAL = LEARNERS + INPROCESS  # the in-process step's learners come first, then the HTTP run's
 
 
@@ -221,6 +225,8 @@ def start_server(database_url: str) -> subprocess.Popen[bytes]:
         "SECRET_KEY": os.environ["SECRET_KEY"],  # the sessions were signed with it
     }
     env.pop("CELERY_BROKER_URL", None)
+    if BROKER_URL:  # tasks (the receipt's mail) queued as deployed, not run in the request
+        env["CELERY_BROKER_URL"] = BROKER_URL
     server = subprocess.Popen(
         [
             str(ROOT / ".venv" / "bin" / "gunicorn"),
@@ -458,6 +464,13 @@ def main() -> int:
         ceiling = _drive(over_http * 2, me)
     finally:
         stop_server(server)
+        if BROKER_URL:  # no worker reads that queue: the receipts queued by the run go
+            from django.conf import settings
+            from kombu import Connection
+
+            with Connection(BROKER_URL) as broker:
+                purged = broker.default_channel.queue_purge(settings.CELERY_TASK_DEFAULT_QUEUE)
+            say(f"purged {purged} queued tasks from {BROKER_URL}")
     connections.close_all()
     anomalies = verify(fixture) + [f"request failed: {f}" for f in checkouts.failures[:10]]
     anomalies += [f"ceiling request failed: {f}" for f in ceiling.failures[:10]]
@@ -466,6 +479,7 @@ def main() -> int:
         f"bench-checkout: load average at start {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} "
         f"({quiet}); PostgreSQL, server-side binding "
         f"{os.environ.get('DATABASE_SERVER_SIDE_BINDING', 'False')}; "
+        f"tasks {'queued to ' + BROKER_URL if BROKER_URL else 'run in the request (eager)'}; "
         f"gunicorn {WORKERS}x{THREADS} gthread"
     )
     print(inprocess_report("in process, apply code then checkout", samples[3:]))
