@@ -26,7 +26,7 @@ then the contract row (``b2b.services.seats.contract_facts``), and read everythi
 in statements issued after the locks are granted, so each sees what the previous holder
 committed. Unique constraints back them: one redemption per one-time code, one per learner per
 code, one enrollment per learner per run, one membership per learner per contract. Lock order:
-the one ``b2b.services.seats`` states (basket, order, code, contract).
+the one ``b2b.services.seats`` states (basket, code, order, contract).
 
 The writes go through their one writer each: ``redemption_record`` (the code),
 ``openedx.api.enrollment_enroll`` (the enrollment, and its LMS follow-up) and

@@ -18,9 +18,10 @@ The law, which every way of taking a seat obeys (checkout and the payment callba
   granted, so it sees what the previous holder committed. A preview (a form, the cart) reads the
   same facts without the lock (``for_update=False``) and applies the same ``seat_check``; the
   decision is made again under the lock.
-- Lock order everywhere: basket, order, code, contract. The code adjustment and
-  ``b2b_codes deactivate`` lock codes only, never the contract row. SQLite has no row locks: it
-  serialises writers.
+- Lock order everywhere: basket, code, order, contract (checkout locks the code with the
+  basket's code, before releasing a pending order; the payment callback locks basket, order,
+  contract and no code). The code adjustment and ``b2b_codes deactivate`` lock codes only, never
+  the contract row. SQLite has no row locks: it serialises writers.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@
 
 Contract products are decided by ``b2b.services.redemption.contract_checkout`` (seat, code,
 enrollment and membership together, under the code and contract row locks). Lock order: basket,
-order, code, contract.
+code (in the statement that reads the basket's code), order, contract.
 
 This is where the layers meet (ARCHITECTURE.md): this module and ``basket`` import
 ``b2b.services.redemption``, the one exception the import-linter layers contract names
