@@ -5,6 +5,8 @@ from typing import Any
 from celery import Task
 from django.db import transaction
 
+from main.celery import app
+
 
 def enqueue_on_commit(task: Task, *args: Any, using: str | None = None) -> None:
     """Queue ``task.delay(*args)`` once the current transaction commits; never if it rolls back.
@@ -13,3 +15,12 @@ def enqueue_on_commit(task: Task, *args: Any, using: str | None = None) -> None:
     then runs in this process, after the commit, and its exceptions propagate to the caller.
     """
     transaction.on_commit(lambda: task.delay(*args), using=using)
+
+
+def task_send(name: str, *args: object) -> None:
+    """Queue the task registered as ``name`` (``"<module>.<function>"``) with ``args``, now.
+
+    For a service whose own task module imports it: the service names its task instead of
+    importing the module that imports it. The worker runs it as it runs ``task.delay(*args)``.
+    """
+    app.send_task(name, args=args)

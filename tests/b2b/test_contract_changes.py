@@ -8,6 +8,7 @@ import pytest
 
 import b2b.tasks
 from b2b.services.audit import audit_history
+from b2b.services.codes.queue import CODES_ADJUST_TASK
 from b2b.services.contracts import contract_create, contract_modify
 from b2b.services.courseware import courseware_add
 from tests.b2b.codes_helpers import DATA
@@ -36,8 +37,21 @@ def sent(settings, monkeypatch, django_capture_on_commit_callbacks):
     """With a broker (Celery not eager): what the adjustment task is sent."""
     settings.CELERY_TASK_ALWAYS_EAGER = False
     record = Sent(django_capture_on_commit_callbacks)
-    monkeypatch.setattr(b2b.tasks.contract_codes_adjust, "delay", record.append)
+
+    def task_send(name, contract_id):
+        assert name == b2b.tasks.contract_codes_adjust.name
+        record.append(contract_id)
+
+    monkeypatch.setattr("b2b.services.codes.queue.task_send", task_send)
     return record
+
+
+def test_the_adjustment_is_sent_under_its_tasks_registered_name():
+    assert (
+        CODES_ADJUST_TASK
+        == b2b.tasks.contract_codes_adjust.name
+        == ("b2b.tasks.contract_codes_adjust")
+    )
 
 
 def changes_of(contract) -> list[tuple[str, dict]]:

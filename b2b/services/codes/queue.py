@@ -16,6 +16,11 @@ from b2b.services.codes_pending import (
     codes_pending_mark,
 )
 from main.actors import Via, acting_as
+from main.queue import task_send
+
+#: The task that adjusts a contract's codes in the worker (``b2b.tasks``, which imports this
+#: module: it is named, not imported).
+CODES_ADJUST_TASK = "b2b.tasks.contract_codes_adjust"
 
 
 @dataclass
@@ -34,12 +39,10 @@ class CodesAdjustment:
     report: CodesReport | None = None
 
     def send(self) -> None:
-        from b2b.tasks import contract_codes_adjust  # the task module imports this one
-
         if settings.CELERY_TASK_ALWAYS_EAGER:
             self.report = codes_adjust_and_record(self.contract_id, progress=self.progress)
         else:
-            contract_codes_adjust.delay(self.contract_id)
+            task_send(CODES_ADJUST_TASK, self.contract_id)
 
 
 def codes_adjust_queue(contract: ContractPage) -> CodesAdjustment:
