@@ -22,6 +22,7 @@ from wagtail.admin.utils import get_valid_next_url_from_request
 from wagtail.admin.widgets import HeaderButton, ListingButton
 from wagtail.models import Page
 
+from b2b import staff_views
 from b2b.models import ContractPage, OrganizationIndexPage, OrganizationPage
 from b2b.panels import ContractCopyForm
 from b2b.services.audit import AUDIT_ACTIONS, PREFIX, changes_text, via_label
@@ -38,6 +39,7 @@ from b2b.services.pages import (
     page_unpublished_edit_record,
 )
 from b2b.services.staff import staff_group_ensure
+from b2b.staff_views import staff_can_manage
 from main.exceptions import DomainError
 from main.models import HomePage
 from main.services import SITE_CONFIGURE_HOOK
@@ -226,8 +228,6 @@ def record_created_page(request: HttpRequest, page: Page) -> None:
 def contract_admin_urls() -> list[Any]:
     """The contract's own pages: overview, courseware, codes, learners, history
     (``b2b.staff_views``), under ``/cms/b2b/contracts/<id>/``."""
-    from b2b import staff_views
-
     return [
         path(
             "b2b/contracts/",
@@ -239,8 +239,6 @@ def contract_admin_urls() -> list[Any]:
 
 
 def _manages(user: Any) -> bool:
-    from b2b.staff_views import staff_can_manage
-
     return staff_can_manage(user)
 
 
