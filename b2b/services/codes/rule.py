@@ -116,18 +116,42 @@ def codes_target(*, needs_codes: bool, cap: int | None, learners_redeemed: int) 
 def _plan(contract: ContractPage, products: list[Product]) -> CodesReport:
     """What the rule asks of each product, from a fixed number of grouped queries plus at most
     one per product (SPEC §4)."""
-    price, cap = contract.price, contract.max_learners
     report = CodesReport(
         contract.pk,
         needs_codes=contract.needs_codes,
-        max_learners=cap,
-        price=price,
+        max_learners=contract.max_learners,
+        price=contract.price,
         learners=ContractMembership.objects.filter(contract_id=contract.pk).count(),
         dry_run=True,
     )
     if not products:
         return report
     ids = [p.pk for p in products]
+    stats = _code_counts(contract, ids)
+    learners = _learners_by_product(ids)
+    for product in products:
+        item = ProductCodes(
+            product.pk,
+            product.description,
+            price_before=product.price,
+            price_after=contract.price,
+            learners_redeemed=learners.get(product.pk, 0),
+        )
+        report.products.append(item)
+        _product_plan(
+            contract, product.pk, item, stats.get(product.pk, dict.fromkeys(COUNT_NAMES, 0))
+        )
+    return report
+
+
+#: The counts of a product's codes the rule reads (``_code_counts``): usable one-time
+#: unredeemed (u1), active unlimited (au) and those redeemed, unredeemed, and the ones of each
+#: not at the contract's price and dates (stale_*).
+COUNT_NAMES = ("u1", "au", "au_redeemed", "unredeemed", "stale_u1", "stale_au", "stale_au_redeemed")
+
+
+def _code_counts(contract: ContractPage, ids: list[int]) -> dict[int, dict[str, int]]:
+    """``COUNT_NAMES`` per product, in one grouped query."""
     stale = ~_current(contract, "discount__")
     active, one_time, unlimited = (
         Q(discount__is_active=True),
@@ -136,9 +160,8 @@ def _plan(contract: ContractPage, products: list[Product]) -> CodesReport:
     )
     u1 = active & one_time & Q(redeemed=False)
     au = active & unlimited
-    stats = {
-        row["product_id"]: row
-        for row in DiscountProduct.objects.filter(product_id__in=ids)
+    rows = (
+        DiscountProduct.objects.filter(product_id__in=ids)
         .alias(redeemed=code_redeemed("discount__"))
         .values("product_id")
         .annotate(
@@ -151,8 +174,24 @@ def _plan(contract: ContractPage, products: list[Product]) -> CodesReport:
             stale_au_redeemed=Count("pk", filter=au & Q(redeemed=True) & stale),
         )
         .order_by()
+    )
+    return {
+        row["product_id"]: {
+            "u1": row["u1"],
+            "au": row["au"],
+            "au_redeemed": row["au_redeemed"],
+            "unredeemed": row["unredeemed"],
+            "stale_u1": row["stale_u1"],
+            "stale_au": row["stale_au"],
+            "stale_au_redeemed": row["stale_au_redeemed"],
+        }
+        for row in rows
     }
-    learners = {
+
+
+def _learners_by_product(ids: list[int]) -> dict[int, int]:
+    """Distinct learners with a redemption on each product, in one grouped query."""
+    return {
         row["product_id"]: row["learners"]
         for row in DiscountRedemption.objects.filter(
             redeemed_discount__product_links__product_id__in=ids
@@ -161,55 +200,49 @@ def _plan(contract: ContractPage, products: list[Product]) -> CodesReport:
         .annotate(learners=Count("redeemed_by", distinct=True))
         .order_by()
     }
-    empty = dict.fromkeys(
-        ("u1", "au", "au_redeemed", "unredeemed", "stale_u1", "stale_au", "stale_au_redeemed"), 0
-    )
-    for product in products:
-        row = stats.get(product.pk, empty)
-        item = ProductCodes(
-            product.pk,
-            product.description,
-            price_before=product.price,
-            price_after=price,
-            learners_redeemed=learners.get(product.pk, 0),
-        )
-        report.products.append(item)
-        if not contract.needs_codes and cap is None:
-            # 3. Not needed, uncapped: unredeemed codes go; redeemed unlimited ones stay usable.
-            item.deleted = row["unredeemed"]
-            item.repriced = row["stale_au_redeemed"]
-            item.usable_after = row["au_redeemed"]
-        elif not contract.needs_codes:
-            # 3. Not needed, capped: none created, existing ones left (and kept current, §4.6).
-            item.repriced = row["stale_u1"] + row["stale_au"]
-            item.usable_after = row["u1"] + row["au"]
-        elif cap is None:
-            # 4. Needed, uncapped: one-time codes become unlimited; one code where none is usable.
-            item.converted = row["u1"]
-            if row["u1"] + row["au"] == 0:
-                item.created, item.created_type = 1, UNLIMITED
-            item.repriced = row["stale_u1"] + row["stale_au"]
-            item.usable_after = row["u1"] + row["au"] + item.created
-        else:
-            # 5. Needed, capped at N: usable one-time codes + learners redeemed = N.
-            target = codes_target(
-                needs_codes=True, cap=cap, learners_redeemed=item.learners_redeemed
-            ).one_time
-            assert target is not None
-            surplus = max(0, row["u1"] - target)
-            item.deactivated_unlimited = row["au"]
-            item.deactivated = row["au"] + surplus
-            if row["u1"] < target:
-                item.created, item.created_type = target - row["u1"], ONE_TIME
-            stale_leaving = 0
-            if surplus and row["stale_u1"]:
-                newest = _usable_one_time(product.pk).order_by("-pk").values("pk")[:surplus]
-                stale_leaving = (
-                    Discount.objects.filter(pk__in=newest).exclude(_current(contract)).count()
-                )
-            item.repriced = row["stale_u1"] - stale_leaving
-            item.usable_after = target
-    return report
+
+
+def _product_plan(
+    contract: ContractPage, product_id: int, item: ProductCodes, row: dict[str, int]
+) -> None:
+    """Fill ``item`` with what SPEC §4's cases 3-5 ask of product ``product_id``, from its
+    counts (``COUNT_NAMES``)."""
+    cap = contract.max_learners
+    if not contract.needs_codes and cap is None:
+        # 3. Not needed, uncapped: unredeemed codes go; redeemed unlimited ones stay usable.
+        item.deleted = row["unredeemed"]
+        item.repriced = row["stale_au_redeemed"]
+        item.usable_after = row["au_redeemed"]
+    elif not contract.needs_codes:
+        # 3. Not needed, capped: none created, existing ones left (and kept current, §4.6).
+        item.repriced = row["stale_u1"] + row["stale_au"]
+        item.usable_after = row["u1"] + row["au"]
+    elif cap is None:
+        # 4. Needed, uncapped: one-time codes become unlimited; one code where none is usable.
+        item.converted = row["u1"]
+        if row["u1"] + row["au"] == 0:
+            item.created, item.created_type = 1, UNLIMITED
+        item.repriced = row["stale_u1"] + row["stale_au"]
+        item.usable_after = row["u1"] + row["au"] + item.created
+    else:
+        # 5. Needed, capped at N: usable one-time codes + learners redeemed = N.
+        target = codes_target(
+            needs_codes=True, cap=cap, learners_redeemed=item.learners_redeemed
+        ).one_time
+        assert target is not None
+        surplus = max(0, row["u1"] - target)
+        item.deactivated_unlimited = row["au"]
+        item.deactivated = row["au"] + surplus
+        if row["u1"] < target:
+            item.created, item.created_type = target - row["u1"], ONE_TIME
+        stale_leaving = 0
+        if surplus and row["stale_u1"]:
+            newest = _usable_one_time(product_id).order_by("-pk").values("pk")[:surplus]
+            stale_leaving = (
+                Discount.objects.filter(pk__in=newest).exclude(_current(contract)).count()
+            )
+        item.repriced = row["stale_u1"] - stale_leaving
+        item.usable_after = target
 
 
 def codes_plan(contract: ContractPage) -> CodesReport:
