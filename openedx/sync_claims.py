@@ -100,6 +100,8 @@ def sync_unclaimed_result(
     run: str,
     username: str | None,
 ) -> EdxSyncResult:
+    """The result of a sync that could not claim its record: created already, or held by another
+    sync (whose claim lapses after the lease)."""
     record.refresh_from_db(fields=["edx_status", "edx_error", "edx_last_attempt_on"])
     if record.edx_status == EdxStatus.CREATED:
         return EdxSyncResult(

@@ -32,12 +32,14 @@ class ViewOnlyAdmin(admin.ModelAdmin):
 
 
 def wagtail_link(page: Any) -> str:
+    """A link to the page's editor in Wagtail."""
     return format_html(
         '<a href="{}">Edit in Wagtail</a>', reverse("wagtailadmin_pages:edit", args=[page.pk])
     )
 
 
 def history_table(page_id: int) -> str:
+    """The page's last ``HISTORY_SHOWN`` audit entries as an HTML table."""
     entries = audit_history(page_id)[-HISTORY_SHOWN:][::-1]
     if not entries:
         return "—"

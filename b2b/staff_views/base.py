@@ -34,6 +34,9 @@ def staff_can_manage(user: Any) -> bool:
 
 
 def staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """The view for B2B staff and superusers only (others: 403), given the contract of the URL's
+    ``contract_id`` (404 for an unknown one)."""
+
     def wrapped(request: HttpRequest, contract_id: int, *args: Any, **kwargs: Any) -> HttpResponse:
         if not staff_can_manage(request.user):
             raise PermissionDenied("Only B2B staff and superusers manage contracts.")
@@ -49,6 +52,7 @@ def staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
 
 
 def page_url(name: str, contract: ContractPage, **query: Any) -> str:
+    """The URL of one of the contract's tabs, with a query string."""
     url = reverse(f"b2b_contract:{name}", args=[contract.pk])
     query = {k: v for k, v in query.items() if v not in (None, "")}
     return f"{url}?{urlencode(query)}" if query else url
@@ -57,6 +61,7 @@ def page_url(name: str, contract: ContractPage, **query: Any) -> str:
 def page_render(
     request: HttpRequest, contract: ContractPage, tab: str, template: str, **context: Any
 ) -> HttpResponse:
+    """Render a tab of the contract's pages in their common frame."""
     title = dict(TABS)[tab]
     context.update(
         contract=contract,

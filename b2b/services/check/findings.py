@@ -136,18 +136,22 @@ class CheckResult:
 
 
 def money_text(value: Decimal | None) -> str:
+    """An amount as ``"10.00"`` (None as ``"0.00"``)."""
     return f"{(value or Decimal('0.00')):.2f}"
 
 
 def when_text(value: dt.datetime | None) -> str:
+    """A date and time in ISO 8601, or ``"none"``."""
     return value.isoformat() if value else "none"
 
 
 def fix_command(contract_id: int) -> str:
+    """The command that repairs what ``--fix`` can repair on this contract."""
     return f"b2b_check --contract {contract_id} --fix"
 
 
 def codes_label(contract_id: int) -> str:
+    """How a code-adjustment repair of this contract is named in ``--fix``'s plan."""
     return (
         f"re-run the code adjustment of contract {contract_id} (products and codes follow its "
         "price, dates and cap)"

@@ -17,6 +17,8 @@ from b2b.services.check.findings import (
 
 
 def memberships_findings(by_id: dict[int, ContractPage], now: dt.datetime) -> list[Finding]:
+    """Attached learners against the learner cap (SPEC §1, §5), SSO memberships of organizations
+    without an SSO ID (SPEC §6), memberships of contracts not in force. One grouped query."""
     rows = (
         ContractMembership.objects.filter(contract_id__in=list(by_id))
         .values("contract_id")

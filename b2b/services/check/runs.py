@@ -68,6 +68,7 @@ def products_read(ids: list[int]) -> dict[int, ProductRow]:
 def products_findings(
     by_id: dict[int, ContractPage], runs: list[RunRow], products: dict[int, ProductRow]
 ) -> list[Finding]:
+    """Each contract run has one active product at the contract price (SPEC §4.1)."""
     findings = []
     for run in runs:
         contract = by_id[run["b2b_contract_id"]]
@@ -181,6 +182,8 @@ def _courses_listed(contract_ids: set[int]) -> dict[int, set[int]]:
 def runs_findings(
     by_id: dict[int, ContractPage], runs: list[RunRow], stale: dt.datetime
 ) -> list[Finding]:
+    """Each contract run: its course has a source run, its dates are the contract's, and Open edX
+    has it (SPEC §8: pending for under an hour, never failed)."""
     findings = []
     for run in runs:
         contract = by_id[run["b2b_contract_id"]]

@@ -80,6 +80,8 @@ def courseware_audit(result: CoursewareChangeResult, *, codes_deactivated: int =
 
 
 def courseware_message(result: CoursewareChangeResult, *, recorded: bool = False) -> str:
+    """The line a command prints and a page shows for an addition (``recorded``: the program was
+    newly recorded on the contract, rather than found there already)."""
     if not result.changed:
         return f"{result.readable_id} is already on contract {result.contract.pk}: nothing to do."
     if result.kind == "program":

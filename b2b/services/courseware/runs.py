@@ -55,6 +55,7 @@ def _removed_run(contract: ContractPage, course: Course) -> CourseRun | None:
 
 
 def source_run_get(course: Course) -> CourseRun:
+    """The course's source run (SPEC §1): ``NoSourceRun`` when it has none."""
     source = course.runs.filter(is_source_run=True).first()
     if source is None:
         raise NoSourceRun(
@@ -124,6 +125,8 @@ def course_attach(contract: ContractPage, course: Course) -> CourseOutcome:
 
 
 def run_assign(contract: ContractPage, run: CourseRun) -> CourseOutcome:
+    """Put an existing run on the contract (``skipped`` when it is there already); ``RunTaken``
+    for a run of another contract or a source run, ``ContractEnded`` for an ended contract."""
     if run.b2b_contract_id == contract.pk:
         return CourseOutcome(
             run.course.readable_id, "skipped", run.courseware_id, "already on the contract"
@@ -153,6 +156,8 @@ def run_assign(contract: ContractPage, run: CourseRun) -> CourseOutcome:
 def courseware_record(
     contract: ContractPage, *, course: Course | None = None, program: Program | None = None
 ) -> bool:
+    """Record the courseware (a course or a program) on the contract, once; True when it is new
+    there."""
     _, created = ContractCourseware.objects.get_or_create(
         contract=contract, course=course, program=program
     )
@@ -160,6 +165,7 @@ def courseware_record(
 
 
 def course_get(readable_id: str) -> Course:
+    """The course with this readable ID: ``CoursewareNotFound`` otherwise."""
     course = Course.objects.filter(readable_id=readable_id).first()
     if course is None:
         raise CoursewareNotFound(
@@ -170,6 +176,7 @@ def course_get(readable_id: str) -> Course:
 
 
 def run_get(courseware_id: str) -> CourseRun:
+    """The course run with this courseware ID: ``CoursewareNotFound`` otherwise."""
     run = (
         CourseRun.objects.select_related("course", "b2b_contract")
         .filter(courseware_id=courseware_id)
