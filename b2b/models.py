@@ -415,3 +415,40 @@ class ContractCodesPending(models.Model):
 
     def __str__(self) -> str:
         return f"codes of contract {self.contract_id} to adjust since {self.requested_on}"
+
+
+class OrganizationManager(models.Model):
+    """A person who manages an organization: sees and acts on all its contracts (SPEC §9).
+
+    Known by ``email`` (lowercase), the address staff granted it to. ``user`` is the account once
+    there is one: set when granted to an existing account, and linked at the first sign-in of the
+    account that verified ``email`` (``b2b.services.managers.managed_organizations``). One row per
+    organization and email.
+    """
+
+    organization = models.ForeignKey(
+        OrganizationPage, on_delete=models.CASCADE, related_name="managers"
+    )
+    email = models.EmailField(max_length=254)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="managed_organizations",
+    )
+    alerts = models.BooleanField(
+        default=True, help_text="Mailed when the contracts' seats run low or their end nears."
+    )
+    created_on = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "organization manager"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "email"], name="manager_one_per_organization_email"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} manages {self.organization_id}"

@@ -226,7 +226,7 @@ def record_created_page(request: HttpRequest, page: Page) -> None:
 def contract_admin_urls() -> list[Any]:
     """The contract's own pages: overview, courseware, codes, learners, history
     (``b2b.staff_views``), under ``/cms/b2b/contracts/<id>/``."""
-    from b2b import staff_views
+    from b2b import organization_views, staff_views
 
     return [
         path(
@@ -234,7 +234,14 @@ def contract_admin_urls() -> list[Any]:
             include(
                 (staff_views.urlpatterns_for_admin(), "b2b_contract"), namespace="b2b_contract"
             ),
-        )
+        ),
+        path(
+            "b2b/organizations/",
+            include(
+                (organization_views.urlpatterns_for_admin(), "b2b_organization"),
+                namespace="b2b_organization",
+            ),
+        ),
     ]
 
 
@@ -254,6 +261,13 @@ def contract_header_buttons(page: Page, user: Any, view_name: str, next_url: str
             icon_name="list-ul",
             priority=5,
         )
+    if page.specific_class is OrganizationPage and _manages(user):
+        yield HeaderButton(
+            "Managers",
+            reverse("b2b_organization:managers", args=[page.pk]),
+            icon_name="group",
+            priority=5,
+        )
 
 
 @hooks.register("register_page_listing_buttons")
@@ -265,6 +279,14 @@ def contract_listing_buttons(page: Page, user: Any, next_url: str | None = None)
             icon_name="list-ul",
             priority=15,
             attrs={"aria-label": f"Courseware, codes and learners of {page.title}"},
+        )
+    if page.specific_class is OrganizationPage and _manages(user):
+        yield ListingButton(
+            "Managers",
+            reverse("b2b_organization:managers", args=[page.pk]),
+            icon_name="group",
+            priority=15,
+            attrs={"aria-label": f"Managers of {page.title}"},
         )
 
 

@@ -43,6 +43,8 @@ AUDIT_ACTIONS: dict[str, str] = {
     "courseware.change": "Contract run changed",
     "membership.add": "Learner attached to the contract",
     "membership.remove": "Learner detached from the contract",
+    "manager.add": "Manager added to the organization",
+    "manager.remove": "Manager removed from the organization",
     "codes.adjust": "Enrollment codes adjusted",
     "codes.deactivate": "Enrollment codes deactivated",
 }
