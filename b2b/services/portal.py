@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
-from django.contrib.auth.models import AnonymousUser
 from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 
 from b2b.models import ContractMembership, ContractPage, OrganizationPage
@@ -113,14 +113,9 @@ def contract_seats(contract: ContractPage) -> ContractSeats:
     )
 
 
-class _Nobody(AnonymousUser):
-    """No learner: the facts' learner terms then say nothing about anyone (ID 0 matches no
-    row), and the seat terms count everyone."""
-
-    pk = 0
-
-
-_NOBODY: Any = _Nobody()
+#: No learner: the facts' learner terms then say nothing about anyone (ID 0 matches no row),
+#: and the seat terms count everyone.
+_NOBODY: Any = SimpleNamespace(pk=0)
 
 
 def organization_contracts(organization: OrganizationPage) -> list[ContractSeats]:
