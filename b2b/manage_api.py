@@ -59,7 +59,7 @@ class ContractSeatsSerializer(serializers.Serializer):
     codes_redeemed = serializers.IntegerField()
 
 
-class OrganizationSerializer(serializers.Serializer):
+class ManagedOrganizationSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     contracts = ContractSeatsSerializer(many=True)
@@ -71,7 +71,7 @@ class EnrollmentBriefSerializer(serializers.Serializer):
     active = serializers.BooleanField()
 
 
-class LearnerSerializer(serializers.Serializer):
+class ManagerLearnerSerializer(serializers.Serializer):
     email = serializers.EmailField()
     name = serializers.CharField()
     source = serializers.ChoiceField(choices=SOURCES)
@@ -79,7 +79,7 @@ class LearnerSerializer(serializers.Serializer):
     enrollments = EnrollmentBriefSerializer(many=True)
 
 
-class CodeSerializer(serializers.Serializer):
+class ManagerCodeSerializer(serializers.Serializer):
     code = serializers.CharField()
     run = serializers.CharField()
     title = serializers.CharField()
@@ -99,8 +99,8 @@ def _page_serializer(name: str, item: serializers.Serializer) -> type[serializer
     )
 
 
-LearnerPageSerializer = _page_serializer("ManagerLearnerPage", LearnerSerializer(many=True))
-CodePageSerializer = _page_serializer("ManagerCodePage", CodeSerializer(many=True))
+LearnerPageSerializer = _page_serializer("ManagerLearnerPage", ManagerLearnerSerializer(many=True))
+CodePageSerializer = _page_serializer("ManagerCodePage", ManagerCodeSerializer(many=True))
 PAGE_PARAM = OpenApiParameter("page", int, description="Page number, from 1 (50 a page).")
 
 
@@ -136,7 +136,9 @@ def _paginate(request: Request, items: Any) -> tuple[dict[str, Any], list[Any]]:
 
 
 class OrganizationsView(DomainAPIView):
-    @extend_schema(responses={200: OrganizationSerializer(many=True), 403: RefusalSerializer})
+    @extend_schema(
+        responses={200: ManagedOrganizationSerializer(many=True), 403: RefusalSerializer}
+    )
     def get(self, request: Request) -> Response:
         return Response(
             [
