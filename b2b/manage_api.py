@@ -54,8 +54,10 @@ class ContractSeatsSerializer(serializers.Serializer):
     cap = serializers.IntegerField(allow_null=True, help_text="The learner cap; null: uncapped.")
     attached = serializers.IntegerField(help_text="Learners attached.")
     held = serializers.IntegerField(help_text="Seats held by orders awaiting their payment.")
+    assigned = serializers.IntegerField(help_text="Seats assigned by email, not yet taken.")
     free = serializers.IntegerField(allow_null=True, help_text="Seats left; null: uncapped.")
     codes_usable = serializers.IntegerField()
+    codes_assigned = serializers.IntegerField(help_text="Usable codes held for an assignee.")
     codes_redeemed = serializers.IntegerField()
 
 
@@ -84,6 +86,7 @@ class ManagerCodeSerializer(serializers.Serializer):
     run = serializers.CharField()
     title = serializers.CharField()
     status = serializers.ChoiceField(choices=CODE_STATUSES)
+    assigned_to = serializers.CharField(help_text="The assignee's email, or empty.")
 
 
 def _page_serializer(name: str, item: serializers.Serializer) -> type[serializers.Serializer]:

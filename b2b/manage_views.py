@@ -9,22 +9,30 @@ of an organization the person does not manage is a 404, the same as one that doe
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any
 from urllib.parse import urlencode
 
+from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods
 
+from b2b.services.assignments import assignment_rows_read, seats_assign
 from b2b.services.managers import managed_organizations
 from b2b.services.portal import (
+    ASSIGNMENT_KEYS,
+    ASSIGNMENT_STATUSES,
     CODE_KEYS,
     CODE_STATUSES,
     LEARNER_KEYS,
     SOURCES,
+    assignment_rows,
     code_rows,
+    contract_assignments,
     contract_code_list,
     contract_learners,
     contract_seats,
@@ -32,6 +40,9 @@ from b2b.services.portal import (
     manager_contract,
     organization_contracts,
 )
+from main.actors import actor_current
+from main.api import refusal_status
+from main.exceptions import DomainError
 from main.exports import csv_writer
 from main.http import AuthenticatedHttpRequest
 
@@ -88,7 +99,8 @@ def contract(request: AuthenticatedHttpRequest, contract_id: int) -> HttpRespons
     found = manager_contract(request.user, contract_id)
     if found is None:
         raise Http404("No contract of yours has this ID.")
-    tab = "codes" if request.GET.get("tab") == "codes" else "learners"
+    tab = request.GET.get("tab", "")
+    tab = tab if tab in ("learners", "codes", "assignments") else "learners"
     as_csv = request.GET.get("format") == "csv"
     filters: dict[str, str]
     if tab == "learners":
@@ -115,13 +127,30 @@ def contract(request: AuthenticatedHttpRequest, contract_id: int) -> HttpRespons
             )
         page = Paginator(learners, PER_PAGE).get_page(request.GET.get("page"))
         rows = learner_rows(found, list(page.object_list))
+    elif tab == "assignments":
+        filters = {
+            "q": request.GET.get("q", "").strip()[:100],
+            "status": _choice(request.GET.get("status", ""), ASSIGNMENT_STATUSES),
+        }
+        assignments = contract_assignments(found, status=filters["status"], search=filters["q"])
+        if as_csv:
+            return csv_response(
+                f"assignments-{found.pk}.csv",
+                ["Email", "Name", "Status", "Assigned on", "Reminders", "Mail"],
+                (
+                    [r[k] for k in ASSIGNMENT_KEYS[1:]]
+                    for r in assignment_rows(assignments.iterator(chunk_size=1000))
+                ),
+            )
+        page = Paginator(assignments, PER_PAGE).get_page(request.GET.get("page"))
+        rows = assignment_rows(page.object_list)
     else:
         filters = {"status": _choice(request.GET.get("status", ""), CODE_STATUSES)}
         codes = contract_code_list(found, status=filters["status"])
         if as_csv:
             return csv_response(
                 f"codes-{found.pk}.csv",
-                ["Code", "Run", "Title", "Status"],
+                ["Code", "Run", "Title", "Status", "Assigned to"],
                 ([r[k] for k in CODE_KEYS] for r in code_rows(codes.iterator())),  # type: ignore[arg-type]
             )
         page = Paginator(codes, PER_PAGE).get_page(request.GET.get("page"))
@@ -137,6 +166,7 @@ def contract(request: AuthenticatedHttpRequest, contract_id: int) -> HttpRespons
             "filters": filters,
             "sources": SOURCES,
             "statuses": CODE_STATUSES,
+            "assignment_statuses": ASSIGNMENT_STATUSES,
             "rows": rows,
             "page": page,
             "query": urlencode(query),
@@ -155,3 +185,88 @@ def _chunks(queryset: Any, size: int = 1000) -> Any:
             batch = []
     if batch:
         yield batch
+
+
+class AssignForm(forms.Form):
+    """Emails typed (one per line, ``email[,name]``) or a CSV file of them."""
+
+    emails = forms.CharField(
+        label="Email addresses",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 6}),
+        help_text="One per line, optionally followed by a comma and the person's name.",
+    )
+    file = forms.FileField(
+        label="Or a CSV file",
+        required=False,
+        help_text="Columns: email, name (the name is optional; a header row is fine).",
+    )
+
+    def rows(self) -> list[tuple[str, str]]:
+        upload = self.cleaned_data.get("file")
+        if upload is not None:
+            if upload.size > MAX_UPLOAD:
+                raise forms.ValidationError(
+                    f"The file is over {MAX_UPLOAD // 1_000_000} MB: split it into smaller files."
+                )
+            try:
+                text = upload.read().decode("utf-8-sig")
+            except UnicodeDecodeError:
+                raise forms.ValidationError(
+                    "The file is not UTF-8 text: save it as “CSV UTF-8” and upload it again."
+                ) from None
+        else:
+            text = self.cleaned_data.get("emails") or ""
+        rows = assignment_rows_read(text)
+        if not rows:
+            raise forms.ValidationError("Give at least one email address, or a CSV file of them.")
+        return rows
+
+
+MAX_UPLOAD = 5_000_000
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def assign(request: AuthenticatedHttpRequest, contract_id: int) -> HttpResponse:
+    """Assign seats by email: the form; POST previews each row's outcome; POST ``apply`` with
+    the previewed rows assigns them and shows what happened to each."""
+    found = manager_contract(request.user, contract_id)
+    if found is None:
+        raise Http404("No contract of yours has this ID.")
+    form = AssignForm(request.POST or None, request.FILES or None)
+    context: dict[str, Any] = {"contract": found, "form": form, "seats": contract_seats(found)}
+    status = 200
+    if request.method == "POST":
+        try:
+            if "apply" in request.POST:
+                rows = assignment_rows_read(request.POST.get("rows", ""))
+                report = seats_assign(found.pk, rows, apply=True, actor=actor_current())
+            else:
+                if not form.is_valid():
+                    raise forms.ValidationError("Check the form.")
+                rows = form.rows()
+                report = seats_assign(found.pk, rows, apply=False, actor=actor_current())
+                context["rows_text"] = rows_text(rows)
+        except forms.ValidationError as exc:
+            form.add_error(None, exc)
+            status = 400
+        except DomainError as exc:
+            form.add_error(None, exc.message)
+            status = refusal_status(exc)
+        else:
+            context.update(
+                report=report,
+                counts=report.counts,
+                no_seat=report.count("no-seat"),
+                seats=contract_seats(found),
+            )
+    return render(request, "b2b/manage/assign.html", context, status=status)
+
+
+def rows_text(rows: list[tuple[str, str]]) -> str:
+    """Rows back to CSV text (``email,name``), carried from the preview to the assignment."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerows(rows)
+    return out.getvalue()

@@ -11,6 +11,7 @@ urlpatterns = [
     path("api/v0/contracts/join/", api.JoinView.as_view(), name="api-contracts-join"),
     path("manage/", manage_views.manage, name="manage"),
     path("manage/contracts/<int:contract_id>/", manage_views.contract, name="manage-contract"),
+    path("manage/contracts/<int:contract_id>/assign/", manage_views.assign, name="manage-assign"),
     path(
         "api/v0/manage/organizations/",
         manage_api.OrganizationsView.as_view(),

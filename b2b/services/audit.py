@@ -205,6 +205,7 @@ VIA_LABELS: dict[str, str] = {
     "wagtail": "Wagtail",
     "admin": "Django Admin",
     "web": "website",
+    "portal": "managers' portal",
     "checkout": "checkout",
     "sso": "SSO login",
     "task": "task",

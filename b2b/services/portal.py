@@ -14,9 +14,15 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
-from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
+from django.db.models import BooleanField, ExpressionWrapper, OuterRef, Q, QuerySet, Subquery
 
-from b2b.models import ContractMembership, ContractPage, OrganizationPage
+from b2b.models import (
+    ContractMembership,
+    ContractPage,
+    OrganizationPage,
+    SeatAssignment,
+    SeatAssignmentCode,
+)
 from b2b.services.managers import managed_organizations
 from b2b.services.overview import code_counts, contract_codes
 from b2b.services.seats import contract_facts
@@ -28,7 +34,9 @@ SOURCES = ("sso", "code", "manual")
 #: The code filters the portal offers.
 CODE_STATUSES = ("usable", "redeemed", "deactivated")
 LEARNER_KEYS = ("email", "name", "source", "since", "enrollments")
-CODE_KEYS = ("code", "run", "title", "status")
+CODE_KEYS = ("code", "run", "title", "status", "assigned_to")
+ASSIGNMENT_STATUSES = ("open", "joined", "revoked")
+ASSIGNMENT_KEYS = ("id", "email", "name", "status", "assigned_on", "reminders", "mail_status")
 
 
 @dataclass(frozen=True)
@@ -49,8 +57,10 @@ class ContractSeats:
     cap: int | None
     attached: int
     held: int
+    assigned: int
     free: int | None
     codes_usable: int
+    codes_assigned: int
     codes_redeemed: int
 
     def as_row(self) -> dict[str, Any]:
@@ -67,8 +77,10 @@ class ContractSeats:
             "cap": self.cap,
             "attached": self.attached,
             "held": self.held,
+            "assigned": self.assigned,
             "free": self.free,
             "codes_usable": self.codes_usable,
+            "codes_assigned": self.codes_assigned,
             "codes_redeemed": self.codes_redeemed,
         }
 
@@ -107,8 +119,12 @@ def contract_seats(contract: ContractPage) -> ContractSeats:
         cap=facts.max_learners,
         attached=facts.seats.members,
         held=facts.seats.held,
+        assigned=facts.seats.assigned,
         free=facts.seats_free,
         codes_usable=counts.usable,
+        codes_assigned=SeatAssignmentCode.objects.filter(
+            assignment__contract_id=contract.pk, assignment__status=SeatAssignment.Status.OPEN
+        ).count(),
         codes_redeemed=counts.redeemed,
     )
 
@@ -174,13 +190,20 @@ def contract_code_list(contract: ContractPage, *, status: str = "") -> QuerySet[
         codes = codes.filter(is_active=False)
     return (
         codes.annotate(
-            used=code_redeemed(), usable=ExpressionWrapper(code_usable(), BooleanField())
+            used=code_redeemed(),
+            usable=ExpressionWrapper(code_usable(), BooleanField()),
+            assigned_to=Subquery(
+                SeatAssignmentCode.objects.filter(
+                    discount_id=OuterRef("pk"), assignment__status=SeatAssignment.Status.OPEN
+                ).values("assignment__email")[:1]
+            ),
         )
         .values(
             "discount_code",
             "is_active",
             "used",
             "usable",
+            "assigned_to",
             "product_links__product__course_run__courseware_id",
             "product_links__product__course_run__title",
         )
@@ -196,6 +219,43 @@ def code_rows(codes: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "run": c["product_links__product__course_run__courseware_id"],
             "title": c["product_links__product__course_run__title"],
             "status": "usable" if c["usable"] else ("redeemed" if c["used"] else "deactivated"),
+            "assigned_to": c["assigned_to"] or "",
         }
         for c in codes
+    ]
+
+
+def contract_assignments(contract: ContractPage, *, status: str = "", search: str = "") -> Any:
+    """The contract's seat assignments, newest first, with their latest mail, filtered by
+    ``status`` (one of ``ASSIGNMENT_STATUSES``; "" for all) and ``search`` (in the email)."""
+    rows = SeatAssignment.objects.filter(contract=contract).select_related("mail")
+    if status:
+        rows = rows.filter(status=status)
+    if search:
+        rows = rows.filter(email__icontains=search)
+    return rows.order_by("-created_on", "-pk")
+
+
+def assignment_mail_status(assignment: SeatAssignment) -> str:
+    """The latest invitation's status: the provider's word when it gave one (``delivered``,
+    ``bounced``...), else ``queued``, ``sent`` or ``failed``; "" when none was sent."""
+    mail = assignment.mail
+    if mail is None:
+        return ""
+    return mail.provider_status or mail.status
+
+
+def assignment_rows(assignments: Any) -> list[dict[str, Any]]:
+    """Assignments as rows (``ASSIGNMENT_KEYS``)."""
+    return [
+        {
+            "id": a.pk,
+            "email": a.email,
+            "name": a.name,
+            "status": a.status,
+            "assigned_on": a.created_on.isoformat(),
+            "reminders": a.reminders,
+            "mail_status": assignment_mail_status(a),
+        }
+        for a in assignments
     ]

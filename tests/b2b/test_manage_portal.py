@@ -10,7 +10,8 @@ import io
 import pytest
 from django.urls import reverse
 
-from b2b.models import OrganizationManager
+from b2b.models import OrganizationManager, SeatAssignment
+from b2b.services.audit import audit_history
 from courses.models import CourseRunEnrollment
 from tests.b2b.helpers import new_contract
 from tests.factories import (
@@ -80,8 +81,10 @@ def test_the_portal_lists_the_managers_contracts_with_their_seats(world, client)
                     "cap": 10,
                     "attached": 3,
                     "held": 0,
+                    "assigned": 0,
                     "free": 7,
                     "codes_usable": 3,
+                    "codes_assigned": 0,
                     "codes_redeemed": 1,
                 }
             ],
@@ -153,6 +156,7 @@ def test_codes_filtered_and_as_csv(world, client):
             "run": world["run"].courseware_id,
             "title": "Microeconomics",
             "status": "redeemed",
+            "assigned_to": "",
         }
     ]
     assert client.get(url, {"status": "usable"}).json()["count"] == 3
@@ -160,7 +164,7 @@ def test_codes_filtered_and_as_csv(world, client):
         reverse("manage-contract", args=[contract.pk]), {"tab": "codes", "format": "csv"}
     )
     rows = list(csv.reader(io.StringIO(b"".join(exported.streaming_content).decode())))
-    assert rows[0] == ["Code", "Run", "Title", "Status"]
+    assert rows[0] == ["Code", "Run", "Title", "Status", "Assigned to"]
     assert sorted(r[3] for r in rows[1:]) == ["redeemed", "usable", "usable", "usable"]
 
 
@@ -207,3 +211,51 @@ def test_the_api_is_in_the_openapi_schema(client, db):
         "/api/v0/manage/contracts/{contract_id}/codes/",
     ):
         assert path in schema
+
+
+def test_assign_seats_in_the_portal_preview_then_apply(world, client):
+    client.force_login(world["manager"])
+    contract = world["contract"]
+    url = reverse("manage-assign", args=[contract.pk])
+    assert client.get(url).status_code == 200
+    upload = io.BytesIO(b"email,name\nnew@example.edu,New Person\nada@example.edu,\nbad,\n")
+    upload.name = "people.csv"
+    preview = client.post(url, {"file": upload})
+    text = preview.content.decode()
+    assert preview.status_code == 200
+    assert "Preview: nothing is assigned yet." in text
+    assert '<tr data-outcome="assigned"><td class="num">1</td>' in text
+    assert '<tr data-outcome="already-attached"><td class="num">2</td>' in text
+    assert '<tr data-outcome="invalid-email"><td class="num">3</td>' in text
+    assert SeatAssignment.objects.count() == 0
+    applied = client.post(url, {"apply": "1", "rows": "new@example.edu,New Person\n"})
+    assert "1 seat assigned; invitations are on their way." in applied.content.decode()
+    assignment = SeatAssignment.objects.get()
+    assert (assignment.email, assignment.name, assignment.assigned_by) == (
+        "new@example.edu",
+        "New Person",
+        world["manager"],
+    )
+    entry = audit_history(contract.pk)[-1]
+    assert (entry.action, entry.via, entry.actor) == (
+        "assignment.add",
+        "portal",
+        "boss@example.edu",
+    )
+    listed = client.get(reverse("manage-contract", args=[contract.pk]), {"tab": "assignments"})
+    assert "new@example.edu" in listed.content.decode()
+    seats = client.get(reverse("api-manage-contract", args=[contract.pk])).json()
+    assert (seats["attached"], seats["assigned"], seats["free"], seats["codes_assigned"]) == (
+        3,
+        1,
+        6,
+        1,
+    )
+
+
+def test_assigning_another_organizations_contract_is_404(world, client):
+    client.force_login(world["manager"])
+    url = reverse("manage-assign", args=[world["other"].pk])
+    assert client.get(url).status_code == 404
+    assert client.post(url, {"apply": "1", "rows": "x@y.org\n"}).status_code == 404
+    assert SeatAssignment.objects.count() == 0
