@@ -6,6 +6,10 @@
 - ``GET contracts/<id>/``: one contract's seats and code counts.
 - ``GET contracts/<id>/learners/?q=&source=&page=``: its learners, 50 a page.
 - ``GET contracts/<id>/codes/?status=&page=``: its codes, 50 a page.
+- ``GET contracts/<id>/assignments/?status=&q=&page=``: its seats assigned by email.
+- ``POST contracts/<id>/assignments/`` ``{"rows": [{"email", "name"}], "dry_run": bool}``: assign
+  seats (``b2b.services.assignments.seats_assign``): each row's outcome, in order; with
+  ``dry_run`` nothing is written. 201 when something was assigned, else 200.
 
 A contract of an organization the user does not manage is ``404 {"code": "contract-not-found"}``,
 the same as one that does not exist. A bad filter is ``400 {"code": "invalid-input"}``.
@@ -23,11 +27,15 @@ from rest_framework.response import Response
 
 from b2b.exceptions import ContractNotFound, InvalidContractInput
 from b2b.models import ContractPage
+from b2b.services.assignments import OUTCOMES, seats_assign
 from b2b.services.managers import managed_organizations
 from b2b.services.portal import (
+    ASSIGNMENT_STATUSES,
     CODE_STATUSES,
     SOURCES,
+    assignment_rows,
     code_rows,
+    contract_assignments,
     contract_code_list,
     contract_learners,
     contract_seats,
@@ -188,3 +196,87 @@ class CodesView(DomainAPIView):
         status = _choice(request, "status", CODE_STATUSES)
         meta, rows = _paginate(request, contract_code_list(contract, status=status))
         return Response({**meta, "results": code_rows(rows)})
+
+
+class ManagerAssignmentSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    email = serializers.EmailField()
+    name = serializers.CharField()
+    status = serializers.ChoiceField(choices=ASSIGNMENT_STATUSES)
+    assigned_on = serializers.DateTimeField()
+    reminders = serializers.IntegerField()
+    mail_status = serializers.CharField(help_text="The latest invitation's delivery status.")
+
+
+AssignmentPageSerializer = _page_serializer(
+    "ManagerAssignmentPage", ManagerAssignmentSerializer(many=True)
+)
+
+
+class AssignRowSerializer(serializers.Serializer):
+    email = serializers.CharField(max_length=320)
+    name = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+
+
+class AssignRequestSerializer(serializers.Serializer):
+    rows = AssignRowSerializer(many=True, allow_empty=False, max_length=20000)
+    dry_run = serializers.BooleanField(default=False)
+
+
+class AssignOutcomeSerializer(serializers.Serializer):
+    line = serializers.IntegerField()
+    email = serializers.CharField()
+    name = serializers.CharField()
+    outcome = serializers.ChoiceField(choices=OUTCOMES)
+
+
+class AssignReportSerializer(serializers.Serializer):
+    applied = serializers.BooleanField()
+    free_before = serializers.IntegerField(allow_null=True)
+    counts = serializers.DictField(child=serializers.IntegerField())
+    rows = AssignOutcomeSerializer(many=True)
+
+
+class AssignmentsView(DomainAPIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("status", str, enum=list(ASSIGNMENT_STATUSES)),
+            OpenApiParameter("q", str, description="Part of the email, any case."),
+            PAGE_PARAM,
+        ],
+        responses={200: AssignmentPageSerializer, 400: RefusalSerializer, 404: RefusalSerializer},
+    )
+    def get(self, request: Request, contract_id: int) -> Response:
+        contract = _contract(request, contract_id)
+        status = _choice(request, "status", ASSIGNMENT_STATUSES)
+        search = request.query_params.get("q", "").strip()[:100]
+        meta, rows = _paginate(
+            request, contract_assignments(contract, status=status, search=search)
+        )
+        return Response({**meta, "results": assignment_rows(rows)})
+
+    @extend_schema(
+        request=AssignRequestSerializer,
+        responses={
+            200: AssignReportSerializer,
+            201: AssignReportSerializer,
+            400: RefusalSerializer,
+            404: RefusalSerializer,
+            409: RefusalSerializer,
+        },
+    )
+    def post(self, request: Request, contract_id: int) -> Response:
+        contract = _contract(request, contract_id)
+        body = AssignRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        rows = [(r["email"], r.get("name", "")) for r in body.validated_data["rows"]]
+        report = seats_assign(contract.pk, rows, apply=not body.validated_data["dry_run"])
+        return Response(
+            {
+                "applied": report.applied,
+                "free_before": report.free_before,
+                "counts": report.counts,
+                "rows": [r.as_row() for r in report.rows],
+            },
+            status=201 if report.applied and report.count("assigned") else 200,
+        )

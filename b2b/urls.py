@@ -28,6 +28,11 @@ urlpatterns = [
         name="api-manage-learners",
     ),
     path(
+        "api/v0/manage/contracts/<int:contract_id>/assignments/",
+        manage_api.AssignmentsView.as_view(),
+        name="api-manage-assignments",
+    ),
+    path(
         "api/v0/manage/contracts/<int:contract_id>/codes/",
         manage_api.CodesView.as_view(),
         name="api-manage-codes",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 
 import pytest
 from django.urls import reverse
@@ -172,6 +173,7 @@ def test_another_organizations_ids_are_404_everywhere(world, client):
     client.force_login(world["manager"])
     for contract_id in (world["other"].pk, 987654):
         for name in (
+            "api-manage-assignments",
             "api-manage-contract",
             "api-manage-learners",
             "api-manage-codes",
@@ -259,3 +261,55 @@ def test_assigning_another_organizations_contract_is_404(world, client):
     assert client.get(url).status_code == 404
     assert client.post(url, {"apply": "1", "rows": "x@y.org\n"}).status_code == 404
     assert SeatAssignment.objects.count() == 0
+
+
+def test_assign_seats_through_the_api(world, client, django_capture_on_commit_callbacks):
+    client.force_login(world["manager"])
+    client.get("/api/v0/me/")
+    url = reverse("api-manage-assignments", args=[world["contract"].pk])
+
+    def post(body):
+        return client.post(
+            url,
+            json.dumps(body),
+            content_type="application/json",
+            HTTP_X_CSRFTOKEN=client.cookies["csrftoken"].value,
+        )
+
+    rows = [{"email": "x@y.org", "name": "X"}, {"email": "x@y.org"}, {"email": "nope"}]
+    dry = post({"rows": rows, "dry_run": True})
+    assert (dry.status_code, dry.json()["counts"]["assigned"]) == (200, 1)
+    assert SeatAssignment.objects.count() == 0
+    with django_capture_on_commit_callbacks(execute=True):
+        real = post({"rows": rows})
+    assert real.status_code == 201
+    assert real.json() == {
+        "applied": True,
+        "free_before": 7,
+        "counts": {
+            "assigned": 1,
+            "already-assigned": 0,
+            "already-attached": 0,
+            "no-seat": 0,
+            "invalid-email": 1,
+            "duplicate-row": 1,
+        },
+        "rows": [
+            {"line": 1, "email": "x@y.org", "name": "X", "outcome": "assigned"},
+            {"line": 2, "email": "x@y.org", "name": "", "outcome": "duplicate-row"},
+            {"line": 3, "email": "nope", "name": "", "outcome": "invalid-email"},
+        ],
+    }
+    listed = client.get(url).json()
+    assert [(r["email"], r["status"], r["mail_status"]) for r in listed["results"]] == [
+        ("x@y.org", "open", "sent")
+    ]
+    assert post({"rows": []}).json()["code"] == "invalid-input"
+    other = reverse("api-manage-assignments", args=[world["other"].pk])
+    response = client.post(
+        other,
+        json.dumps({"rows": rows}),
+        content_type="application/json",
+        HTTP_X_CSRFTOKEN=client.cookies["csrftoken"].value,
+    )
+    assert response.status_code == 404
