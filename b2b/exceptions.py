@@ -79,3 +79,15 @@ class CodeAssignedElsewhere(ConflictError):
     learner whose verified email it was assigned to may use it."""
 
     code = "code-assigned-elsewhere"
+
+
+class AssignmentNotFound(NotFoundError):
+    """No open seat assignment of the contract for that email."""
+
+    code = "assignment-not-found"
+
+
+class RemindedRecently(ConflictError):
+    """A seat's invitation was sent less than a day ago: reminders go at most once a day."""
+
+    code = "reminded-recently"

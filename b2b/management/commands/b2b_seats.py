@@ -1,6 +1,10 @@
 """``manage.py b2b_seats assign <contract id> (EMAIL... | --file F) [--dry-run] [--format json]``:
 give a contract's seats to email addresses (SPEC §9, ``b2b.services.assignments``).
 
+``b2b_seats list <contract id> [--status open|joined|revoked]``, ``remind <contract id> EMAIL...``
+(at most once a day per seat), ``revoke <contract id> EMAIL...`` (the seat is freed, its codes
+stop working), ``reassign <contract id> EMAIL NEW_EMAIL [--name NAME]``.
+
 Each row gets an outcome (``assigned``, ``already-assigned``, ``already-attached``, ``no-seat``,
 ``invalid-email``, ``duplicate-row``); ``--dry-run`` shows them and changes nothing. The file is
 CSV ``email[,name]`` (a header row ``email,name`` is allowed). Exit 0 whatever the rows' outcomes:
@@ -15,8 +19,18 @@ from typing import Any
 from django.core.management.base import CommandError, CommandParser
 
 from b2b.management.commands._options import positive_id
-from b2b.services.assignments import ROW_KEYS, assignment_rows_read, seats_assign
+from b2b.services.assignments import (
+    LIST_KEYS,
+    ROW_KEYS,
+    assignment_reassign,
+    assignment_remind,
+    assignment_revoke,
+    assignment_rows_read,
+    assignments_list,
+    seats_assign,
+)
 from main.commands import DomainCommand, add_format_argument
+from main.exceptions import DomainError
 
 
 class Command(DomainCommand):
@@ -40,6 +54,34 @@ class Command(DomainCommand):
         assign.add_argument("--dry-run", action="store_true", help="Preview; change nothing.")
         add_format_argument(assign)
         assign.set_defaults(handler=self.assign)
+
+        listing = sub.add_parser("list", help="The contract's seats assigned by email.")
+        listing.add_argument("contract_id", type=positive_id, help="The contract's ID.")
+        listing.add_argument("--status", choices=("open", "joined", "revoked"))
+        add_format_argument(listing)
+        listing.set_defaults(handler=self.list_assignments)
+
+        for name, text in (
+            ("remind", "Mail the invitation again (at most once a day per seat)."),
+            ("revoke", "Free the seat; the codes it held stop working."),
+        ):
+            action = sub.add_parser(name, help=text, description=text)
+            action.add_argument("contract_id", type=positive_id, help="The contract's ID.")
+            action.add_argument("emails", nargs="+", metavar="EMAIL")
+            add_format_argument(action)
+            action.set_defaults(handler=self.act, action=name)
+
+        reassign = sub.add_parser(
+            "reassign",
+            help="Revoke a seat and assign it to another address.",
+            description="Revoke EMAIL's seat and assign a seat to NEW_EMAIL (a new invitation).",
+        )
+        reassign.add_argument("contract_id", type=positive_id, help="The contract's ID.")
+        reassign.add_argument("email", metavar="EMAIL")
+        reassign.add_argument("new_email", metavar="NEW_EMAIL")
+        reassign.add_argument("--name", default="", help="The new person's name.")
+        add_format_argument(reassign)
+        reassign.set_defaults(handler=self.reassign)
 
     def assign(
         self,
@@ -78,6 +120,42 @@ class Command(DomainCommand):
             f"{contract_id} ({free} before): {counts}."
             + (" Nothing was changed (--dry-run)." if dry_run else "")
         )
+        rows = [r.as_row() for r in report.rows]
+        if format == "json":
+            self.emit_json(rows)
+        else:
+            self.emit_rows(rows, fmt=format, columns=ROW_KEYS, title="Seats")
+
+    def list_assignments(
+        self, *, contract_id: int, status: str | None, format: str, **_: Any
+    ) -> None:
+        rows = assignments_list(contract_id, status=status or "")
+        self.emit_rows(rows, fmt=format, columns=LIST_KEYS, title="Seats assigned")
+
+    def act(
+        self, *, action: str, contract_id: int, emails: list[str], format: str, **_: Any
+    ) -> None:
+        """Each EMAIL on its own: one refused does not stop the others; exit 1 if any was."""
+        do = assignment_remind if action == "remind" else assignment_revoke
+        done = "reminded" if action == "remind" else "revoked"
+        rows = []
+        for email in emails:
+            try:
+                do(contract_id, email)
+            except DomainError as exc:
+                rows.append({"email": email, "outcome": exc.code, "message": exc.message})
+            else:
+                rows.append({"email": email.strip().lower(), "outcome": done, "message": ""})
+        self.emit_rows(rows, fmt=format, columns=("email", "outcome", "message"), title="Seats")
+        refused = [r for r in rows if r["outcome"] != done]
+        if refused:
+            raise CommandError(f"{len(refused)} of {len(rows)} not {done}: see the messages.")
+
+    def reassign(
+        self, *, contract_id: int, email: str, new_email: str, name: str, format: str, **_: Any
+    ) -> None:
+        report = assignment_reassign(contract_id, email, new_email, name=name)
+        self.hint(f"Revoked the seat of {email.strip().lower()}.")
         rows = [r.as_row() for r in report.rows]
         if format == "json":
             self.emit_json(rows)
