@@ -15,13 +15,22 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django import forms
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, StreamingHttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET, require_http_methods
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from b2b.services.assignments import assignment_rows_read, seats_assign
+from b2b.models import SeatAssignment
+from b2b.services.assignments import (
+    assignment_reassign,
+    assignment_remind,
+    assignment_revoke,
+    assignment_rows_read,
+    seats_assign,
+)
 from b2b.services.managers import managed_organizations
 from b2b.services.portal import (
     ASSIGNMENT_KEYS,
@@ -270,3 +279,49 @@ def rows_text(rows: list[tuple[str, str]]) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerows(rows)
     return out.getvalue()
+
+
+@require_POST
+@login_required
+def assignment_action(
+    request: AuthenticatedHttpRequest, contract_id: int, assignment_id: int, action: str
+) -> HttpResponse:
+    """Remind, revoke or reassign (``new_email``, ``name``) one seat of the contract; the
+    outcome is a message on its Seats assigned list."""
+    found = manager_contract(request.user, contract_id)
+    assignment = (
+        SeatAssignment.objects.filter(pk=assignment_id, contract_id=contract_id).first()
+        if found is not None
+        else None
+    )
+    if found is None or assignment is None or action not in ("remind", "revoke", "reassign"):
+        raise Http404("No seat of yours has this ID.")
+    actor = actor_current()
+    try:
+        if action == "remind":
+            assignment_remind(found.pk, assignment.email, actor=actor)
+            text = f"The invitation was sent again to {assignment.email}."
+        elif action == "revoke":
+            assignment_revoke(found.pk, assignment.email, actor=actor)
+            text = f"The seat of {assignment.email} is free again; its link no longer works."
+        else:
+            new_email = request.POST.get("new_email", "")
+            report = assignment_reassign(
+                found.pk,
+                assignment.email,
+                new_email,
+                name=request.POST.get("name", ""),
+                actor=actor,
+            )
+            outcome = report.rows[0].outcome
+            text = (
+                f"The seat of {assignment.email} now goes to {report.rows[0].email}: "
+                "invitation sent."
+                if outcome == "assigned"
+                else f"The seat of {assignment.email} was revoked, but {new_email}: {outcome}."
+            )
+    except DomainError as exc:
+        messages.error(request, exc.message, extra_tags=exc.code)
+    else:
+        messages.success(request, text, extra_tags=action)
+    return redirect(f"{reverse('manage-contract', args=[found.pk])}?tab=assignments")

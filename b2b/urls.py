@@ -13,6 +13,11 @@ urlpatterns = [
     path("manage/contracts/<int:contract_id>/", manage_views.contract, name="manage-contract"),
     path("manage/contracts/<int:contract_id>/assign/", manage_views.assign, name="manage-assign"),
     path(
+        "manage/contracts/<int:contract_id>/assignments/<int:assignment_id>/<str:action>/",
+        manage_views.assignment_action,
+        name="manage-assignment-action",
+    ),
+    path(
         "api/v0/manage/organizations/",
         manage_api.OrganizationsView.as_view(),
         name="api-manage-organizations",

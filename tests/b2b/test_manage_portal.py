@@ -12,6 +12,7 @@ import pytest
 from django.urls import reverse
 
 from b2b.models import OrganizationManager, SeatAssignment
+from b2b.services.assignments import seats_assign
 from b2b.services.audit import audit_history
 from courses.models import CourseRunEnrollment
 from tests.b2b.helpers import new_contract
@@ -313,3 +314,39 @@ def test_assign_seats_through_the_api(world, client, django_capture_on_commit_ca
         HTTP_X_CSRFTOKEN=client.cookies["csrftoken"].value,
     )
     assert response.status_code == 404
+
+
+def test_remind_revoke_and_reassign_in_the_portal(
+    world, client, django_capture_on_commit_callbacks
+):
+    client.force_login(world["manager"])
+    contract = world["contract"]
+    with django_capture_on_commit_callbacks(execute=True):
+        seats_assign(contract.pk, [("x@y.org", ""), ("z@y.org", "")], apply=True)
+    x, z = SeatAssignment.objects.order_by("email")
+
+    def act(assignment, action, **data):
+        url = reverse("manage-assignment-action", args=[contract.pk, assignment.pk, action])
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(url, data, follow=True)
+        return response.content.decode()
+
+    assert "less than a day ago" in act(x, "remind")
+    assert "The seat of x@y.org is free again; its link no longer works." in act(x, "revoke")
+    text = act(z, "reassign", new_email="w@y.org", name="W")
+    assert "The seat of z@y.org now goes to w@y.org: invitation sent." in text
+    assert dict(SeatAssignment.objects.values_list("email", "status")) == {
+        "x@y.org": "revoked",
+        "z@y.org": "revoked",
+        "w@y.org": "open",
+    }
+    entry = audit_history(contract.pk)[-1]
+    assert (entry.action, entry.via) == ("assignment.add", "portal")
+    # Another organization's seat: 404, nothing done.
+    other = SeatAssignment.objects.create(contract=world["other"], email="o@other.org")
+    for action in ("remind", "revoke", "reassign"):
+        for contract_id in (contract.pk, world["other"].pk):
+            url = reverse("manage-assignment-action", args=[contract_id, other.pk, action])
+            assert client.post(url, {"new_email": "a@b.org"}).status_code == 404
+    other.refresh_from_db()
+    assert other.status == "open"
