@@ -111,6 +111,12 @@ class OrganizationPage(RecordedPage):
     logo = models.ForeignKey(
         "wagtailimages.Image", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    seat_alerts = models.BooleanField(
+        "seat and end-date alerts",
+        default=True,
+        help_text="Mail the organization's managers when a contract reaches 75 %, 90 % and "
+        "100 % of its seats, and 30 and 7 days before it ends.",
+    )
 
     parent_page_types = ["b2b.OrganizationIndexPage"]
     subpage_types = ["b2b.ContractPage"]
@@ -122,6 +128,7 @@ class OrganizationPage(RecordedPage):
         FieldPanel("sso_organization_id"),
         FieldPanel("description"),
         FieldPanel("logo"),
+        FieldPanel("seat_alerts"),
     ]
     # The slug is made from the name once and kept (renaming keeps it); nothing else to promote.
     promote_panels: list = []

@@ -504,7 +504,15 @@ REQUEUE_PENDING_AFTER = _seconds("REQUEUE_PENDING_AFTER", 300)
 SEAT_REMINDER_AFTER_DAYS = env.int("SEAT_REMINDER_AFTER_DAYS", default=3)
 SEAT_REMINDER_MAX = env.int("SEAT_REMINDER_MAX", default=2)
 SEAT_REMINDER_EVERY = _seconds("SEAT_REMINDER_EVERY", 3600)
+# Staff addresses that get every contract's seat and end-date alerts, besides its managers.
+B2B_ALERT_EMAILS = env.list("B2B_ALERT_EMAILS", default=[])
+CONTRACT_ALERTS_EVERY = _seconds("CONTRACT_ALERTS_EVERY", 3600)
 CELERY_BEAT_SCHEDULE = {
+    "contract-alerts": {
+        "task": "b2b.tasks.contract_alerts",
+        "schedule": CONTRACT_ALERTS_EVERY,
+        "options": {"expires": CONTRACT_ALERTS_EVERY},
+    },
     "seats-remind": {
         "task": "b2b.tasks.seats_remind",
         "schedule": SEAT_REMINDER_EVERY,
