@@ -227,9 +227,9 @@ def test_assign_seats_in_the_portal_preview_then_apply(world, client):
     text = preview.content.decode()
     assert preview.status_code == 200
     assert "Preview: nothing is assigned yet." in text
-    assert '<tr data-outcome="assigned"><td class="num">1</td>' in text
-    assert '<tr data-outcome="already-attached"><td class="num">2</td>' in text
-    assert '<tr data-outcome="invalid-email"><td class="num">3</td>' in text
+    assert '<tr data-outcome="assigned"><td class="num" data-label="Row">1</td>' in text
+    assert '<tr data-outcome="already-attached"><td class="num" data-label="Row">2</td>' in text
+    assert '<tr data-outcome="invalid-email"><td class="num" data-label="Row">3</td>' in text
     assert SeatAssignment.objects.count() == 0
     applied = client.post(url, {"apply": "1", "rows": "new@example.edu,New Person\n"})
     assert "1 seat assigned; invitations are on their way." in applied.content.decode()
