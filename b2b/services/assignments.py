@@ -19,8 +19,8 @@ same list again assigns nothing new (every row is ``already-assigned``).
 
 Each assignment mails an invitation (``main.mail.mail_queue``, after commit) with a join link,
 and one audit entry per call records how many were assigned (``assignment.add``).
-A fixed number of statements per call (batches of ``BATCH`` emails) plus one mail per
-assigned row.
+A fixed number of statements per call, plus a few per batch (``BATCH`` emails looked up,
+1,000 rows written, invitations included: ``main.mail.mail_queue_many``).
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ from b2b.services.contracts import contract_get
 from b2b.services.seats import ContractFacts, contract_facts
 from ecommerce.models import Discount, Product, code_usable
 from main.actors import Actor, Via, actor_current
-from main.mail import mail_queue, site_url
+from main.mail import MailToQueue, mail_queue, mail_queue_many, site_url
 from main.models import User
 
 OUTCOMES = (
@@ -303,11 +303,24 @@ def _write(
     contract = ContractPage.objects.select_related("organization").get(pk=contract_id)
     first_codes = _first_codes(made, codes)
     fallback = _contract_join_link(contract)
-    for assignment in made:
-        code = first_codes.get(assignment.pk)
-        assignment.mail = invitation_queue(
-            assignment, contract, link=_join_link(code) if code else fallback, reminder=False
-        )
+    mails = mail_queue_many(
+        [
+            MailToQueue(
+                to=a.email,
+                template=INVITATION,
+                context=_invitation_context(
+                    a,
+                    contract,
+                    link=_join_link(first_codes[a.pk]) if a.pk in first_codes else fallback,
+                    reminder=False,
+                ),
+                key=_invitation_key(a, reminder=False),
+            )
+            for a in made
+        ]
+    )
+    for assignment, mail in zip(made, mails, strict=True):
+        assignment.mail = mail
     SeatAssignment.objects.bulk_update(made, ["mail"], batch_size=1000)
     emails = [a.email for a in made]
     audit_record(
@@ -350,24 +363,37 @@ def _contract_join_link(contract: ContractPage) -> str:
     return _join_link(code) if code else site_url(reverse("account_login"))
 
 
+INVITATION = "b2b/mail/seat_invitation"
+
+
+def _invitation_context(
+    assignment: SeatAssignment, contract: ContractPage, *, link: str, reminder: bool
+) -> dict[str, Any]:
+    return {
+        "name": assignment.name,
+        "organization": contract.organization.name if contract.organization else "",
+        "contract": contract.name,
+        "link": link,
+        "reminder": reminder,
+        "email": assignment.email,
+    }
+
+
+def _invitation_key(assignment: SeatAssignment, *, reminder: bool) -> str:
+    kind = "reminder" if reminder else "invitation"
+    return f"seat-{kind}:{assignment.pk}:{assignment.reminders}"
+
+
 def invitation_queue(
     assignment: SeatAssignment, contract: ContractPage, *, link: str, reminder: bool
 ) -> Any:
     """Queue the invitation (or a reminder) for ``assignment``: the organization, the contract,
     and the join link. Returns the ``OutgoingMail``."""
-    kind = "reminder" if reminder else "invitation"
     return mail_queue(
         assignment.email,
-        template="b2b/mail/seat_invitation",
-        context={
-            "name": assignment.name,
-            "organization": contract.organization.name if contract.organization else "",
-            "contract": contract.name,
-            "link": link,
-            "reminder": reminder,
-            "email": assignment.email,
-        },
-        key=f"seat-{kind}:{assignment.pk}:{assignment.reminders}",
+        template=INVITATION,
+        context=_invitation_context(assignment, contract, link=link, reminder=reminder),
+        key=_invitation_key(assignment, reminder=reminder),
         new=not reminder,
     )
 
