@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 MANAGE := $(PY) manage.py
 
-.PHONY: install setup demo run test bench bench-check bench-checkout bench-commands lint worker edx-standin clean
+.PHONY: install setup demo run test bench bench-check bench-checkout bench-seats bench-commands lint worker edx-standin clean
 
 # The virtualenv with uv in it; uv then installs exactly what uv.lock pins.
 $(UV):
@@ -74,6 +74,11 @@ lint: install
 # Learners redeeming codes through the API on gunicorn + PostgreSQL (benchmarks/checkout.py).
 bench-checkout: install
 	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) benchmarks/checkout.py
+
+# Seats assigned by email in bulk on PostgreSQL: 100, 1,000 and 10,000 emails, seconds and queries.
+BENCH_SEATS_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/b2b_seats_bench
+bench-seats: install
+	BENCH_SEATS_DATABASE_URL=$(BENCH_SEATS_DATABASE_URL) $(PY) benchmarks/seats_assign.py
 
 # The Celery worker with beat in it (-B): beat queues again, every REQUEUE_PENDING_AFTER seconds,
 # the code adjustments and Open edX syncs whose task was lost (README "After a crash").

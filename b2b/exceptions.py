@@ -72,3 +72,22 @@ class ContractEnded(DomainError):
     """Runs cannot be made for a contract whose end date has passed."""
 
     code = "contract-ended"
+
+
+class CodeAssignedElsewhere(ConflictError):
+    """The enrollment code is held by a seat assigned to another email (SPEC §9): only the
+    learner whose verified email it was assigned to may use it."""
+
+    code = "code-assigned-elsewhere"
+
+
+class AssignmentNotFound(NotFoundError):
+    """No open seat assignment of the contract for that email."""
+
+    code = "assignment-not-found"
+
+
+class RemindedRecently(ConflictError):
+    """A seat's invitation was sent less than a day ago: reminders go at most once a day."""
+
+    code = "reminded-recently"

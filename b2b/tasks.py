@@ -12,6 +12,8 @@ from celery import shared_task
 from django.conf import settings
 from django.db import OperationalError
 
+from b2b.services.alerts import contract_alerts_send
+from b2b.services.assignments import assignments_remind_due
 from b2b.services.codes import codes_adjust_and_record
 from b2b.services.codes_pending import codes_pending_overdue
 
@@ -50,3 +52,20 @@ def codes_adjust_requeue() -> list[int]:
             overdue,
         )
     return overdue
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def seats_remind() -> int:
+    """Remind the open seat assignments that are due (``SEAT_REMINDER_AFTER_DAYS`` since their
+    last mail, fewer than ``SEAT_REMINDER_MAX`` reminders so far): Celery beat runs it
+    (``SEAT_REMINDER_EVERY`` seconds). Idempotent. Returns how many were reminded."""
+    return assignments_remind_due(
+        after_days=settings.SEAT_REMINDER_AFTER_DAYS, max_reminders=settings.SEAT_REMINDER_MAX
+    )
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def contract_alerts() -> int:
+    """Mail the seat and end-date alerts that are due (``b2b.services.alerts``); Celery beat runs
+    it every ``CONTRACT_ALERTS_EVERY`` seconds. Idempotent. Returns the mails queued."""
+    return contract_alerts_send()

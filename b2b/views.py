@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from b2b.services.enrollments import enrollment_request
+from b2b.services.managers import managed_organizations
 from b2b.services.my_courses import contract_url, my_courses
 from b2b.services.redemption import JoinResult, contract_join
 from courses.models import CourseRun
@@ -50,7 +51,11 @@ def dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(
         request,
         "b2b/dashboard.html",
-        {"courses": my_courses(request.user), "order": order},
+        {
+            "courses": my_courses(request.user),
+            "order": order,
+            "manages": managed_organizations(request.user).exists(),
+        },
         status=status,
     )
 

@@ -22,7 +22,7 @@ from wagtail.admin.utils import get_valid_next_url_from_request
 from wagtail.admin.widgets import HeaderButton, ListingButton
 from wagtail.models import Page
 
-from b2b import staff_views
+from b2b import organization_views, staff_views
 from b2b.models import ContractPage, OrganizationIndexPage, OrganizationPage
 from b2b.panels import ContractCopyForm
 from b2b.services.audit import AUDIT_ACTIONS, PREFIX, changes_text, via_label
@@ -234,7 +234,14 @@ def contract_admin_urls() -> list[Any]:
             include(
                 (staff_views.urlpatterns_for_admin(), "b2b_contract"), namespace="b2b_contract"
             ),
-        )
+        ),
+        path(
+            "b2b/organizations/",
+            include(
+                (organization_views.urlpatterns_for_admin(), "b2b_organization"),
+                namespace="b2b_organization",
+            ),
+        ),
     ]
 
 
@@ -252,6 +259,13 @@ def contract_header_buttons(page: Page, user: Any, view_name: str, next_url: str
             icon_name="list-ul",
             priority=5,
         )
+    if page.specific_class is OrganizationPage and _manages(user):
+        yield HeaderButton(
+            "Managers",
+            reverse("b2b_organization:managers", args=[page.pk]),
+            icon_name="group",
+            priority=5,
+        )
 
 
 @hooks.register("register_page_listing_buttons")
@@ -263,6 +277,14 @@ def contract_listing_buttons(page: Page, user: Any, next_url: str | None = None)
             icon_name="list-ul",
             priority=15,
             attrs={"aria-label": f"Courseware, codes and learners of {page.title}"},
+        )
+    if page.specific_class is OrganizationPage and _manages(user):
+        yield ListingButton(
+            "Managers",
+            reverse("b2b_organization:managers", args=[page.pk]),
+            icon_name="group",
+            priority=15,
+            attrs={"aria-label": f"Managers of {page.title}"},
         )
 
 

@@ -4,7 +4,8 @@ An interface says who acts once, at its edge, and every service it calls can ask
 
 - commands: ``main.commands.DomainCommand`` acts as ``via="command"``, named after the command line;
 - web requests: ``ActorMiddleware`` acts as the logged-in user, ``via`` from the URL (``/cms/`` is
-  ``wagtail``, ``/admin/`` is ``admin``, anything else ``web``);
+  ``wagtail``, ``/admin/`` is ``admin``, the managers' portal (``/manage/``, ``/api/v0/manage/``)
+  ``portal``, anything else ``web``);
 - tasks, checkout, SSO login: ``with acting_as(Via.TASK, name=...)`` around the work.
 
 Outside any of these (a shell, a third-party command such as ``publish_scheduled``) the actor is the
@@ -32,6 +33,7 @@ class Via:
     WAGTAIL = "wagtail"
     ADMIN = "admin"
     WEB = "web"
+    PORTAL = "portal"
     CHECKOUT = "checkout"
     JOIN = "join"
     SSO = "sso"
@@ -106,6 +108,8 @@ def via_for_path(path: str) -> str:
     """The surface a URL belongs to: the Wagtail admin, the Django admin, or the site."""
     if path.startswith("/cms/"):
         return Via.WAGTAIL
+    if path.startswith(("/manage/", "/api/v0/manage/")):
+        return Via.PORTAL
     if path.startswith("/admin/"):
         return Via.ADMIN
     return Via.WEB

@@ -145,3 +145,42 @@ def mail_queue(
         mail = OutgoingMail.objects.create(**fields)
     enqueue_on_commit(mail_send, mail.pk)
     return mail
+
+
+@dataclass(frozen=True)
+class MailToQueue:
+    """One mail for ``mail_queue_many``: as ``mail_queue``'s arguments."""
+
+    to: str
+    template: str
+    context: dict[str, Any]
+    key: str
+    user: Any = None
+
+
+def mail_queue_many(mails: list[MailToQueue]) -> list[OutgoingMail]:
+    """Queue many new mails at once (a list of invitations): each rendered as ``mail_queue``
+    renders it, all written in bulk statements of 1,000, each sent by its own task after the
+    commit. Their keys must be new (they name rows made in the current transaction, as
+    ``mail_queue(new=True)``). Returns the mails, in order."""
+    now = timezone.now()
+    rows = []
+    for mail in mails:
+        rendered = mail_render(mail.template, mail.context)
+        rows.append(
+            OutgoingMail(
+                to=mail.to.strip(),
+                user=mail.user if getattr(mail.user, "pk", None) else None,
+                from_email=settings.DEFAULT_FROM_EMAIL,
+                subject=rendered.subject[:255],
+                template=mail.template[:150],
+                body_text=rendered.text,
+                body_html=rendered.html,
+                key=mail.key,
+                next_attempt_on=now,
+            )
+        )
+    made = OutgoingMail.objects.bulk_create(rows, batch_size=1000)
+    ids = [m.pk for m in made]
+    transaction.on_commit(lambda: [mail_send.delay(pk) for pk in ids])
+    return made

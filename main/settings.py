@@ -498,7 +498,26 @@ def _seconds(name: str, default: float) -> float:
 # reports a code adjustment pending longer than that. Each re-queued message expires after one
 # period, so a stopped worker does not come back to a pile of copies.
 REQUEUE_PENDING_AFTER = _seconds("REQUEUE_PENDING_AFTER", 300)
+# Seats assigned by email (SPEC §9): an unused seat's invitation is sent again after
+# SEAT_REMINDER_AFTER_DAYS days, at most SEAT_REMINDER_MAX times; beat looks every
+# SEAT_REMINDER_EVERY seconds (hourly by default).
+SEAT_REMINDER_AFTER_DAYS = env.int("SEAT_REMINDER_AFTER_DAYS", default=3)
+SEAT_REMINDER_MAX = env.int("SEAT_REMINDER_MAX", default=2)
+SEAT_REMINDER_EVERY = _seconds("SEAT_REMINDER_EVERY", 3600)
+# Staff addresses that get every contract's seat and end-date alerts, besides its managers.
+B2B_ALERT_EMAILS = env.list("B2B_ALERT_EMAILS", default=[])
+CONTRACT_ALERTS_EVERY = _seconds("CONTRACT_ALERTS_EVERY", 3600)
 CELERY_BEAT_SCHEDULE = {
+    "contract-alerts": {
+        "task": "b2b.tasks.contract_alerts",
+        "schedule": CONTRACT_ALERTS_EVERY,
+        "options": {"expires": CONTRACT_ALERTS_EVERY},
+    },
+    "seats-remind": {
+        "task": "b2b.tasks.seats_remind",
+        "schedule": SEAT_REMINDER_EVERY,
+        "options": {"expires": SEAT_REMINDER_EVERY},
+    },
     # Mails whose task was lost (a broker or a process down after the commit) or is overdue.
     "mail-requeue": {
         "task": "main.tasks.mail_requeue",

@@ -20,6 +20,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("cms/", include(wagtailadmin_urls)),
     path("documents/", include(wagtaildocs_urls)),
+    # The mail provider's delivery reports (django-anymail): /anymail/<provider>/tracking/.
+    path("anymail/", include("anymail.urls")),
     # Accounts (allauth): /login/, /logout/, /signup/, /confirm-email/<key>/, /password/reset/,
     # /email/ (change it), /password/change/.
     path("", include("allauth.account.urls")),

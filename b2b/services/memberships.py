@@ -13,11 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from allauth.account.models import EmailAddress
 from django.db import transaction
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from b2b.exceptions import AlreadyAttached, ContractInactive
-from b2b.models import ContractMembership, ContractPage
+from b2b.models import ContractMembership, ContractPage, SeatAssignment
 from b2b.services.audit import audit_record
 from b2b.services.contracts import contract_get
 from b2b.services.seats import ContractFacts, contract_facts, seat_check
@@ -66,7 +68,9 @@ def membership_write(
     (``contract_facts(..., for_update=True)``), once the caller's own rules admitted the learner.
     Whatever they were, no membership is written past the cap (``seat_check``: ``ContractFull``).
     A learner attached already keeps the membership they have: None, nothing written. Two
-    statements (the membership, its audit entry). Raises ``ValueError`` for an unknown source.
+    statements (the membership, its audit entry), and a third that closes the open seat
+    assignment of their verified email (``joined``) when there is one, or on an uncapped
+    contract. Raises ``ValueError`` for an unknown source.
     """
     if source not in ContractMembership.Source.values:
         raise ValueError(f"unknown membership source {source!r}")
@@ -74,6 +78,15 @@ def membership_write(
         return None
     seat_check(facts)
     membership = ContractMembership.objects.create(user=user, contract_id=facts.id, source=source)
+    if facts.assignee or facts.max_learners is None:
+        # The seat assigned to one of their verified emails is now their membership (SPEC §9).
+        SeatAssignment.objects.filter(
+            contract_id=facts.id,
+            status=SeatAssignment.Status.OPEN,
+            email__in=EmailAddress.objects.filter(user=user, verified=True)
+            .annotate(low=Lower("email"))
+            .values("low"),
+        ).update(status=SeatAssignment.Status.JOINED, closed_on=timezone.now())
     learners = facts.seats.members
     audit_record(
         facts.page,

@@ -16,10 +16,13 @@ The rules, checked in this order (each refusal has a stable ``code``):
 3. The contract is active and within its dates, and so is the code (``contract-inactive``).
 4. The learner is not already enrolled in the run (``already-enrolled``): no second code is spent.
 5. The code is unused: a one-time code by anyone, any code by this learner (``code-used``).
-6. A learner not yet attached takes a seat, by the law of ``b2b.services.seats`` (seats taken:
+6. A code held by a seat assigned to an email (SPEC §9) is used only by the learner whose
+   verified email (signed up and confirmed, or given by the organization's SSO) it is
+   (``code-assigned-elsewhere``), on every path: the cart, checkout, joining.
+7. A learner not yet attached takes a seat, by the law of ``b2b.services.seats`` (seats taken:
    attached learners plus other learners holding a seat with an order awaiting its payment,
-   within ``max_learners``; ``contract-full``). An attached learner, or one holding a seat with a
-   pending order of theirs, takes no new seat.
+   within ``max_learners``; ``contract-full``). An attached learner, one holding a seat with a
+   pending order of theirs, or the assignee of an open seat assignment, takes no new seat.
 
 Exactly once under concurrency (ARCHITECTURE, rule 3): the deciding functions lock the code row,
 then the contract row (``b2b.services.seats.contract_facts``), and read everything they decide on
@@ -42,7 +45,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
-from b2b.exceptions import ContractInactive, ContractNotFound
+from b2b.exceptions import CodeAssignedElsewhere, ContractInactive, ContractNotFound
 from b2b.models import ContractMembership, ContractPage
 from b2b.services.memberships import membership_write
 from b2b.services.seats import ContractFacts, contract_facts, seat_check
@@ -137,7 +140,8 @@ def contract_code_check(
     if contract_id is None:
         raise ValueError(f"product {product.pk} is not a contract product")
     run = product.course_run
-    facts = _facts(contract_id, user, run=run, order=None, for_update=False)
+    code_id = discount.pk if discount is not None else None
+    facts = _facts(contract_id, user, run=run, order=None, code_id=code_id, for_update=False)
     code = discount
     if code is not None and not hasattr(code, "used_by_user"):
         code = _code(code.pk, user, product=product, lock=False)
@@ -188,7 +192,14 @@ def contract_checkout(
         )
         if complete:
             enrollment = enrollment_enroll(user, run=run, existing=enrollment).enrollment
-        facts = _facts(run.b2b_contract_id, user, run=None, order=order, for_update=True)
+        facts = _facts(
+            run.b2b_contract_id,
+            user,
+            run=None,
+            order=order,
+            code_id=code.pk if code is not None else None,
+            for_update=True,
+        )
         # All the rules again, in their order, now that the contract's facts are known (the
         # code's facts were read before this checkout's own redemption).
         _decide(facts, code, run=run, now=now, enrolled=enrolled)
@@ -300,7 +311,7 @@ def contract_join(user: User, *, code: str) -> JoinResult:
         )
     with transaction.atomic():
         locked = _code(discount.pk, user, product=product, lock=True)
-        facts = _facts(contract_id, user, run=None, order=None, for_update=True)
+        facts = _facts(contract_id, user, run=None, order=None, code_id=locked.pk, for_update=True)
         if facts.attached:
             return JoinResult(facts, joined=False, redemption=None)
         _decide(facts, locked, run=product.course_run, now=timezone.now(), enrolled=False)
@@ -323,13 +334,16 @@ def _facts(
     *,
     run: CourseRun | None,
     order: Order | None,
+    code_id: int | None = None,
     for_update: bool,
 ) -> ContractFacts:
     """``contract_facts``, with a contract gone (or none) refused as a product no longer offered."""
     try:
         if contract_id is None:
             raise ContractNotFound("no contract")
-        return contract_facts(contract_id, user=user, run=run, order=order, for_update=for_update)
+        return contract_facts(
+            contract_id, user=user, run=run, order=order, code_id=code_id, for_update=for_update
+        )
     except ContractNotFound:
         raise ProductUnavailable("This course is no longer offered under a contract.") from None
 
@@ -389,6 +403,11 @@ def _decide(
         if not discount_is_linked(code):
             raise code_not_for_product()
         discount_check_active(code)
+        if facts.code_elsewhere:
+            raise CodeAssignedElsewhere(
+                "This enrollment code was given to someone else by their organization, and only "
+                "they can use it. Ask your organization for a seat of your own."
+            )
     if not facts.is_in_force(now) or (code is not None and not discount_in_dates(code, now)):
         raise ContractInactive(
             f"Enrollment under the contract “{facts.name}” is closed (it is inactive or "

@@ -5,10 +5,12 @@ The law, which every way of taking a seat obeys (checkout and the payment callba
 
 - A seat is a learner's place in a capped contract. Seats taken = learners attached (memberships)
   + other learners holding a seat through an order awaiting its payment (not attached, not the
-  learner deciding). ``SeatCount`` holds the terms and ``_FACTS_SQL`` reads them; a new way of
-  holding a seat (SPEC §9's open assignments) is one more term in both, and nowhere else.
-- A learner already attached, or holding a seat through an order of their own that awaits its
-  payment, takes no new seat. Anyone else takes one only while seats taken < ``max_learners``
+  learner deciding) + open seat assignments (SPEC §9: a seat given to an email, not yet used).
+  ``SeatCount`` holds the terms and ``_FACTS_SQL`` reads them; a new way of holding a seat is one
+  more term in both, and nowhere else.
+- A learner already attached, holding a seat through an order of their own that awaits its
+  payment, or the assignee of an open assignment (a verified email of theirs), takes no new
+  seat. Anyone else takes one only while seats taken < ``max_learners``
   (``seat_check`` raises ``ContractFull`` otherwise). An uncapped contract has seats for all.
 - Decided under the contract lock: ``contract_lock`` locks the contract's own row
   (``SELECT ... FOR UPDATE OF b2b_contractpage``), never Wagtail's page row or the organization's,
@@ -52,10 +54,12 @@ def _not_found(contract_id: int) -> ContractNotFound:
 class SeatCount:
     """The terms of the seats taken on a capped contract (zero terms but ``members`` for an
     uncapped one): ``members``, learners attached; ``held``, other learners holding a seat through
-    an order awaiting its payment (neither attached nor the learner the facts are about)."""
+    an order awaiting its payment (neither attached nor the learner the facts are about);
+    ``assigned``, open seat assignments (``b2b.models.SeatAssignment``)."""
 
     members: int
     held: int
+    assigned: int = 0
 
     @property
     def taken(self) -> int:
@@ -70,7 +74,9 @@ class ContractFacts(ContractTerms):
     ``is_sso``, ``is_in_force``...), and about the learner: ``attached`` (a membership),
     ``enrolled`` (an active enrollment in the run asked about; False when none was), ``holding``
     (a seat held through an order of theirs awaiting its payment, other than the order being
-    decided; capped contracts only) and the contract's ``seats``."""
+    decided; capped contracts only), ``assignee`` (an open seat assignment is for one of their
+    verified emails; capped contracts only), ``code_elsewhere`` (the code asked about is held by
+    a seat assigned to an email that is not theirs) and the contract's ``seats``."""
 
     id: int
     name: str
@@ -85,6 +91,8 @@ class ContractFacts(ContractTerms):
     enrolled: bool
     holding: bool
     seats: SeatCount
+    assignee: bool = False
+    code_elsewhere: bool = False
 
     @property
     def pk(self) -> int:
@@ -97,8 +105,9 @@ class ContractFacts(ContractTerms):
 
     @property
     def has_seat(self) -> bool:
-        """The learner takes no new seat: attached, or holding one through a pending order."""
-        return self.attached or (self.max_learners is not None and self.holding)
+        """The learner takes no new seat: attached, holding one through a pending order, or the
+        assignee of an open assignment."""
+        return self.attached or (self.max_learners is not None and (self.holding or self.assignee))
 
     @property
     def seats_free(self) -> int | None:
@@ -111,9 +120,10 @@ class ContractFacts(ContractTerms):
 #: The facts' statement (``contract_facts``): one row of the contract and organization tables,
 #: with the learner's and the seats' subqueries, no ORM (building the equivalent query cost about
 #: 7 ms of the 14.8 ms the facts took per checkout, under a lock every learner queues on). Its
-#: placeholders, in order: the pending state, the user (attached), then per ``{enrolled}``,
-#: ``{holding}`` and ``{held}`` the parameters ``_facts_params`` gives. The terms of ``SeatCount``
-#: are ``members`` and ``held``: a new term is one more column here and in ``SeatCount``.
+#: placeholders, in order: the user (attached), then per ``{enrolled}``, ``{holding}``, the
+#: assignee and ``{held}`` the parameters ``_facts_params`` gives. The terms of ``SeatCount``
+#: are ``members``, ``held`` and ``assigned``: a new term is one more column here and in
+#: ``SeatCount``.
 _FACTS_SQL = """
 SELECT c.page_ptr_id, c.name, o.name, c.enrollment_fixed_price, c.integration_type, c.active,
   c.contract_start, c.contract_end, c.max_learners,
@@ -124,13 +134,27 @@ SELECT c.page_ptr_id, c.name, o.name, c.enrollment_fixed_price, c.integration_ty
     SELECT 1 FROM ecommerce_order p
     WHERE p.state = %s AND p.purchaser_id = %s{not_order} AND {of_contract}
   ) END AS holding,
+  CASE WHEN c.max_learners IS NULL THEN FALSE ELSE EXISTS (
+    SELECT 1 FROM b2b_seatassignment a
+    JOIN account_emailaddress ea ON LOWER(ea.email) = a.email
+    WHERE a.contract_id = c.page_ptr_id AND a.status = 'open' AND ea.user_id = %s AND ea.verified
+  ) END AS assignee,
+  {code_elsewhere} AS code_elsewhere,
   (SELECT COUNT(*) FROM b2b_contractmembership m WHERE m.contract_id = c.page_ptr_id) AS members,
   CASE WHEN c.max_learners IS NULL THEN 0 ELSE (
     SELECT COUNT(DISTINCT p.purchaser_id) FROM ecommerce_order p
     WHERE p.state = %s AND p.purchaser_id <> %s{not_order} AND {of_contract}
       AND NOT EXISTS (SELECT 1 FROM b2b_contractmembership m
                       WHERE m.contract_id = c.page_ptr_id AND m.user_id = p.purchaser_id)
-  ) END AS held
+      AND NOT EXISTS (SELECT 1 FROM b2b_seatassignment a
+                      JOIN account_emailaddress ea ON LOWER(ea.email) = a.email
+                      WHERE a.contract_id = c.page_ptr_id AND a.status = 'open'
+                        AND ea.user_id = p.purchaser_id AND ea.verified)
+  ) END AS held,
+  CASE WHEN c.max_learners IS NULL THEN 0 ELSE (
+    SELECT COUNT(*) FROM b2b_seatassignment a
+    WHERE a.contract_id = c.page_ptr_id AND a.status = 'open'
+  ) END AS assigned
 FROM b2b_contractpage c
 JOIN b2b_organizationpage o ON o.page_ptr_id = c.organization_id
 WHERE c.page_ptr_id = %s
@@ -141,21 +165,33 @@ _OF_CONTRACT = """EXISTS (
       JOIN ecommerce_product pr ON pr.id = l.product_id
       JOIN courses_courserun r ON r.id = pr.course_run_id
       WHERE l.order_id = p.id AND r.b2b_contract_id = c.page_ptr_id)"""
+# The code asked about is held by an open seat assignment for an email that is not a verified
+# address of the learner (SPEC §9: only the assignee may use it).
+_CODE_ELSEWHERE = """EXISTS (SELECT 1 FROM b2b_seatassignmentcode h
+      JOIN b2b_seatassignment a ON a.id = h.assignment_id
+      WHERE h.discount_id = %s AND a.status = 'open' AND NOT EXISTS (
+        SELECT 1 FROM account_emailaddress ea
+        WHERE ea.user_id = %s AND ea.verified AND LOWER(ea.email) = a.email))"""
 _ENROLLED = """EXISTS (SELECT 1 FROM courses_courserunenrollment e
                  WHERE e.user_id = %s AND e.run_id = %s AND e.active)"""
 
 
 @functools.cache
-def _facts_sql(with_run: bool, with_order: bool) -> str:
+def _facts_sql(with_run: bool, with_order: bool, with_code: bool = False) -> str:
     return _FACTS_SQL.format(
         enrolled=_ENROLLED if with_run else "FALSE",
+        code_elsewhere=_CODE_ELSEWHERE if with_code else "FALSE",
         not_order=" AND p.id <> %s" if with_order else "",
         of_contract=_OF_CONTRACT,
     )
 
 
 def _facts_params(
-    contract_id: int, user_id: int, run_id: int | None, order_id: int | None
+    contract_id: int,
+    user_id: int,
+    run_id: int | None,
+    order_id: int | None,
+    code_id: int | None = None,
 ) -> list[Any]:
     pending = Order.State.PENDING.value
     not_order = [order_id] if order_id is not None else []
@@ -165,6 +201,8 @@ def _facts_params(
         pending,
         user_id,
         *not_order,
+        user_id,
+        *([code_id, user_id] if code_id is not None else []),
         pending,
         user_id,
         *not_order,
@@ -209,10 +247,13 @@ def contract_facts(
     user: User,
     run: CourseRun | None = None,
     order: Order | None = None,
+    code_id: int | None = None,
     for_update: bool,
 ) -> ContractFacts:
     """The contract's facts for ``user`` (see ``ContractFacts``), with ``enrolled`` about ``run``
-    and ``holding`` not counting ``order`` (the order being decided).
+    and ``holding`` not counting ``order`` (the order being decided), and
+    ``code_elsewhere`` about the enrollment code ``code_id`` (held by a seat assigned to someone
+    else).
 
     ``for_update``: lock the contract row first (``contract_lock``: one statement) and read the
     facts after it is granted; without it, a preview that decides nothing. One hand-written
@@ -225,14 +266,14 @@ def contract_facts(
     run_id = run.pk if run is not None else None
     with connection.cursor() as cursor:
         cursor.execute(
-            _facts_sql(run_id is not None, order_id is not None),
-            _facts_params(contract_id, user.pk, run_id, order_id),
+            _facts_sql(run_id is not None, order_id is not None, code_id is not None),
+            _facts_params(contract_id, user.pk, run_id, order_id, code_id),
         )
         row = cursor.fetchone()
     if row is None:
         raise _not_found(contract_id)
     (pk, name, organization_name, price, integration_type, active, start, end, cap) = row[:9]
-    attached, enrolled, holding, members, held = row[9:]
+    attached, enrolled, holding, assignee, code_elsewhere, members, held, assigned = row[9:]
     return ContractFacts(
         id=pk,
         name=name,
@@ -246,7 +287,9 @@ def contract_facts(
         attached=bool(attached),
         enrolled=bool(enrolled),
         holding=bool(holding),
-        seats=SeatCount(members=members, held=held),
+        assignee=bool(assignee),
+        code_elsewhere=bool(code_elsewhere),
+        seats=SeatCount(members=members, held=held, assigned=assigned),
     )
 
 
@@ -268,6 +311,8 @@ def seat_check(facts: ContractFacts, *, to_learner: bool = False) -> None:
         )
     seats = facts.seats
     held = f" and {seats.held} held by orders awaiting payment" if seats.held else ""
+    if seats.assigned:
+        held += f" and {seats.assigned} assigned by email"
     raise ContractFull(
         f"Contract {facts.id} ({facts.name!r}) is full: {seats.members} of its "
         f"{facts.max_learners} learners are attached{held}. Raise its learner cap or detach a "

@@ -230,6 +230,11 @@ def test_the_schema_documents_the_api(client):
         "/api/v0/courses/",
         "/api/v0/courses/{readable_id}/",
         "/api/v0/enrollments/",
+        "/api/v0/manage/contracts/{contract_id}/",
+        "/api/v0/manage/contracts/{contract_id}/assignments/",
+        "/api/v0/manage/contracts/{contract_id}/codes/",
+        "/api/v0/manage/contracts/{contract_id}/learners/",
+        "/api/v0/manage/organizations/",
         "/api/v0/me/",
         "/api/v0/orders/{order_id}/",
     ]
