@@ -1,10 +1,12 @@
 """The commands as an operator runs them: exit codes, stderr, never a traceback (SPEC §2)."""
 
 import os
+import subprocess
+import sys
 
 import pytest
 
-from tests.b2b.operator import manage
+from tests.b2b.operator import PROJECT, manage
 
 
 @pytest.mark.parametrize(
@@ -151,3 +153,18 @@ def test_an_unreachable_database_says_to_check_the_url():
     assert result.stderr.startswith("CommandError: Cannot reach the database (")
     assert result.stderr.endswith("): check DATABASE_URL and that the server runs.\n")
     assert "Traceback" not in result.stderr
+
+
+def test_a_reader_closing_early_stops_the_command_quietly(operator_env):
+    # `manage.py b2b_list ... | head`: the reader is gone before the command writes.
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "b2b_list", "organizations", "--format", "json"],
+        cwd=PROJECT,
+        env=operator_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    process.stdout.close()
+    stderr = process.stderr.read()
+    assert (process.wait(), stderr) == (141, "")
