@@ -35,9 +35,11 @@ EXIT_BROKEN_PIPE = 141
 def _stdout_discard(stream: Any) -> None:
     """Point the process's stdout at /dev/null when ``stream`` writes to it, so the buffered
     rest is dropped at exit instead of raising ``BrokenPipeError`` again."""
-    if getattr(stream, "_out", None) is sys.stdout:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+    stdout = sys.stdout
+    if stdout is None or id(getattr(stream, "_out", None)) != id(stdout):
+        return  # a stream of the caller's (call_command's stdout=): nothing of the process's
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, stdout.fileno())
 
 
 class DomainCommand(BaseCommand):
