@@ -9,6 +9,7 @@ import contextlib
 import io
 import json
 import logging
+import os
 import re
 import shutil
 import sys
@@ -26,6 +27,19 @@ from main.exceptions import DomainError
 from main.exports import csv_writer
 
 FORMATS = ("table", "json", "csv")
+#: The exit status when stdout's reader closes early (`... | head`): 128 + SIGPIPE, as a shell
+#: reports for a Unix tool stopped that way.
+EXIT_BROKEN_PIPE = 141
+
+
+def _stdout_discard(stream: Any) -> None:
+    """Point the process's stdout at /dev/null when ``stream`` writes to it, so the buffered
+    rest is dropped at exit instead of raising ``BrokenPipeError`` again."""
+    stdout = sys.stdout
+    if stdout is None or id(getattr(stream, "_out", None)) != id(stdout):
+        return  # a stream of the caller's (call_command's stdout=): nothing of the process's
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, stdout.fileno())
 
 
 class DomainCommand(BaseCommand):
@@ -43,6 +57,11 @@ class DomainCommand(BaseCommand):
         try:
             with acting_as(Via.COMMAND, name=name.strip()), _log_lines(options.get("verbosity", 1)):
                 handler(**options)
+                self.stdout.flush()
+        except BrokenPipeError:
+            # The reader went away (`... | head`): stop quietly, as Unix tools do on SIGPIPE.
+            _stdout_discard(self.stdout)
+            raise SystemExit(EXIT_BROKEN_PIPE) from None
         except DomainError as exc:
             raise CommandError(exc.message, returncode=1) from exc
         except (OperationalError, ProgrammingError) as exc:  # not integrity errors: those are bugs

@@ -65,7 +65,10 @@ def django_db_setup(django_db_setup, django_db_blocker, django_db_use_migrations
     instead of migrating again in a process of their own (about 10 s of CPU each time here)."""
     from django.db import connection
 
-    if connection.vendor == "sqlite" and django_db_use_migrations:
+    # Only when the test database was set up: pytest-django sets up none when no collected test
+    # asks for one (``pytest tests/b2b/test_exit_codes.py``), and the connection is then the
+    # project's own db.sqlite3 (the demo's data, or an empty file), which must not be copied.
+    if connection.vendor == "sqlite" and django_db_use_migrations and connection.is_in_memory_db():
         path = tmp_path_factory.mktemp("migrated") / "db.sqlite3"
         with django_db_blocker.unblock():
             connection.ensure_connection()

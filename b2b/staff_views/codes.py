@@ -68,6 +68,8 @@ def codes(request: HttpRequest, contract: ContractPage) -> HttpResponse:
         "codes.html",
         page=page,
         listing=listing,
+        # The deactivate button only where a code on the page can be ticked (a usable one).
+        selectable=any(row["status"] == "usable" for row in listing),
         status=status,
         statuses=STATUSES,
         query=query,

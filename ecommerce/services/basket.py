@@ -184,7 +184,7 @@ def _summary(
 ) -> BasketSummary:
     total = discounted_price(product.price, discount)
     if blocker is None and total > ZERO and not payments_configured():
-        blocker = payments_refusal()
+        blocker = payments_refusal(code_applied=discount is not None)
     code_needed, contract_name, organization_name = checked
     return BasketSummary(
         product=product,
@@ -199,8 +199,11 @@ def _summary(
     )
 
 
-def payments_refusal() -> PaymentsNotConfigured:
+def payments_refusal(*, code_applied: bool) -> PaymentsNotConfigured:
+    """The refusal of a priced checkout while payments are not configured (SPEC §5); it speaks
+    of the code only when one is applied (a contract's member needs none)."""
+    unused = " and your code stays unused" if code_applied else ""
     return PaymentsNotConfigured(
         "Payments are not available on this site yet, so this course cannot be bought now: "
-        "nothing was charged and your code stays unused. Try again later."
+        f"nothing was charged{unused}. Try again later."
     )

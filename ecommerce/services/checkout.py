@@ -142,7 +142,7 @@ def _checkout(user: User, ip_address: str, code: str | None) -> CheckoutResult:
     contract_id = product_contract_id(product)
     total = discounted_price(product.price, discount)
     if total > ZERO and not payments_configured():
-        raise payments_refusal()
+        raise payments_refusal(code_applied=discount is not None)
     if code is not None and discount is not None and total > ZERO:
         # A pending order: the basket shows the code the order holds.
         basket_code_store(basket.pk, discount)

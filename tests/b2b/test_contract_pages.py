@@ -120,6 +120,11 @@ def test_codes_listing_filter_and_deactivate(
         .count()
         == 3
     )
+    button = 'data-b2b="codes-deactivate"'
+    assert button in staff_client.get(url("codes", contract)).content.decode()
+    # Only deactivated codes listed: nothing to tick, so no button to deactivate them.
+    deactivated = staff_client.get(url("codes", contract, status="deactivated"))
+    assert (deactivated.context["total"], button in deactivated.content.decode()) == (1, False)
     foreign = staff_client.post(url("codes_deactivate", contract), {"code": ["NOPE"]}, follow=True)
     assert "Not codes of this contract: NOPE" in foreign.content.decode()
 

@@ -75,7 +75,13 @@ def test_demo_runs_both_walkthroughs(tmp_path, monkeypatch, settings):
     from django.contrib.auth import authenticate
 
     assert "Staff login: staff / b2b-staff-demo" in text
-    assert "Wagtail admin: http://127.0.0.1:8000/cms/" in text
+    assert (
+        "Wagtail admin: http://127.0.0.1:8000/cms/ — Pages → Organizations: organizations and "
+        "contracts (basics, learner provisioning, availability)\n"
+        f"A contract's own pages: http://127.0.0.1:8000/cms/b2b/contracts/{typical.pk}/ — "
+        "overview, courseware (add a course), enrollment codes (CSV, deactivate), learners "
+        "(attach by email: ada@example.edu, grace@example.edu, alan@example.edu), history\n"
+    ) in text
     assert f"http://127.0.0.1:8000/admin/b2b/contractpage/{typical.pk}/change/" in text
     staff = authenticate(username="staff", password="b2b-staff-demo")
     assert (

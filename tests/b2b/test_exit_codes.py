@@ -1,10 +1,13 @@
 """The commands as an operator runs them: exit codes, stderr, never a traceback (SPEC §2)."""
 
+import json
 import os
+import subprocess
+import sys
 
 import pytest
 
-from tests.b2b.operator import manage
+from tests.b2b.operator import PROJECT, manage
 
 
 @pytest.mark.parametrize(
@@ -151,3 +154,58 @@ def test_an_unreachable_database_says_to_check_the_url():
     assert result.stderr.startswith("CommandError: Cannot reach the database (")
     assert result.stderr.endswith("): check DATABASE_URL and that the server runs.\n")
     assert "Traceback" not in result.stderr
+
+
+def test_a_reader_closing_early_stops_the_command_quietly(operator_env):
+    # `manage.py b2b_list ... | head`: the reader is gone before the command writes.
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "b2b_list", "organizations", "--format", "json"],
+        cwd=PROJECT,
+        env=operator_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    process.stdout.close()
+    stderr = process.stderr.read()
+    assert (process.wait(), stderr) == (141, "")
+
+
+def test_a_reader_closing_mid_list_stops_the_streamed_codes_quietly(operator_env):
+    # `manage.py b2b_list contracts --codes ID --format json | head`: 2,000 codes, far more than
+    # a pipe holds, so the reader goes away in the middle of the streamed query.
+    for argv in (
+        ["load_catalog"],
+        [
+            "b2b_contract",
+            "create",
+            "Acme",
+            "Acme staff",
+            "non-sso",
+            "--create",
+            "--org-key",
+            "Acme",
+        ],
+    ):
+        assert manage(operator_env, *argv).returncode == 0
+    contract_id = manage(operator_env, "b2b_list", "contracts", "--format", "json")
+    contract_id = str(json.loads(contract_id.stdout)[0]["id"])
+    steps = (
+        ["b2b_contract", "modify", contract_id, "--max-learners", "2000"],
+        ["b2b_courseware", "add", contract_id, "course-v1:MITxT+14.100x"],
+    )
+    for argv in steps:
+        assert manage(operator_env, *argv).returncode == 0
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "b2b_list", "contracts", "--codes", contract_id]
+        + ["--format", "json"],
+        cwd=PROJECT,
+        env=operator_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout.read(3) == "[\n "
+    process.stdout.close()
+    stderr = process.stderr.read()
+    assert (process.wait(), stderr) == (141, "")

@@ -87,6 +87,27 @@ def test_without_payments_configured_a_priced_checkout_refuses_and_consumes_noth
     assert shop_state() == before
 
 
+def test_without_payments_configured_a_member_is_refused_without_talk_of_a_code(
+    client, priced, learner
+):
+    # A member (joined with a code, spent on joining) buys with no code applied.
+    client.force_login(learner)
+    client.post("/join/", {"code": priced.codes[0]})
+    client.get(f"/cart/add/?product_id={priced.product.pk}")
+    refusal = (
+        "Payments are not available on this site yet, so this course cannot be bought now: "
+        "nothing was charged. Try again later."
+    )
+    assert refusal in client.get("/cart/").content.decode()
+    before = shop_state()
+
+    response = client.post("/checkout/")
+
+    messages = [(m.extra_tags, m.message) for m in get_messages(response.wsgi_request)]
+    assert messages == [("payments-not-configured", refusal)]
+    assert shop_state() == before
+
+
 def test_priced_checkout_makes_a_pending_order_and_a_signed_form(client, priced, learner, payments):
     response = _pending(client, priced, priced.codes[0], learner)
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.urls import reverse
 
 from b2b.services.edx_sync import contracts_edx_summary
 from b2b.services.staff import staff_member_ensure
@@ -170,9 +171,12 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Staff login: {STAFF_USERNAME} / {STAFF_PASSWORD} "
             "(group “B2B staff”, not a superuser)\n"
-            f"Wagtail admin: {base}/cms/ — Pages → Home → Organizations: organizations and "
-            "contracts (basics, learner provisioning, availability; courseware, learners and "
-            "codes shown read-only)\n"
+            f"Wagtail admin: {base}/cms/ — Pages → Organizations: organizations and contracts "
+            "(basics, learner provisioning, availability)\n"
+            f"A contract's own pages: {base}{reverse('b2b_contract:overview', args=[typical_id])}"
+            " — overview, courseware (add a course), enrollment codes (CSV, deactivate), "
+            "learners (attach by email: "
+            f"{', '.join(f'{u}@example.edu' for u, _ in DEMO_LEARNERS)}), history\n"
             f"Django Admin:  {base}/admin/ — B2b → Contracts (read-only, "
             f"{base}/admin/b2b/contractpage/{typical_id}/change/), Users → a learner "
             f"({', '.join(u for u, _ in DEMO_LEARNERS)}) → “add a contract membership”"

@@ -3,6 +3,7 @@ data."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -179,18 +180,20 @@ class Command(DomainCommand):
     def codes_json(self, contract_id: int, codes_out: Path | None) -> None:
         """Every code of the contract with its status, as one JSON list (streamed, one object a
         line); with ``--codes-out`` the CSV is written too."""
-        rows = contract_codes_status(contract_id)
-        first = next(rows, None)  # looks the contract up: an unknown ID is refused before output
-        if codes_out is not None:
-            self.codes(contract_id, codes_out, quiet=True)
-        if first is None:
-            self.stdout.write("[]")
-            return
-        self.stdout.write("[")
-        self.stdout.write("  " + json.dumps(first, ensure_ascii=False), ending="")
-        for row in rows:
-            self.stdout.write(",\n  " + json.dumps(row, ensure_ascii=False), ending="")
-        self.stdout.write("\n]")
+        # Closed on the way out, even when the reader goes away mid-list (`| head`): the query's
+        # cursor is released while the database connection is still open.
+        with contextlib.closing(contract_codes_status(contract_id)) as rows:
+            first = next(rows, None)  # looks the contract up: an unknown ID is refused first
+            if codes_out is not None:
+                self.codes(contract_id, codes_out, quiet=True)
+            if first is None:
+                self.stdout.write("[]")
+                return
+            self.stdout.write("[")
+            self.stdout.write("  " + json.dumps(first, ensure_ascii=False), ending="")
+            for row in rows:
+                self.stdout.write(",\n  " + json.dumps(row, ensure_ascii=False), ending="")
+            self.stdout.write("\n]")
 
     def courseware(self, *, contract_id: int, format: str, **_: Any) -> None:
         rows = courseware_list(contract_id)
