@@ -269,7 +269,7 @@ class ContractPage(ContractTerms, RecordedPage):
     base_form_class = ContractPageForm
     copy_form_class = ContractCopyForm
     content_panels = [
-        ContractStatusPanel(heading="Courseware, learners and codes"),
+        ContractStatusPanel(heading="Courseware, codes and learners"),
         MultiFieldPanel(
             [
                 FieldPanel("name"),

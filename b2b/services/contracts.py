@@ -343,6 +343,7 @@ def contract_modify(
         if value is not UNSET
     }
     if not requested:
+        contract_get(contract_id)  # an unknown contract is said as such, before the options
         raise InvalidContractInput(
             "Nothing to change: give at least one option, for example --max-learners 100 "
             "(see `manage.py b2b_contract modify --help`)."

@@ -193,9 +193,10 @@ def test_refusals_change_nothing(contract, run_command, unchanged, argv, message
     assert str(refusal.value) == message
 
 
-def test_unknown_contract(contract, run_command, unchanged):
+@pytest.mark.parametrize("argv", [["--max-learners", "3"], ["--dry-run"], []])
+def test_unknown_contract(contract, run_command, unchanged, argv):
     with unchanged(), pytest.raises(CommandError) as refusal:
-        run_command("b2b_contract", "modify", "424242", "--max-learners", "3")
+        run_command("b2b_contract", "modify", "424242", *argv)
     assert (
         str(refusal.value)
         == "No contract with ID 424242: `manage.py b2b_list contracts` lists them."
