@@ -208,7 +208,8 @@ VIA_LABELS: dict[str, str] = {
     "portal": "managers' portal",
     "checkout": "checkout",
     "sso": "SSO login",
-    "task": "task",
+    "join": "joining with a code",
+    "task": "background task",
     "process": "process",
 }
 

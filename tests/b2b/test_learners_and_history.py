@@ -75,7 +75,7 @@ def test_history_shows_every_change_from_the_commands(contract, catalog, run_com
         ("contract.create", "command", "manage.py b2b_contract create"),
         ("contract.change", "command", "manage.py b2b_contract modify"),
         ("courseware.add", "command", "manage.py b2b_courseware add"),
-        ("codes.adjust", "task", "task contract_codes_adjust"),
+        ("codes.adjust", "task", "the enrollment-code adjustment"),
         ("courseware.remove", "command", "manage.py b2b_courseware remove"),
     ]
     assert rows[1]["changes"] == {

@@ -66,7 +66,7 @@ def codes_adjust_and_record(
 ) -> CodesReport:
     """Run ``codes_adjust`` and record the run in the contract's audit trail, acting as the task
     ``contract_codes_adjust`` (the task's body, wherever it runs). Returns the report."""
-    with acting_as(Via.TASK, name="task contract_codes_adjust"):
+    with acting_as(Via.TASK, name="the enrollment-code adjustment"):
         report = codes_adjust(contract_id, progress=progress)
         with transaction.atomic():
             codes_adjusted_record(report)
