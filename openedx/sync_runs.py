@@ -18,6 +18,7 @@ from openedx.config import edx_configured
 from openedx.exceptions import EdxError, EdxNotConfigured, EdxRecordNotFound, EdxRefused
 from openedx.sync_claims import (
     EdxSyncResult,
+    Outcome,
     sync_claim,
     sync_finish,
     sync_unclaimed_result,
@@ -78,6 +79,25 @@ def _details_send(client: EdxClient, run: CourseRun) -> dict[str, Any] | None:
     return sent
 
 
+def _run_read(run_id: int, *, not_managed: str) -> tuple[CourseRun, EdxSyncResult | None]:
+    """The run, and the result of its sync when nothing is to be sent: Open edX is off
+    (``not-configured``), or the run was not created here (``not-managed``, ``not_managed``
+    saying why). Raises ``EdxRecordNotFound`` for an unknown ID."""
+    run = CourseRun.objects.filter(pk=run_id).first()
+    if run is None:
+        raise EdxRecordNotFound(f"No course run with ID {run_id}.")
+    if not edx_configured():
+        detail = "Open edX is not configured: nothing sent"
+        outcome: Outcome = "not-configured"
+    elif not run.edx_source_key:
+        detail, outcome = not_managed, "not-managed"
+    else:
+        return run, None
+    return run, EdxSyncResult(
+        "run", run.pk, run.courseware_id, None, run.edx_status, outcome, detail
+    )
+
+
 def course_run_sync(run_id: int, *, client: EdxClient | None = None) -> EdxSyncResult:
     """Create the contract run ``run_id`` in Open edX: GET the source run, clone it to the run's
     key, PATCH title, ``pacing_type: self_paced`` and ``schedule`` (SPEC §8).
@@ -88,30 +108,12 @@ def course_run_sync(run_id: int, *, client: EdxClient | None = None) -> EdxSyncR
     (``not-managed``: it has no ``edx_source_key``). Failures are recorded (``failed`` with the
     error) and returned, not raised. Raises ``EdxRecordNotFound`` for an unknown ID.
     """
-    run = CourseRun.objects.filter(pk=run_id).first()
-    if run is None:
-        raise EdxRecordNotFound(f"No course run with ID {run_id}.")
+    run, skipped = _run_read(
+        run_id, not_managed="not created here (it comes from Open edX): nothing to clone"
+    )
+    if skipped is not None:
+        return skipped
     key = run.courseware_id
-    if not edx_configured():
-        return EdxSyncResult(
-            "run",
-            run.pk,
-            key,
-            None,
-            run.edx_status,
-            "not-configured",
-            "Open edX is not configured: nothing sent",
-        )
-    if not run.edx_source_key:
-        return EdxSyncResult(
-            "run",
-            run.pk,
-            key,
-            None,
-            run.edx_status,
-            "not-managed",
-            "not created here (it comes from Open edX): nothing to clone",
-        )
     if run.edx_status == EdxStatus.CREATED:
         return EdxSyncResult(
             "run", run.pk, key, None, run.edx_status, "already-created", "already in Open edX"
@@ -187,30 +189,13 @@ def course_run_update_sync(run_id: int, *, client: EdxClient | None = None) -> E
     ``failed`` with the error) and returned, not raised. Raises ``EdxRecordNotFound`` for an
     unknown ID.
     """
-    run = CourseRun.objects.filter(pk=run_id).first()
-    if run is None:
-        raise EdxRecordNotFound(f"No course run with ID {run_id}.")
+    run, skipped = _run_read(
+        run_id,
+        not_managed="not created here (it comes from Open edX): its details are edited in Studio",
+    )
+    if skipped is not None:
+        return skipped
     key = run.courseware_id
-    if not edx_configured():
-        return EdxSyncResult(
-            "run",
-            run.pk,
-            key,
-            None,
-            run.edx_status,
-            "not-configured",
-            "Open edX is not configured: nothing sent",
-        )
-    if not run.edx_source_key:
-        return EdxSyncResult(
-            "run",
-            run.pk,
-            key,
-            None,
-            run.edx_status,
-            "not-managed",
-            "not created here (it comes from Open edX): its details are edited in Studio",
-        )
     if run.edx_status != EdxStatus.CREATED:
         return EdxSyncResult(
             "run",
