@@ -20,10 +20,10 @@ from typing import Any, Protocol
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, Exists, F, OuterRef, Q
 from django.utils import timezone
 
-from b2b.models import ContractMembership, ContractPage
+from b2b.models import ContractMembership, ContractPage, SeatAssignmentCode
 from b2b.services.audit import codes_adjusted_record
 from b2b.services.codes_pending import (
     codes_pending_clear,
@@ -544,9 +544,15 @@ def _apply(
         surplus = item.deactivated - item.deactivated_unlimited
         if surplus:
             with transaction.atomic():
-                newest = lockable(_usable_one_time(product.pk).order_by("-pk")).values("pk")[
-                    :surplus
-                ]
+                # Codes held for a seat assigned by email (SPEC §9) go last, newest first.
+                held = Exists(
+                    SeatAssignmentCode.objects.filter(
+                        discount_id=OuterRef("pk"), assignment__status="open"
+                    )
+                )
+                newest = lockable(
+                    _usable_one_time(product.pk).annotate(held=held).order_by("held", "-pk")
+                ).values("pk")[:surplus]
                 deactivated += Discount.objects.filter(pk__in=newest).update(
                     is_active=False, updated_on=now()
                 )
