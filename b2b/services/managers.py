@@ -47,8 +47,10 @@ def email_normalise(text: str) -> str:
 
 
 def account_for_email(email: str) -> Any:
-    """The account whose verified address is ``email``, else the one whose email it is, else
-    None."""
+    """The account whose confirmed address is ``email``; else an account made outside sign-up
+    (no recorded address at all: ``createsuperuser``, staff tools) whose email it is; else None.
+    An address typed at sign-up and never confirmed links nothing: it is linked when confirmed
+    (``managed_organizations``)."""
     address = (
         EmailAddress.objects.filter(email__iexact=email, verified=True)
         .select_related("user")
@@ -56,7 +58,12 @@ def account_for_email(email: str) -> Any:
     )
     if address is not None:
         return address.user
-    return get_user_model().objects.filter(email__iexact=email).order_by("pk").first()
+    return (
+        get_user_model()
+        .objects.filter(email__iexact=email, emailaddress__isnull=True)
+        .order_by("pk")
+        .first()
+    )
 
 
 @dataclass(frozen=True)

@@ -93,6 +93,23 @@ def test_demo_runs_both_walkthroughs(tmp_path, monkeypatch, settings):
         False,
         ["B2B staff"],
     )
+    # Walkthrough 3: a manager for UniversityX and three seats assigned by email, each holding
+    # one of the CSV's codes (the learner below gets one that no seat holds).
+    from b2b.models import OrganizationManager, SeatAssignment, SeatAssignmentCode
+
+    assert list(OrganizationManager.objects.values_list("email", "organization__name")) == [
+        ("manager@universityx.example.edu", "UniversityX")
+    ]
+    assert sorted(SeatAssignment.objects.values_list("email", "status")) == [
+        ("amara.new@universityx.example.edu", "open"),
+        ("bao.new@universityx.example.edu", "open"),
+        ("carmen.new@universityx.example.edu", "open"),
+    ]
+    assert "Manager login: manager / manage-universityx" in text
+    assert authenticate(username="manager", password="manage-universityx") is not None
+    held = set(SeatAssignmentCode.objects.values_list("discount__discount_code", flat=True))
+    assert len(held) == 3 and held <= set(codes)
+    codes = [c for c in codes if c not in held]
     # What a learner needs to try the cart: a Product URL, a login, an unused code of the CSV.
     assert text.endswith(
         "== Try it as a learner (run `make run`)\n"

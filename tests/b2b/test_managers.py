@@ -193,3 +193,17 @@ def test_wagtail_managers_page_refuses_others(org, client):
     )
     assert response.status_code == 302
     assert OrganizationManager.objects.count() == 0
+
+
+def test_an_unconfirmed_address_is_not_linked_until_confirmed(org, run_command):
+    from main.accounts import account_email_record
+
+    squatter = UserFactory(username="squatter", email="boss@example.edu", email_verified=False)
+    account_email_record(squatter, "boss@example.edu", verified=False)  # as sign-up leaves it
+    out = run_command(
+        "b2b_organization", "managers", "add", str(org.pk), "boss@example.edu", "--format", "json"
+    )
+    assert json.loads(out.stdout) == [{"email": "boss@example.edu", "outcome": "invited"}]
+    assert list(managed_organizations(squatter)) == []
+    account_email_record(squatter, "boss@example.edu", verified=True)
+    assert list(managed_organizations(squatter)) == [org]

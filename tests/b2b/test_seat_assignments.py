@@ -270,3 +270,42 @@ def test_the_command_refuses_bad_input(offer, argv, message):
         call_command("b2b_seats", "assign", *[a.format(c=offer.contract.pk) for a in argv])
     assert (str(refusal.value), refusal.value.returncode) == (message, 1)
     assert SeatAssignment.objects.count() == 0
+
+
+def test_a_real_smtp_server_receives_the_invitations(
+    offer, settings, django_capture_on_commit_callbacks
+):
+    from tests.main.smtp import SMTPServer
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_TIMEOUT = 10
+    settings.DEFAULT_FROM_EMAIL = "Learning <no-reply@learn.example.edu>"
+    with SMTPServer() as server:
+        settings.EMAIL_PORT = server.port
+        with django_capture_on_commit_callbacks(execute=True):
+            seats_assign(
+                offer.contract.pk,
+                [("new1@example.edu", "New One"), ("new2@example.edu", "")],
+                apply=True,
+            )
+        received = server.recorder.received
+    assert sorted(r.rcpt_tos[0] for r in received) == ["new1@example.edu", "new2@example.edu"]
+    first = next(r for r in received if r.rcpt_tos == ["new1@example.edu"])
+    code = held_code_of("new1@example.edu", offer.product)
+    assert first.message["Subject"] == "University X has a seat for you on Learning"
+    assert f"https://learn.example.edu/join/{code}/" in first.part("text/plain")
+    assert f"https://learn.example.edu/join/{code}/" in first.part("text/html")
+    assert set(OutgoingMail.objects.values_list("status", flat=True)) == {"sent"}
+
+
+def held_code_of(email, product):
+    return (
+        SeatAssignmentCode.objects.filter(
+            assignment__email=email, discount__product_links__product=product
+        )
+        .get()
+        .discount.discount_code
+    )

@@ -188,3 +188,14 @@ def test_the_commands_list_remind_revoke_and_reassign(offer, run_command):
     assert json.loads(moved.stdout) == [
         {"line": 1, "email": "dee@example.edu", "name": "Dee", "outcome": "assigned"}
     ]
+
+
+def test_lowering_the_cap_deactivates_codes_no_seat_holds(offer, run_command):
+    # The seat holds the newest code, the first the adjustment would otherwise deactivate.
+    hold = SeatAssignment.objects.get().held_codes.get()
+    code = Discount.objects.filter(product_links__product=offer.product).order_by("-pk").first()
+    hold.discount = code
+    hold.save()
+    run_command("b2b_contract", "modify", str(offer.contract.pk), "--max-learners", "1")
+    usable = list(Discount.objects.filter(product_links__product=offer.product).usable())
+    assert usable == [code]

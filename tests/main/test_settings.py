@@ -198,11 +198,14 @@ def test_beat_requeues_lost_work_every_five_minutes_and_redis_redelivers_after_f
     shown = json.loads(python(DURABLE).stdout)
 
     every = {"schedule": 300.0, "options": {"expires": 300.0}}
+    hourly = {"schedule": 3600.0, "options": {"expires": 3600.0}}
     assert shown == {
         "after": 300.0,
         "lease": 900.0,
         "transport": {"visibility_timeout": 900.0},
         "beat": {
+            "contract-alerts": {"task": "b2b.tasks.contract_alerts", **hourly},
+            "seats-remind": {"task": "b2b.tasks.seats_remind", **hourly},
             "mail-requeue": {"task": "main.tasks.mail_requeue", **every},
             "codes-adjust-requeue": {"task": "b2b.tasks.codes_adjust_requeue", **every},
             "edx-syncs-requeue": {"task": "openedx.tasks.edx_syncs_requeue", **every},

@@ -32,6 +32,14 @@ DEMO_PASSWORD = "learn-with-a-code"
 STAFF_USERNAME = "staff"
 STAFF_EMAIL = "staff@example.com"
 STAFF_PASSWORD = "b2b-staff-demo"
+MANAGER_USERNAME = "manager"
+MANAGER_EMAIL = "manager@universityx.example.edu"
+MANAGER_PASSWORD = "manage-universityx"
+ASSIGNED_EMAILS = (
+    "amara.new@universityx.example.edu",
+    "bao.new@universityx.example.edu",
+    "carmen.new@universityx.example.edu",
+)
 DEMO_LEARNERS = (("ada", "Ada Lovelace"), ("grace", "Grace Hopper"), ("alan", "Alan Turing"))
 
 
@@ -102,6 +110,7 @@ class Command(BaseCommand):
         self.step("b2b_list", "contracts", "--codes", str(typical_id))
 
         self.staff_surfaces(typical_id)
+        self.managers(typical_id)
 
         self.heading("Done")
         self.stdout.write(
@@ -124,6 +133,7 @@ class Command(BaseCommand):
         code = (
             Discount.objects.filter(product_links__product=product)
             .usable()
+            .exclude(assignment_holds__assignment__status="open")  # held for an assignee
             .order_by("pk")
             .values_list("discount_code", flat=True)
             .first()
@@ -180,6 +190,32 @@ class Command(BaseCommand):
             f"Django Admin:  {base}/admin/ — B2b → Contracts (read-only, "
             f"{base}/admin/b2b/contractpage/{typical_id}/change/), Users → a learner "
             f"({', '.join(u for u, _ in DEMO_LEARNERS)}) → “add a contract membership”"
+        )
+
+    def managers(self, typical_id: int) -> None:
+        """Walkthrough 3: a manager for UniversityX, three seats assigned by email."""
+        from django.conf import settings
+        from django.contrib.auth import get_user_model
+
+        from b2b.models import ContractPage
+
+        organization_id = ContractPage.objects.get(pk=typical_id).organization_id
+        user_model = get_user_model()
+        manager = user_model.objects.filter(username=MANAGER_USERNAME).first() or user_model(
+            username=MANAGER_USERNAME, email=MANAGER_EMAIL, name="Morgan Manager"
+        )
+        manager.set_password(MANAGER_PASSWORD)
+        manager.save()
+        account_email_record(manager, manager.email, verified=True)
+        self.heading("Walkthrough 3: the organization's managers and seats assigned by email")
+        self.step("b2b_organization", "managers", "add", str(organization_id), MANAGER_EMAIL)
+        self.step("b2b_seats", "assign", str(typical_id), *ASSIGNED_EMAILS)
+        self.step("b2b_seats", "list", str(typical_id))
+        base = settings.SITE_BASE_URL
+        self.stdout.write(
+            f"Manager login: {MANAGER_USERNAME} / {MANAGER_PASSWORD} — the managers' portal: "
+            f"{base}/manage/ (the contract's seats, learners, codes; assign seats by email)\n"
+            f"Invitations to {', '.join(ASSIGNED_EMAILS)}: {mail_destination()}"
         )
 
     # -- helpers -----------------------------------------------------------------------------

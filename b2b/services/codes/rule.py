@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, Exists, F, OuterRef, Q
 from django.utils import timezone
 
-from b2b.models import ContractMembership, ContractPage
+from b2b.models import ContractMembership, ContractPage, SeatAssignmentCode
 from b2b.services.codes.report import (
     ONE_TIME,
     UNLIMITED,
@@ -49,6 +49,15 @@ def _codes_of(product_id: int) -> DiscountQuerySet:
 
 def _usable_one_time(product_id: int) -> DiscountQuerySet:
     return _codes_of(product_id).usable().filter(redemption_type=ONE_TIME)
+
+
+def _leaving_first(product_id: int) -> DiscountQuerySet:
+    """A product's usable one-time codes in the order a lower cap deactivates them: codes held
+    for a seat assigned by email (SPEC §9) last, newest first within each."""
+    held = Exists(
+        SeatAssignmentCode.objects.filter(discount_id=OuterRef("pk"), assignment__status="open")
+    )
+    return _usable_one_time(product_id).annotate(held=held).order_by("held", "-pk")
 
 
 def _current(contract: ContractPage, prefix: str = "") -> Q:
@@ -237,7 +246,7 @@ def _product_plan(
             item.created, item.created_type = target - row["u1"], ONE_TIME
         stale_leaving = 0
         if surplus and row["stale_u1"]:
-            newest = _usable_one_time(product_id).order_by("-pk").values("pk")[:surplus]
+            newest = _leaving_first(product_id).values("pk")[:surplus]
             stale_leaving = (
                 Discount.objects.filter(pk__in=newest).exclude(_current(contract)).count()
             )
@@ -341,9 +350,7 @@ def _apply(
         surplus = item.deactivated - item.deactivated_unlimited
         if surplus:
             with transaction.atomic():
-                newest = lockable(_usable_one_time(product.pk).order_by("-pk")).values("pk")[
-                    :surplus
-                ]
+                newest = lockable(_leaving_first(product.pk)).values("pk")[:surplus]
                 deactivated += Discount.objects.filter(pk__in=newest).update(
                     is_active=False, updated_on=now()
                 )
