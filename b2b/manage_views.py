@@ -24,13 +24,12 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from b2b.models import SeatAssignment
-from b2b.services.assignments import (
+from b2b.services.assignment_actions import (
     assignment_reassign,
     assignment_remind,
     assignment_revoke,
-    assignment_rows_read,
-    seats_assign,
 )
+from b2b.services.assignments import assignment_rows_read, seats_assign
 from b2b.services.managers import managed_organizations
 from b2b.services.portal import (
     ASSIGNMENT_KEYS,

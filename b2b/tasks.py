@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import OperationalError
 
 from b2b.services.alerts import contract_alerts_send
-from b2b.services.assignments import assignments_remind_due
+from b2b.services.assignment_actions import assignments_remind_due
 from b2b.services.codes import codes_adjust_and_record
 from b2b.services.codes_pending import codes_pending_overdue
 

@@ -14,13 +14,13 @@ from django.utils import timezone
 
 from b2b.exceptions import AssignmentNotFound, RemindedRecently
 from b2b.models import SeatAssignment
-from b2b.services.assignments import (
+from b2b.services.assignment_actions import (
     assignment_reassign,
     assignment_remind,
     assignment_revoke,
     assignments_remind_due,
-    seats_assign,
 )
+from b2b.services.assignments import seats_assign
 from b2b.services.audit import audit_history
 from b2b.services.seats import SeatCount, contract_facts
 from b2b.tasks import seats_remind

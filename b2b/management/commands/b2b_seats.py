@@ -19,16 +19,14 @@ from typing import Any
 from django.core.management.base import CommandError, CommandParser
 
 from b2b.management.commands._options import positive_id
-from b2b.services.assignments import (
+from b2b.services.assignment_actions import (
     LIST_KEYS,
-    ROW_KEYS,
     assignment_reassign,
     assignment_remind,
     assignment_revoke,
-    assignment_rows_read,
     assignments_list,
-    seats_assign,
 )
+from b2b.services.assignments import ROW_KEYS, assignment_rows_read, seats_assign
 from main.commands import DomainCommand, add_format_argument
 from main.exceptions import DomainError
 
