@@ -1,4 +1,5 @@
-"""The one parser of ID parameters: query strings, JSON bodies, command lines.
+"""The one parser of ID parameters (query strings, JSON bodies, command lines), and of email
+addresses given to the product to act on (``email_parse``).
 
 ``int()`` and ``str.isdigit()`` take far more than an operator or a link means: ``"²"`` passes
 ``isdigit()`` and then fails ``int()`` (a 500), and ``int("٣")`` or ``int("３")`` quietly read
@@ -10,6 +11,9 @@ from __future__ import annotations
 
 import re
 from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 
 from main.exceptions import ValidationFailed
 
@@ -52,3 +56,21 @@ def id_param(params: Any, name: str, *, message: str) -> int | None:
         return id_parse(raw)
     except ValueError:
         raise InvalidId(message.format(value=raw)) from None
+
+
+#: The longest address stored (RFC 5321's 254 characters; the email columns' length).
+EMAIL_MAX = 254
+
+
+def email_parse(text: str) -> str | None:
+    """An email address as the product stores it (trimmed, lowercase), or None when ``text`` is
+    not one: Django's validator, and at most ``EMAIL_MAX`` characters (the validator lets longer
+    ones through, which no column holds)."""
+    email = (text or "").strip().lower()
+    if len(email) > EMAIL_MAX:
+        return None
+    try:
+        validate_email(email)
+    except ValidationError:
+        return None
+    return email

@@ -155,12 +155,26 @@ def assignment_reassign(
     actor: Actor | None = None,
 ) -> AssignmentReport:
     """Revoke the seat of ``email`` and assign it to ``new_email`` (a fresh invitation with fresh
-    codes). The new address is checked first (``InvalidContractInput``; nothing revoked). The
-    codes are adjusted between the two steps, so the freed seat has codes to hold. Returns the
-    assignment's report (its one row says ``assigned``, or why not)."""
+    codes). The new address is checked first, and nothing is revoked when it could not take
+    the seat: ``InvalidContractInput`` when it is not an email address, already holds a seat
+    of the contract, or belongs to a learner attached to it. The codes are adjusted between the
+    two steps, so the freed seat has codes to hold. Returns the assignment's report (its one
+    row says ``assigned``, or why not)."""
     if email_normalise(new_email) is None:
         raise InvalidContractInput(
             f"{new_email!r} is not an email address: give one like name@example.com."
+        )
+    # Only the seat count can change by revoking: any other refusal stands after it.
+    preview = seats_assign(contract_id, [(new_email, name)], apply=False, actor=actor)
+    outcome = preview.rows[0].outcome
+    if outcome in ("already-assigned", "already-attached"):
+        reason = (
+            "already holds a seat of this contract"
+            if outcome == "already-assigned"
+            else "belongs to a learner attached to this contract"
+        )
+        raise InvalidContractInput(
+            f"{new_email} {reason}: nothing was revoked; give another address."
         )
     actor = actor or actor_current()
     assignment_revoke(contract_id, email, actor=actor)

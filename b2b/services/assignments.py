@@ -32,8 +32,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from allauth.account.models import EmailAddress
-from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import connection, transaction
 from django.db.models.functions import Lower
 from django.urls import reverse
@@ -51,6 +49,7 @@ from ecommerce.models import Discount, Product, code_usable
 from main.actors import Actor, actor_current
 from main.mail import MailToQueue, mail_queue, mail_queue_many, site_url
 from main.models import User
+from main.params import email_parse
 
 OUTCOMES = (
     "assigned",
@@ -117,13 +116,8 @@ def assignment_rows_read(text: str) -> list[tuple[str, str]]:
 
 
 def email_normalise(text: str) -> str | None:
-    """The address lower-cased and stripped, or None when it is not an email address."""
-    email = (text or "").strip().lower()
-    try:
-        validate_email(email)
-    except ValidationError:
-        return None
-    return email
+    """The address as stored, or None when it is not one (``main.params.email_parse``)."""
+    return email_parse(text)
 
 
 def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:

@@ -16,8 +16,6 @@ from typing import Any
 
 from allauth.account.models import EmailAddress
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import QuerySet
 from django.urls import reverse
@@ -28,21 +26,20 @@ from b2b.services.audit import audit_record
 from b2b.services.organizations import organization_get
 from main.actors import Actor
 from main.mail import mail_queue, site_url
+from main.params import email_parse
 
 #: The keys of ``managers_list`` rows, in column order.
 MANAGER_KEYS = ("organization_id", "email", "name", "account", "alerts", "since")
 
 
 def email_normalise(text: str) -> str:
-    """``text`` as a stored address (trimmed, lowercase), or ``InvalidContractInput`` saying
-    why it is not an email address."""
-    email = (text or "").strip().lower()
-    try:
-        validate_email(email)
-    except ValidationError:
+    """``text`` as a stored address (trimmed, lowercase: ``main.params.email_parse``), or
+    ``InvalidContractInput`` saying why it is not an email address."""
+    email = email_parse(text)
+    if email is None:
         raise InvalidContractInput(
             f"{text!r} is not an email address: give one like name@example.com."
-        ) from None
+        )
     return email
 
 

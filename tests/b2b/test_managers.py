@@ -207,3 +207,15 @@ def test_an_unconfirmed_address_is_not_linked_until_confirmed(org, run_command):
     assert list(managed_organizations(squatter)) == []
     account_email_record(squatter, "boss@example.edu", verified=True)
     assert list(managed_organizations(squatter)) == [org]
+
+
+def test_a_manager_address_longer_than_any_column_is_refused_with_its_reason():
+    from b2b.exceptions import InvalidContractInput
+    from b2b.services.managers import email_normalise
+
+    too_long = "a" * 250 + "@x.com"
+    with pytest.raises(InvalidContractInput) as refusal:
+        email_normalise(too_long)
+    assert str(refusal.value) == (
+        f"{too_long!r} is not an email address: give one like name@example.com."
+    )

@@ -309,3 +309,15 @@ def held_code_of(email, product):
         .get()
         .discount.discount_code
     )
+
+
+def test_an_address_longer_than_any_column_is_an_invalid_row_not_a_failed_list(offer):
+    too_long = "a" * 250 + "@x.com"  # 256 characters: Django's validator accepts it
+
+    report = seats_assign(offer.contract.pk, [("good@example.edu", ""), (too_long, "")], apply=True)
+
+    assert [(r.email, r.outcome) for r in report.rows] == [
+        ("good@example.edu", "assigned"),
+        (too_long, "invalid-email"),
+    ]
+    assert list(SeatAssignment.objects.values_list("email", flat=True)) == ["good@example.edu"]

@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from b2b.exceptions import AssignmentNotFound, RemindedRecently
+from b2b.exceptions import AssignmentNotFound, InvalidContractInput, RemindedRecently
 from b2b.models import SeatAssignment
 from b2b.services.assignment_actions import (
     assignment_reassign,
@@ -109,6 +109,25 @@ def test_reassign_gives_the_seat_to_another_address_with_fresh_codes(
     new = held_code("bob@example.edu")
     assert new.pk != old.pk and new.is_active
     assert OutgoingMail.objects.filter(to="bob@example.edu").count() == 1
+
+
+def test_reassign_to_an_address_that_cannot_take_the_seat_revokes_nothing(offer):
+    seats_assign(offer.contract.pk, [("bob@example.edu", "")], apply=True)
+    old = held_code()
+
+    with pytest.raises(InvalidContractInput) as refusal:
+        assignment_reassign(offer.contract.pk, "ada@example.edu", "Bob@Example.edu")
+
+    assert str(refusal.value) == (
+        "Bob@Example.edu already holds a seat of this contract: nothing was revoked; "
+        "give another address."
+    )
+    assert dict(SeatAssignment.objects.values_list("email", "status")) == {
+        "ada@example.edu": "open",
+        "bob@example.edu": "open",
+    }
+    old.refresh_from_db()
+    assert old.is_active is True
 
 
 def test_beat_reminds_due_seats_once_per_rule(offer, settings):
