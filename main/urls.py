@@ -11,6 +11,7 @@ from wagtail.admin import urls as wagtailadmin_urls
 from wagtail.documents import urls as wagtaildocs_urls
 
 from main.api import MeView, api_not_found
+from main.mail_tracking import tracking_webhook
 
 urlpatterns = [
     # Every logout is the site's own (main.accounts.logout_url): the Django admin's and Wagtail's
@@ -20,8 +21,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("cms/", include(wagtailadmin_urls)),
     path("documents/", include(wagtaildocs_urls)),
-    # The mail provider's delivery reports (django-anymail): /anymail/<provider>/tracking/.
-    path("anymail/", include("anymail.urls")),
+    # The mail provider's delivery reports (django-anymail), for the configured provider only,
+    # once its webhook credentials are set (main.mail_tracking.tracking_webhook).
+    path("anymail/<str:provider>/tracking/", tracking_webhook, name="mail-tracking"),
     # Accounts (allauth): /login/, /logout/, /signup/, /confirm-email/<key>/, /password/reset/,
     # /email/ (change it), /password/change/.
     path("", include("allauth.account.urls")),

@@ -19,6 +19,7 @@ URL = "/anymail/mailgun/tracking/"
 
 @pytest.fixture
 def mail(settings):
+    settings.EMAIL_BACKEND = "anymail.backends.mailgun.EmailBackend"
     settings.ANYMAIL = {"MAILGUN_WEBHOOK_SIGNING_KEY": KEY, "MAILGUN_API_KEY": "k"}
     return OutgoingMail.objects.create(
         to="ada@example.edu",
@@ -80,3 +81,37 @@ def test_engagement_events_are_not_delivery_news(client, mail):
     assert post(client, payload("opened", timestamp=1767225600)).status_code == 200
     mail.refresh_from_db()
     assert mail.provider_status == ""
+
+
+POSTMARK_BOUNCE = json.dumps(
+    {
+        "RecordType": "Bounce",
+        "Type": "HardBounce",
+        "TypeCode": 1,
+        "MessageID": "20260101.1234@mg.example.edu",
+        "Email": "ada@example.edu",
+        "BouncedAt": "2026-12-05T23:59:00Z",
+    }
+)
+
+
+@pytest.mark.parametrize(
+    ("backend", "secret", "url"),
+    [
+        # Another provider than the one mail goes through.
+        ("anymail.backends.mailgun.EmailBackend", {}, "/anymail/postmark/tracking/"),
+        # The provider mail goes through, with no webhook secret set (basic auth off).
+        ("anymail.backends.postmark.EmailBackend", {}, "/anymail/postmark/tracking/"),
+        # No provider at all: Django's own backend.
+        ("django.core.mail.backends.smtp.EmailBackend", {}, "/anymail/mailgun/tracking/"),
+    ],
+)
+def test_an_unauthenticated_report_is_not_received(client, mail, settings, backend, secret, url):
+    settings.EMAIL_BACKEND = backend
+    settings.ANYMAIL = {"POSTMARK_SERVER_TOKEN": "t", **secret}
+
+    response = client.post(url, POSTMARK_BOUNCE, content_type="application/json")
+
+    assert response.status_code == 404
+    mail.refresh_from_db()
+    assert (mail.provider_status, mail.provider_status_on) == ("", None)
