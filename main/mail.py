@@ -30,6 +30,7 @@ duplicate can happen.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,8 @@ from django.db import IntegrityError, transaction
 from django.template import Context, TemplateDoesNotExist
 from django.template.loader import get_template, render_to_string
 from django.utils import timezone
+from django.utils.html import escape, linebreaks
+from django.utils.safestring import SafeString, mark_safe
 
 from main.models import OutgoingMail
 from main.queue import enqueue_on_commit
@@ -78,6 +81,19 @@ def mail_destination() -> str:
     return f"sent through {backend}"
 
 
+def text_as_html(text: str) -> SafeString:
+    """A text body as HTML paragraphs, every character escaped, with links to this site
+    (``SITE_BASE_URL``) made clickable and no others: text a person typed (a name given to a
+    seat) cannot put a link to anywhere else into a mail sent in the site's name."""
+    base = re.escape(escape(settings.SITE_BASE_URL))
+    linked = re.sub(
+        rf"{base}(?:/[^\s<>]*)?",
+        lambda match: f'<a href="{match.group(0)}">{match.group(0)}</a>',
+        escape(text.strip()),
+    )
+    return mark_safe(linebreaks(linked, autoescape=False))  # noqa: S308 - escaped above
+
+
 def mail_render(template: str, context: dict[str, Any]) -> RenderedMail:
     """Render a mail from its templates (module docstring, 1.). ``context`` gets ``site_name``
     and ``site_url`` added. Raises ``TemplateDoesNotExist`` when the subject or the text body
@@ -87,9 +103,10 @@ def mail_render(template: str, context: dict[str, Any]) -> RenderedMail:
     text = _render_text(f"{template}_message.txt", ctx).strip() + "\n"
     try:
         html = render_to_string(f"{template}_message.html", {**ctx, "subject": subject})
-    except TemplateDoesNotExist:  # the text, laid out: paragraphs, links made clickable
+    except TemplateDoesNotExist:  # the text, laid out: paragraphs, this site's links clickable
         html = render_to_string(
-            "mail/layout.html", {**ctx, "subject": subject, "text": text.strip()}
+            "mail/layout.html",
+            {**ctx, "subject": subject, "text": text.strip(), "body": text_as_html(text)},
         )
     return RenderedMail(subject=subject, text=text, html=html.strip() + "\n")
 

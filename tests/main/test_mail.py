@@ -387,3 +387,23 @@ def test_where_mail_goes_is_said_in_words(settings, tmp_path):
     assert mail_destination() == "sent through the SMTP server smtp.example.edu:587"
     settings.EMAIL_BACKEND = "anymail.backends.mailgun.EmailBackend"
     assert mail_destination() == "sent through anymail.backends.mailgun.EmailBackend"
+
+
+def test_only_this_sites_links_are_clickable_in_a_text_mail(settings):
+    from main.mail import text_as_html
+
+    settings.SITE_BASE_URL = "https://learn.example.edu"
+    text = (
+        "Hello Eve <b>http://evil.example/x</b>,\n\n"
+        "join: https://learn.example.edu/join/ABC-123/?a=1&b=2\n"
+        "not ours: https://learn.example.edu.evil.example/join/ and https://learn.example.edu@evil.example/"
+    )
+
+    assert str(text_as_html(text)) == (
+        "<p>Hello Eve &lt;b&gt;http://evil.example/x&lt;/b&gt;,</p>\n\n"
+        '<p>join: <a href="https://learn.example.edu/join/ABC-123/?a=1&amp;b=2">'
+        "https://learn.example.edu/join/ABC-123/?a=1&amp;b=2</a><br>"
+        'not ours: <a href="https://learn.example.edu">https://learn.example.edu</a>'
+        '.evil.example/join/ and <a href="https://learn.example.edu">https://learn.example.edu</a>'
+        "@evil.example/</p>"
+    )
