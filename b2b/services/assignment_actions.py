@@ -19,7 +19,6 @@ from b2b.services.assignments import (
     NOBODY,
     AssignmentReport,
     contract_join_link,
-    email_normalise,
     invitation_queue,
     join_link,
     seats_assign,
@@ -30,6 +29,7 @@ from b2b.services.contracts import contract_get
 from b2b.services.seats import contract_facts
 from ecommerce.models import Discount, code_usable
 from main.actors import Actor, Via, actor_current
+from main.params import email_parse
 
 #: The shortest time between two mails of one seat (its invitation or a reminder).
 REMIND_EVERY = dt.timedelta(days=1)
@@ -58,7 +58,7 @@ def assignments_list(contract_id: int, *, status: str = "") -> list[dict[str, An
 
 
 def _open_assignment(contract_id: int, email: str, *, lock: bool) -> SeatAssignment:
-    normal = email_normalise(email) or (email or "").strip()
+    normal = email_parse(email) or (email or "").strip()
     rows = SeatAssignment.objects.filter(
         contract_id=contract_id, email=normal, status=SeatAssignment.Status.OPEN
     ).select_related("contract__organization")
@@ -160,7 +160,7 @@ def assignment_reassign(
     of the contract, or belongs to a learner attached to it. The codes are adjusted between the
     two steps, so the freed seat has codes to hold. Returns the assignment's report (its one
     row says ``assigned``, or why not)."""
-    if email_normalise(new_email) is None:
+    if email_parse(new_email) is None:
         raise InvalidContractInput(
             f"{new_email!r} is not an email address: give one like name@example.com."
         )

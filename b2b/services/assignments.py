@@ -115,11 +115,6 @@ def assignment_rows_read(text: str) -> list[tuple[str, str]]:
     return rows
 
 
-def email_normalise(text: str) -> str | None:
-    """The address as stored, or None when it is not one (``main.params.email_parse``)."""
-    return email_parse(text)
-
-
 def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
     for start in range(0, len(items), BATCH):
         yield items[start : start + BATCH]
@@ -218,7 +213,7 @@ def seats_assign(
         seen: set[str] = set()
         valid: list[str] = []
         for line, (raw, name) in enumerate(entries, start=1):
-            email = email_normalise(raw)
+            email = email_parse(raw)
             name = (name or "").strip()[:MAX_NAME]
             if email is None:
                 report.rows.append(AssignmentRow(line, raw.strip(), name, "invalid-email"))
