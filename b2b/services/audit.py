@@ -101,6 +101,33 @@ def live_values(model: type[Page], pk: int, fields: Mapping[str, str]) -> dict[s
     return {name: plain(row[attr]) for name, attr in fields.items()} if row else {}
 
 
+def audit_entry(
+    page: Page | PageRef,
+    *,
+    action: str,
+    changes: Mapping[str, Any],
+    actor: Actor | None = None,
+    page_id: int | None = None,
+) -> PageLogEntry:
+    """The entry ``audit_record`` writes, not saved: for a writer that saves it in the statement
+    of the change it records (``main.rows.rows_insert``). Same arguments and errors."""
+    if action not in AUDIT_ACTIONS:
+        raise ValueError(f"unknown audit action {action!r}: one of {', '.join(AUDIT_ACTIONS)}")
+    actor = actor or actor_current()
+    person = actor.person
+    model = page.model if isinstance(page, PageRef) else page
+    return PageLogEntry(
+        page_id=page_id or page.pk,
+        content_type=ContentType.objects.get_for_model(model, for_concrete_model=False),
+        label=page.title or str(page),
+        action=PREFIX + action,
+        data={"via": actor.via, "actor": actor.label, "changes": dict(changes)},
+        timestamp=timezone.now(),
+        user_id=person.pk if person is not None else None,
+        deleted=action.endswith(".delete"),
+    )
+
+
 def audit_record(
     page: Page | PageRef,
     *,
@@ -119,21 +146,7 @@ def audit_record(
     transaction that makes the change, so the entry and the change commit or roll back together.
     Raises ``ValueError`` for an unknown action.
     """
-    if action not in AUDIT_ACTIONS:
-        raise ValueError(f"unknown audit action {action!r}: one of {', '.join(AUDIT_ACTIONS)}")
-    actor = actor or actor_current()
-    person = actor.person
-    model = page.model if isinstance(page, PageRef) else page
-    entry = PageLogEntry(
-        page_id=page_id or page.pk,
-        content_type=ContentType.objects.get_for_model(model, for_concrete_model=False),
-        label=page.title or str(page),
-        action=PREFIX + action,
-        data={"via": actor.via, "actor": actor.label, "changes": dict(changes)},
-        timestamp=timezone.now(),
-        user_id=person.pk if person is not None else None,
-        deleted=action.endswith(".delete"),
-    )
+    entry = audit_entry(page, action=action, changes=changes, actor=actor, page_id=page_id)
     # Not ``save()``: Wagtail's runs ``full_clean``, which re-reads the content type, the user and
     # the page (three queries on every checkout and SSO login). The action is checked above and
     # the foreign keys by the database.

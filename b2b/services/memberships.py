@@ -20,11 +20,12 @@ from django.utils import timezone
 
 from b2b.exceptions import AlreadyAttached, ContractInactive
 from b2b.models import ContractMembership, ContractPage, SeatAssignment
-from b2b.services.audit import audit_record
+from b2b.services.audit import audit_entry, audit_record
 from b2b.services.contracts import contract_get
 from b2b.services.seats import ContractFacts, contract_facts, seat_check
 from main.actors import Actor
 from main.models import User
+from main.rows import rows_insert
 
 LEARNER_KEYS = ("email", "name", "source", "since")
 
@@ -67,28 +68,20 @@ def membership_write(
     Call it in the transaction that holds the contract lock the facts were read under
     (``contract_facts(..., for_update=True)``), once the caller's own rules admitted the learner.
     Whatever they were, no membership is written past the cap (``seat_check``: ``ContractFull``).
-    A learner attached already keeps the membership they have: None, nothing written. Two
-    statements (the membership, its audit entry), and a third that closes the open seat
-    assignment of their verified email (``joined``) when there is one, or on an uncapped
-    contract. Raises ``ValueError`` for an unknown source.
+    A learner attached already keeps the membership they have: None, nothing written. One
+    statement on PostgreSQL for the membership and its audit entry (``main.rows.rows_insert``;
+    two elsewhere), and one more that closes the open seat assignment of their verified email
+    (``joined``) when there is one, or on an uncapped contract. Raises ``ValueError`` for an
+    unknown source.
     """
     if source not in ContractMembership.Source.values:
         raise ValueError(f"unknown membership source {source!r}")
     if facts.attached:
         return None
     seat_check(facts)
-    membership = ContractMembership.objects.create(user=user, contract_id=facts.id, source=source)
-    if facts.assignee or facts.max_learners is None:
-        # The seat assigned to one of their verified emails is now their membership (SPEC §9).
-        SeatAssignment.objects.filter(
-            contract_id=facts.id,
-            status=SeatAssignment.Status.OPEN,
-            email__in=EmailAddress.objects.filter(user=user, verified=True)
-            .annotate(low=Lower("email"))
-            .values("low"),
-        ).update(status=SeatAssignment.Status.JOINED, closed_on=timezone.now())
     learners = facts.seats.members
-    audit_record(
+    membership = ContractMembership(user=user, contract_id=facts.id, source=source)
+    entry = audit_entry(
         facts.page,
         action="membership.add",
         changes={
@@ -98,6 +91,16 @@ def membership_write(
         },
         actor=actor,
     )
+    rows_insert(membership, entry)  # one statement on PostgreSQL: the contract lock is held
+    if facts.assignee or facts.max_learners is None:
+        # The seat assigned to one of their verified emails is now their membership (SPEC §9).
+        SeatAssignment.objects.filter(
+            contract_id=facts.id,
+            status=SeatAssignment.Status.OPEN,
+            email__in=EmailAddress.objects.filter(user=user, verified=True)
+            .annotate(low=Lower("email"))
+            .values("low"),
+        ).update(status=SeatAssignment.Status.JOINED, closed_on=timezone.now())
     return membership
 
 

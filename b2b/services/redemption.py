@@ -41,6 +41,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -49,6 +50,7 @@ from b2b.exceptions import CodeAssignedElsewhere, ContractInactive, ContractNotF
 from b2b.models import ContractMembership, ContractPage
 from b2b.services.memberships import membership_write
 from b2b.services.seats import ContractFacts, contract_facts, seat_check
+from courses.enrollments import UNREAD
 from courses.exceptions import AlreadyEnrolled, RunNotEnrollable
 from courses.models import CourseRun, CourseRunEnrollment
 from ecommerce.exceptions import CodeRequired, InvalidCode, ProductUnavailable
@@ -160,6 +162,7 @@ def contract_checkout(
     order: Order,
     complete: bool,
     locked: bool = False,
+    enrollment: CourseRunEnrollment | None | Any = UNREAD,
 ) -> ContractSeat:
     """Decide a checkout of a contract product, in the caller's transaction (SPEC §5).
 
@@ -170,15 +173,18 @@ def contract_checkout(
     callback completes it (``contract_order_complete``) or releases it.
 
     ``order`` must already have its line for ``product``. ``locked``: the caller locked the
-    code's row already (checkout locks it with the basket's code, ``basket_discount``). Raises a
-    refusal and changes nothing; the caller's transaction then rolls back whatever it wrote.
+    code's row already (checkout locks it with the basket's code, ``basket_discount``).
+    ``enrollment``: the learner's enrollment in the run as the caller read it in this
+    transaction (None: none; by default it is read here). Raises a refusal and changes nothing;
+    the caller's transaction then rolls back whatever it wrote.
     """
     run = product.course_run
     with transaction.atomic(savepoint=False):
         # Read before the locks what cannot change under them: this learner's enrollment in the
         # run changes only by their own checkout (serialised by the basket lock) or, if another
         # path races, is caught by the enrollment's unique constraint (already-enrolled).
-        enrollment = CourseRunEnrollment.objects.filter(user=user, run=run).first()
+        if enrollment is UNREAD:
+            enrollment = CourseRunEnrollment.objects.filter(user=user, run=run).first()
         enrolled = enrollment is not None and enrollment.active
         now = timezone.now()
         # The code first, and everything that does not need the contract's lock is done before

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 
 from b2b.services.redemption import contract_code_check, product_contract, product_contract_id
-from courses.models import CourseRun
+from courses.models import CourseRun, CourseRunEnrollment
 from ecommerce.exceptions import BasketEmpty, PaymentsNotConfigured, ProductNotFound
 from ecommerce.models import Basket, BasketDiscount, BasketItem, Discount, Product
 from ecommerce.services.discounts import (
@@ -65,8 +65,17 @@ class BasketSummary:
 def basket_item(user: User, *, for_update: bool = False) -> BasketItem | None:
     """The learner's basket item with its basket, product, run and course (one query), or None
     for an empty basket; ``organization_name``: the organization of the product's contract
-    (None outside contracts). ``for_update`` locks the basket and item rows (checkout's first lock):
-    a checkout that waited for another one of the same learner then sees the item gone."""
+    (None outside contracts).
+
+    ``for_update`` (checkout's first lock) locks the basket and item rows, so a checkout that
+    waited for another one of the same learner then sees the item gone, and reads in the same
+    statement ``enrollment_id``, the learner's enrollment in the product's run (None: none),
+    which checkout would otherwise ask for later. It is read with the snapshot taken before the
+    lock was granted, which is safe for it alone: the learner's own checkouts and payment
+    callbacks enroll under this lock and take the item out of the basket in the same
+    transaction (a checkout that waited then finds no item), and an enrollment another path
+    creates meanwhile trips its unique constraint. (Not so for the learner's pending orders: a
+    priced checkout leaves the item in the basket, so they are read after the lock.)"""
     queryset = BasketItem.objects.select_related("basket", "product__course_run__course")
     # The organization a contract product comes through, for the receipt (the contract and
     # organization tables only: Wagtail's page table stays out of it).
@@ -74,7 +83,12 @@ def basket_item(user: User, *, for_update: bool = False) -> BasketItem | None:
         organization_name=F("product__course_run__b2b_contract__organization__name")
     )
     if for_update:
-        queryset = queryset.select_for_update(of=("self", "basket"))
+        enrollment = CourseRunEnrollment.objects.filter(
+            user=user, run=OuterRef("product__course_run")
+        )
+        queryset = queryset.annotate(
+            enrollment_id=Subquery(enrollment.values("pk")[:1])
+        ).select_for_update(of=("self", "basket"))
     return queryset.filter(basket__user=user).first()
 
 

@@ -38,6 +38,7 @@ from b2b.services.redemption import (
     contract_order_complete,
     product_contract_id,
 )
+from courses.enrollments import UNREAD
 from courses.exceptions import AlreadyEnrolled, RunNotEnrollable
 from courses.models import CourseRunEnrollment
 from ecommerce.exceptions import BasketEmpty, OrderNotFound
@@ -147,18 +148,21 @@ def _checkout(user: User, ip_address: str, code: str | None) -> CheckoutResult:
         # A pending order: the basket shows the code the order holds.
         basket_code_store(basket.pk, discount)
 
-    pending = _pending_order_for(user, product)
-    if pending is not None:
-        held = list(pending.discount_redemptions.values_list("redeemed_discount_id", flat=True))
-        if held == ([discount.pk] if discount else []) and pending.total_price_paid == total:
-            return CheckoutResult(
-                pending, order_payment_form(pending, ip_address=ip_address), reused=True
-            )
-        _release(pending, Order.State.CANCELED)  # the learner changed the code: free the old one
+    complete = total == ZERO
+    if not complete:
+        # A pending order of the same product is reused, or ended if the code changed. (A zero
+        # total never reuses one, a pending order being priced: ``_complete`` ends it.)
+        pending = _pending_order_for(user, product)
+        if pending is not None:
+            held = list(pending.discount_redemptions.values_list("redeemed_discount_id", flat=True))
+            if held == ([discount.pk] if discount else []) and pending.total_price_paid == total:
+                return CheckoutResult(
+                    pending, order_payment_form(pending, ip_address=ip_address), reused=True
+                )
+            _release(pending, Order.State.CANCELED)  # the learner changed the code: free the old
 
     # A zero total completes in this transaction: the order is made fulfilled (a refusal below
     # rolls it back with everything else).
-    complete = total == ZERO
     order = Order.objects.create(
         purchaser=user, state=FULFILLED if complete else PENDING, total_price_paid=total
     )
@@ -167,7 +171,7 @@ def _checkout(user: User, ip_address: str, code: str | None) -> CheckoutResult:
     )
     if complete:
         # Before the contract lock (less time holding it): a refusal below rolls both back.
-        _empty(basket, product)
+        _complete(basket, product, user)
         receipt = ReceiptLine(
             title=product.course_run.title,
             organization=item.organization_name or "",  # type: ignore[attr-defined]
@@ -176,7 +180,14 @@ def _checkout(user: User, ip_address: str, code: str | None) -> CheckoutResult:
         order_receipt_queue(order, new=True, lines=[receipt])
     if contract_id is not None:
         contract_checkout(
-            user, product=product, discount=discount, order=order, complete=complete, locked=True
+            user,
+            product=product,
+            discount=discount,
+            order=order,
+            complete=complete,
+            locked=True,
+            # Read with the basket (``basket_item``): None when it found none.
+            enrollment=None if item.enrollment_id is None else UNREAD,  # type: ignore[attr-defined]
         )
     else:
         _checkout_public(user, product=product, discount=discount, order=order, complete=complete)
@@ -230,6 +241,22 @@ WITH item AS (
 DELETE FROM ecommerce_basketdiscount WHERE basket_id IN (SELECT basket_id FROM item)
 """
 
+#: ``_complete`` on PostgreSQL: ``_EMPTY_SQL``, and the learner's orders of the product still
+#: awaiting payment canceled and their codes freed, in one statement.
+_COMPLETE_SQL = """
+WITH item AS (
+  DELETE FROM ecommerce_basketitem WHERE basket_id = %s AND product_id = %s RETURNING basket_id
+), code AS (
+  DELETE FROM ecommerce_basketdiscount WHERE basket_id IN (SELECT basket_id FROM item)
+), ended AS (
+  UPDATE ecommerce_order SET state = %s, updated_on = %s
+  WHERE purchaser_id = %s AND state = %s
+    AND id IN (SELECT order_id FROM ecommerce_line WHERE product_id = %s)
+  RETURNING id
+)
+DELETE FROM ecommerce_discountredemption WHERE redeemed_order_id IN (SELECT id FROM ended)
+"""
+
 
 def _empty(basket: Basket, product: Product) -> None:
     """Take the bought product (and its code) out of the basket; anything else stays. One
@@ -239,6 +266,24 @@ def _empty(basket: Basket, product: Product) -> None:
             cursor.execute(_EMPTY_SQL, [basket.pk, product.pk])
     elif BasketItem.objects.filter(basket=basket, product=product).delete()[0]:
         BasketDiscount.objects.filter(basket=basket).delete()
+
+
+def _complete(basket: Basket, product: Product, user: User) -> None:
+    """A zero-total checkout of ``product``: empty the basket of it (``_empty``) and end the
+    learner's orders of it that await payment (canceled, their codes and seats freed, as
+    ``_release`` does: the learner got the course with another code). One statement on
+    PostgreSQL, taking the order locks after the basket's and the code's (the lock order)."""
+    if connection.vendor != "postgresql":
+        _empty(basket, product)
+        for order in Order.objects.filter(purchaser=user, state=PENDING, lines__product=product):
+            _release(order, Order.State.CANCELED)
+        return
+    ended, pending = Order.State.CANCELED.value, PENDING.value
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _COMPLETE_SQL,
+            [basket.pk, product.pk, ended, timezone.now(), user.pk, pending, product.pk],
+        )
 
 
 def _release(order: Order, state: str) -> int:

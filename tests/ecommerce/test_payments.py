@@ -2,12 +2,21 @@
 callback, decline and cancel freeing the code, retries reusing the pending order. The gateway's
 side of the protocol is played here (``tests.ecommerce.helpers``), signing with the test key."""
 
+from decimal import Decimal
+
 import pytest
 from django.contrib.messages import get_messages
 
 from b2b.models import ContractMembership
 from courses.models import CourseRunEnrollment
-from ecommerce.models import BasketItem, DiscountRedemption, Order, Transaction
+from ecommerce.models import (
+    BasketItem,
+    Discount,
+    DiscountProduct,
+    DiscountRedemption,
+    Order,
+    Transaction,
+)
 from ecommerce.services.basket import basket_code_apply, basket_replace
 from ecommerce.services.checkout import basket_checkout
 from tests.ecommerce.helpers import gateway_response, shop_state, sign
@@ -333,4 +342,35 @@ def test_an_accepted_payment_of_the_wrong_amount_is_refused_and_logged_for_a_ref
     assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == [
         f"Payment 7412345678 accepted for order {order.pk} with amount 25.00, charged amount "
         "25.00, the order is 250.00 USD: refused; refund it."
+    ]
+
+
+def test_a_free_checkout_of_the_same_course_cancels_the_pending_order_and_frees_its_code(
+    client, priced, learner, payments
+):
+    _pending(client, priced, priced.codes[0], learner)
+    first = Order.objects.get()
+    free = Discount.objects.create(
+        discount_code="FREE-FOR-ADA",
+        amount=Decimal("100"),
+        discount_type=Discount.DiscountType.PERCENT_OFF,
+        redemption_type=Discount.RedemptionType.ONE_TIME,
+        payment_type=Discount.PaymentType.STAFF,
+    )
+    DiscountProduct.objects.create(discount=free, product=priced.product)
+
+    result = basket_checkout(learner, code="free-for-ada")
+
+    first.refresh_from_db()
+    assert (first.state, result.order.state, result.order.total_price_paid) == (
+        "canceled",
+        "fulfilled",
+        Decimal("0.00"),
+    )
+    assert list(
+        DiscountRedemption.objects.values_list("redeemed_discount__discount_code", "redeemed_order")
+    ) == [("FREE-FOR-ADA", result.order.pk)]
+    assert BasketItem.objects.count() == 0
+    assert list(ContractMembership.objects.values_list("user__username", flat=True)) == [
+        learner.username
     ]
