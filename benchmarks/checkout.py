@@ -27,13 +27,19 @@ found anomalies, 2 for a bad setting. Settings (environment):
   is dropped and created afresh; it is dropped again at the end unless ``BENCH_KEEP_DB=1``.
 - ``BENCH_PORT`` (8040), ``BENCH_LEARNERS`` (1000), ``BENCH_CLIENTS`` (20),
   ``BENCH_WORKERS`` (4) and ``BENCH_THREADS`` (4): gunicorn's gthread workers and threads.
-- ``DATABASE_SERVER_SIDE_BINDING`` (the app's setting, README "Settings") applies to both steps.
+- ``DATABASE_SERVER_SIDE_BINDING`` (the app's setting, README "Settings"; default here ``True``,
+  as ``docker-compose.yml`` deploys it: straight to PostgreSQL, statements prepared) applies to
+  both steps; ``False`` measures without it.
 - ``BENCH_INPROCESS`` (100): the learners checked out in process (the first 3 of each way warm
   up and are not counted); ``BENCH_SQL=1`` prints the statements of the last one, with times.
 - ``BENCH_TWO_REQUESTS=1``: over HTTP, apply the code then check out (two requests).
-- ``BENCH_BROKER_URL``: over HTTP, the server queues its tasks (each receipt's mail) to this
-  Celery broker, as deployed, instead of running them in the request; no worker reads them and
-  the queue is purged at the end, so give it a database of its own (``redis://…/<n>``).
+- ``BENCH_BROKER_URL`` (default ``redis://127.0.0.1:6379/15``): both steps queue their tasks
+  (each receipt's mail) to this Celery broker, as deployed, instead of running them in the
+  request; no worker reads them (a deployment's workers send mail on their own cores), and the
+  queue is emptied before and after, so give it a database of its own. Set it empty
+  (``BENCH_BROKER_URL=``) to run them in the request, as the embedded default does (Celery
+  eager): each checkout then also sends its receipt (three more statements and the mail
+  backend's work) before it answers.
 """
 
 from __future__ import annotations
@@ -82,7 +88,7 @@ THREADS = _env_int("BENCH_THREADS", 4)
 INPROCESS = _env_int("BENCH_INPROCESS", 100)
 KEEP_DB = os.environ.get("BENCH_KEEP_DB") == "1"
 TWO_REQUESTS = os.environ.get("BENCH_TWO_REQUESTS") == "1"
-BROKER_URL = os.environ.get("BENCH_BROKER_URL", "")
+BROKER_URL = os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/15")
 TOTAL = LEARNERS + INPROCESS  # the in-process step's learners come first, then the HTTP run's
 
 
@@ -211,6 +217,7 @@ SERVER_ENV = {
     "ALLOWED_HOSTS": "127.0.0.1",
     "SITE_BASE_URL": f"http://127.0.0.1:{PORT}",
     "LOG_LEVEL": "WARNING",
+    "DATABASE_SERVER_SIDE_BINDING": os.environ.get("DATABASE_SERVER_SIDE_BINDING", "True"),
     # Every client is on loopback: one address for every learner, so no per-address limit
     # (each learner applies one code: the per-learner limit stays as deployed).
     "CODE_ATTEMPTS_PER_ADDRESS": "",
@@ -427,6 +434,36 @@ def verify(fixture: Fixture) -> list[str]:
     return anomalies
 
 
+def broker_purge() -> int:
+    """Empty the broker's task queue (``BROKER_URL``): the number of tasks it held. Exits 2 with
+    how to fix it when the broker cannot be reached."""
+    from django.conf import settings
+    from kombu import Connection
+
+    try:
+        with Connection(BROKER_URL, connect_timeout=3) as broker:
+            broker.ensure_connection(max_retries=1)
+            return int(broker.default_channel.queue_purge(settings.CELERY_TASK_DEFAULT_QUEUE) or 0)
+    except Exception as exc:  # kombu raises its transport's own errors
+        say(
+            f"BENCH_BROKER_URL={BROKER_URL}: cannot reach the broker ({exc}). Start Redis, or set "
+            "BENCH_BROKER_URL= to run the tasks in the request."
+        )
+        raise SystemExit(2) from None
+
+
+def inprocess_queue_tasks() -> None:
+    """This process, set up without a broker for the fixture (the codes are generated in
+    process), queues its tasks to ``BROKER_URL`` from now on, as the server does."""
+    from django.conf import settings
+
+    from main.celery import app
+
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    app.conf.task_always_eager = False
+    app.conf.broker_url = BROKER_URL
+
+
 def main() -> int:
     load = os.getloadavg()
     os.environ["DJANGO_SETTINGS_MODULE"] = "main.settings"
@@ -445,6 +482,9 @@ def main() -> int:
     say(f"prepared in {time.perf_counter() - started:.1f} s; checking out {INPROCESS} in process")
     from benchmarks._inprocess import inprocess_report, inprocess_run
 
+    if BROKER_URL:
+        broker_purge()
+        inprocess_queue_tasks()
     half = INPROCESS // 2
     try:
         samples = inprocess_run(fixture.learners[:half])
@@ -464,22 +504,19 @@ def main() -> int:
         ceiling = _drive(over_http * 2, me)
     finally:
         stop_server(server)
-        if BROKER_URL:  # no worker reads that queue: the receipts queued by the run go
-            from django.conf import settings
-            from kombu import Connection
-
-            with Connection(BROKER_URL) as broker:
-                purged = broker.default_channel.queue_purge(settings.CELERY_TASK_DEFAULT_QUEUE)
-            say(f"purged {purged} queued tasks from {BROKER_URL}")
+    purged = broker_purge() if BROKER_URL else 0  # no worker reads that queue
     connections.close_all()
     anomalies = verify(fixture) + [f"request failed: {f}" for f in checkouts.failures[:10]]
     anomalies += [f"ceiling request failed: {f}" for f in ceiling.failures[:10]]
+    if BROKER_URL and purged != TOTAL:  # one receipt queued per checkout, nothing else
+        anomalies.append(f"{purged} tasks were queued for {TOTAL} checkouts (one receipt each)")
     quiet = "quiet" if load[0] < 1 else "NOT quiet: figures are pessimistic"
+    tasks = f"queued to {BROKER_URL} ({purged} receipts)" if BROKER_URL else "run in the request"
     print(
         f"bench-checkout: load average at start {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} "
         f"({quiet}); PostgreSQL, server-side binding "
-        f"{os.environ.get('DATABASE_SERVER_SIDE_BINDING', 'False')}; "
-        f"tasks {'queued to ' + BROKER_URL if BROKER_URL else 'run in the request (eager)'}; "
+        f"{SERVER_ENV['DATABASE_SERVER_SIDE_BINDING']}; "
+        f"tasks {tasks}; "
         f"gunicorn {WORKERS}x{THREADS} gthread"
     )
     print(inprocess_report("in process, apply code then checkout", samples[3:]))

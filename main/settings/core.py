@@ -200,11 +200,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Server-side binding (psycopg 3): parameters travel apart from the SQL, and a statement the
     # connection has run 5 times is prepared once and then only executed, skipping PostgreSQL's
     # parsing and planning (README "Settings"; on the checkout's locked statements it shortens
-    # the contract lock). Off by default: behind PgBouncer in transaction mode a prepared
+    # the contract lock). Django turns psycopg's preparing off unless ``prepare_threshold`` is
+    # given, so both are set. Off by default: behind PgBouncer in transaction mode a prepared
     # statement may be missing on the server connection the next transaction gets (PgBouncer
     # 1.21+ with max_prepared_statements set supports them).
     if env.bool("DATABASE_SERVER_SIDE_BINDING", default=False):
         _options["server_side_binding"] = True
+        _options.setdefault("prepare_threshold", 5)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "main.User"

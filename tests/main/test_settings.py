@@ -265,6 +265,43 @@ def test_postgresql_connections_plan_for_ssd_by_default():
     ).stdout == ("{'options': '-c random_page_cost=4'}\n")
 
 
+def test_server_side_binding_also_prepares_statements_run_five_times():
+    url = "postgres://user@db.example.edu:5432/contracts"
+
+    shown = python(SETUP + "; " + PG_OPTIONS, DATABASE_URL=url, DATABASE_SERVER_SIDE_BINDING="True")
+
+    assert shown.stdout == (
+        "{'options': '-c random_page_cost=1.1', 'server_side_binding': True, "
+        "'prepare_threshold': 5}\n"
+    )
+
+
+PREPARED = (
+    "from django.db import connection as c; cur = c.cursor(); "
+    "[cur.execute('SELECT %s + 1', [n]) for n in range(6)]; "
+    "cur.execute('SELECT statement FROM pg_prepared_statements'); print(cur.fetchall())"
+)
+
+
+@pytest.mark.django_db
+def test_with_server_side_binding_postgresql_plans_a_repeated_statement_once():
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's")
+    db = connection.settings_dict
+    url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    ran = [
+        python(SETUP + "; " + PREPARED, DATABASE_URL=url, DATABASE_SERVER_SIDE_BINDING=on)
+        for on in ("True", "False")
+    ]
+
+    assert [(r.returncode, r.stderr, r.stdout) for r in ran] == [
+        (0, "", "[('SELECT $1 + 1',)]\n"),
+        (0, "", "[]\n"),
+    ]
+
+
 def test_a_random_page_cost_that_is_not_a_positive_number_refuses_to_start():
     for bad in ("abc", "0", "-1", "101"):
         result = python(
