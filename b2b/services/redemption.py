@@ -63,7 +63,7 @@ from ecommerce.services.discounts import (
     discount_in_dates,
     discount_is_linked,
     discount_is_used,
-    discount_with_use,
+    discount_use_read,
     redemption_record,
 )
 from main.actors import Actor, Via
@@ -366,9 +366,7 @@ def _code(discount_id: int, user: User, *, product: Product | None, lock: bool) 
     locked = Discount.objects.select_for_update(of=("self",)).filter(pk=discount_id)
     if lock and not locked.exists():
         raise InvalidCode("This enrollment code no longer exists: ask for a new one.")
-    found = discount_with_use(
-        Discount.objects.filter(pk=discount_id), user=user, product=product
-    ).first()
+    found = discount_use_read(discount_id, user=user, product=product)
     if found is None:  # deleted by the code adjustment since it was applied
         raise InvalidCode("This enrollment code no longer exists: ask for a new one.")
     return found

@@ -28,6 +28,7 @@ from ecommerce.models import (
     Product,
     code_redeemed,
 )
+from main.compiled import compiled_first
 from main.models import User
 
 CENTS = Decimal("0.01")
@@ -58,6 +59,22 @@ def discount_with_use(
         used_by_user=Exists(redemptions.filter(redeemed_by=user)),
         linked=linked,
     )
+
+
+def _use_of(pk: int, user: int, product: int) -> QuerySet[Discount]:
+    return discount_with_use(
+        Discount.objects.filter(pk=pk), user=User(pk=user), product=Product(pk=product)
+    )
+
+
+def discount_use_read(discount_id: int, *, user: User, product: Product | None) -> Discount | None:
+    """One code by its ID, annotated by ``discount_with_use``, or None when it is gone. With a
+    product its query is built once per process (``main.compiled``: checkout's path)."""
+    if product is None:
+        return discount_with_use(
+            Discount.objects.filter(pk=discount_id), user=user, product=None
+        ).first()
+    return compiled_first(_use_of, pk=discount_id, user=user.pk, product=product.pk)
 
 
 def discount_is_linked(discount: Discount) -> bool:
