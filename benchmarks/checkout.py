@@ -472,6 +472,8 @@ def main() -> int:
     os.environ.pop("CELERY_BROKER_URL", None)
     # This process serves the in-process step as the server is deployed.
     os.environ.update(SERVER_ENV)
+    if BROKER_URL:
+        broker_purge()  # reachable (exit 2 otherwise), and empty
     say(
         f"Preparing {DATABASE_URL} ({TOTAL} learners, one contract capped at {TOTAL}: "
         f"{INPROCESS} in process, {LEARNERS} over HTTP)..."
@@ -483,7 +485,6 @@ def main() -> int:
     from benchmarks._inprocess import inprocess_report, inprocess_run
 
     if BROKER_URL:
-        broker_purge()
         inprocess_queue_tasks()
     half = INPROCESS // 2
     try:

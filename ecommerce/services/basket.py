@@ -66,7 +66,7 @@ class BasketSummary:
 def _items(user_id: int, *, for_update: bool) -> QuerySet[BasketItem]:
     # The organization a contract product comes through, for the receipt: a subquery on the
     # contract and organization tables (Wagtail's page table stays out of it). As two outer joins
-    # it tripled PostgreSQL's planning of this statement (about 2 ms to 0.6 ms).
+    # it made PostgreSQL's planning of this statement 3 to 6 times longer (2 ms, not 0.3-0.6).
     organization = (
         CourseRun.objects.filter(pk=OuterRef("product__course_run"))
         .order_by()

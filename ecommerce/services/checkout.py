@@ -233,29 +233,25 @@ def _enroll_public(user: User, product: Product) -> CourseRunEnrollment:
     return enrollment_enroll(user, run=run).enrollment
 
 
-#: ``_empty`` on PostgreSQL: the item and, if it was there, the basket's code, in one statement.
-_EMPTY_SQL = """
-WITH item AS (
+# The basket emptied of a product: its item, then, if the item was there, the basket's code.
+_ITEM_DELETE = """item AS (
   DELETE FROM ecommerce_basketitem WHERE basket_id = %s AND product_id = %s RETURNING basket_id
+)"""
+_CODE_DELETE = (
+    "DELETE FROM ecommerce_basketdiscount WHERE basket_id IN (SELECT basket_id FROM item)"
 )
-DELETE FROM ecommerce_basketdiscount WHERE basket_id IN (SELECT basket_id FROM item)
-"""
-
-#: ``_complete`` on PostgreSQL: ``_EMPTY_SQL``, and the learner's orders of the product still
-#: awaiting payment canceled and their codes freed, in one statement.
-_COMPLETE_SQL = """
-WITH item AS (
-  DELETE FROM ecommerce_basketitem WHERE basket_id = %s AND product_id = %s RETURNING basket_id
-), code AS (
-  DELETE FROM ecommerce_basketdiscount WHERE basket_id IN (SELECT basket_id FROM item)
-), ended AS (
+#: ``_empty`` on PostgreSQL: the item and the basket's code, in one statement.
+_EMPTY_SQL = f"WITH {_ITEM_DELETE} {_CODE_DELETE}"
+#: ``_complete`` on PostgreSQL: what ``_EMPTY_SQL`` does, and what ``_release`` does to the
+#: learner's orders of the product still awaiting payment (canceled, their codes freed), in one
+#: statement.
+_COMPLETE_SQL = f"""WITH {_ITEM_DELETE}, code AS ({_CODE_DELETE}), ended AS (
   UPDATE ecommerce_order SET state = %s, updated_on = %s
   WHERE purchaser_id = %s AND state = %s
     AND id IN (SELECT order_id FROM ecommerce_line WHERE product_id = %s)
   RETURNING id
 )
-DELETE FROM ecommerce_discountredemption WHERE redeemed_order_id IN (SELECT id FROM ended)
-"""
+DELETE FROM ecommerce_discountredemption WHERE redeemed_order_id IN (SELECT id FROM ended)"""
 
 
 def _empty(basket: Basket, product: Product) -> None:
