@@ -19,6 +19,20 @@ if (BASE_DIR / ".env").is_file():
 # The placeholder is only ever accepted with DEBUG on.
 INSECURE_SECRET_KEY = "django-insecure-development-only-key-do-not-use-in-production"
 
+
+def flag_from_env(name: str, default: bool) -> bool:
+    """A yes/no setting from the environment (true/false, yes/no, on/off, 1/0, any case), or a
+    one-line refusal to start: a typo must not turn a setting off unnoticed."""
+    raw = env.str(name, default="").strip().lower()
+    if not raw:
+        return default
+    if raw in ("true", "yes", "on", "1"):
+        return True
+    if raw in ("false", "no", "off", "0"):
+        return False
+    raise ImproperlyConfigured(f"{name} must be True or False (default {default}), not {raw!r}.")
+
+
 DEBUG = env.bool("DEBUG", default=True)
 SECRET_KEY = env.str("SECRET_KEY", default=INSECURE_SECRET_KEY)
 ALLOWED_HOSTS = env.list(
@@ -204,7 +218,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # given, so both are set. Off by default: behind PgBouncer in transaction mode a prepared
     # statement may be missing on the server connection the next transaction gets (PgBouncer
     # 1.21+ with max_prepared_statements set supports them).
-    if env.bool("DATABASE_SERVER_SIDE_BINDING", default=False):
+    if flag_from_env("DATABASE_SERVER_SIDE_BINDING", default=False):
         _options["server_side_binding"] = True
         _options.setdefault("prepare_threshold", 5)
 

@@ -276,6 +276,20 @@ def test_server_side_binding_also_prepares_statements_run_five_times():
     )
 
 
+def test_a_server_side_binding_that_is_not_yes_or_no_refuses_to_start():
+    result = python(
+        SETUP,
+        DATABASE_URL="postgres://user@db.example.edu:5432/contracts",
+        DATABASE_SERVER_SIDE_BINDING="maybe",
+    )
+
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == (
+        "django.core.exceptions.ImproperlyConfigured: DATABASE_SERVER_SIDE_BINDING must be True "
+        "or False (default False), not 'maybe'."
+    )
+
+
 PREPARED = (
     "from django.db import connection as c; cur = c.cursor(); "
     "[cur.execute('SELECT %s + 1', [n]) for n in range(6)]; "
