@@ -32,14 +32,17 @@ setup: install
 
 # A fresh demo database every time: flush, configure, load the catalog, run the walkthroughs.
 demo: setup
+	$(MANAGE) demo_reset
 	rm -f codes-*.csv
-	$(MANAGE) flush --no-input
 	$(MANAGE) configure_wagtail
 	$(MANAGE) load_catalog
 	$(MANAGE) b2b_demo
 
+# The dev server's address: `make run RUN_ADDRESS=127.0.0.1:8181` for another port (set
+# SITE_BASE_URL to match, for the links in mail and the demo's output).
+RUN_ADDRESS ?= 127.0.0.1:8000
 run: setup
-	$(MANAGE) runserver 127.0.0.1:8000
+	$(MANAGE) runserver $(RUN_ADDRESS)
 
 test: install
 	$(PY) -m pytest -q $(PYTEST_ARGS)

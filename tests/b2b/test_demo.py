@@ -131,6 +131,9 @@ def test_demo_runs_both_walkthroughs(tmp_path, monkeypatch, settings):
     assert email_is_verified(
         get_user_model().objects.get(username="learner"), "learner@example.edu"
     )
+    # So does the staff member's: the login page takes them to Wagtail's admin.
+    staff = Client().post("/login/", {"login": "staff", "password": "b2b-staff-demo"})
+    assert (staff.status_code, staff["Location"]) == (302, "/cms/")
 
 
 @pytest.mark.django_db
