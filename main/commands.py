@@ -185,6 +185,8 @@ def _csv_cell(value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, list):
+        return " ".join(_csv_cell(v) for v in value)
     return str(value)
 
 
@@ -193,6 +195,8 @@ def _plain(value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if isinstance(value, list):
+        return "\n".join(_plain(v) for v in value)
     return str(value)
 
 

@@ -7,6 +7,7 @@ import datetime as dt
 from typing import Any
 
 from django.db import connection, models, transaction
+from django.db.models import Prefetch
 from django.utils import timezone
 
 from b2b.exceptions import (
@@ -14,7 +15,7 @@ from b2b.exceptions import (
     InvalidContractInput,
     RemindedRecently,
 )
-from b2b.models import ContractPage, SeatAssignment
+from b2b.models import ContractPage, SeatAssignment, SeatAssignmentCode
 from b2b.services.assignments import (
     NOBODY,
     AssignmentReport,
@@ -33,14 +34,20 @@ from main.params import email_parse
 
 #: The shortest time between two mails of one seat (its invitation or a reminder).
 REMIND_EVERY = dt.timedelta(days=1)
-LIST_KEYS = ("id", "email", "name", "status", "assigned_on", "reminders", "mail_status")
+LIST_KEYS = ("id", "email", "name", "status", "assigned_on", "reminders", "mail_status", "codes")
 
 
 def assignments_list(contract_id: int, *, status: str = "") -> list[dict[str, Any]]:
     """The contract's seat assignments, oldest first (``LIST_KEYS``; ``mail_status`` is the
-    latest mail's, the provider's word when it gave one). Raises ``ContractNotFound``."""
+    latest mail's, the provider's word when it gave one; ``codes``, the enrollment codes an open
+    assignment holds, which only its assignee can use). Raises ``ContractNotFound``."""
     contract_get(contract_id)
-    rows = SeatAssignment.objects.filter(contract_id=contract_id).select_related("mail")
+    held = SeatAssignmentCode.objects.select_related("discount").order_by("discount__discount_code")
+    rows = (
+        SeatAssignment.objects.filter(contract_id=contract_id)
+        .select_related("mail")
+        .prefetch_related(Prefetch("held_codes", queryset=held))
+    )
     if status:
         rows = rows.filter(status=status)
     return [
@@ -52,6 +59,11 @@ def assignments_list(contract_id: int, *, status: str = "") -> list[dict[str, An
             "assigned_on": a.created_on.isoformat(),
             "reminders": a.reminders,
             "mail_status": (a.mail.provider_status or a.mail.status) if a.mail else "",
+            "codes": (
+                [h.discount.discount_code for h in a.held_codes.all()]
+                if a.status == SeatAssignment.Status.OPEN
+                else []
+            ),
         }
         for a in rows.order_by("created_on", "pk")
     ]

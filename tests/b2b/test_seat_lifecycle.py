@@ -166,6 +166,8 @@ def test_the_commands_list_remind_revoke_and_reassign(offer, run_command):
         run_command("b2b_seats", "list", str(offer.contract.pk), "--format", "json").stdout
     )
     assignment = SeatAssignment.objects.get()
+    held = sorted(assignment.held_codes.values_list("discount__discount_code", flat=True))
+    assert len(held) == 1  # one per product of the contract
     assert listed == [
         {
             "id": assignment.pk,
@@ -175,8 +177,11 @@ def test_the_commands_list_remind_revoke_and_reassign(offer, run_command):
             "assigned_on": assignment.created_on.isoformat(),
             "reminders": 0,
             "mail_status": "sent",
+            "codes": held,
         }
     ]
+    table = run_command("b2b_seats", "list", str(offer.contract.pk)).stdout
+    assert held[0] in table and "codes" in table
     with pytest.raises(CommandError) as refusal:
         call_command("b2b_seats", "remind", str(offer.contract.pk), "ada@example.edu")
     assert str(refusal.value) == "1 of 1 not reminded: see the messages."
