@@ -56,6 +56,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -230,6 +231,8 @@ def start_server(database_url: str) -> subprocess.Popen[bytes]:
         **SERVER_ENV,
         "DATABASE_URL": database_url,
         "SECRET_KEY": os.environ["SECRET_KEY"],  # the sessions were signed with it
+        # No collectstatic here: WhiteNoise's warning about the missing directory is noise.
+        "PYTHONWARNINGS": "ignore:No directory at:UserWarning",
     }
     env.pop("CELERY_BROKER_URL", None)
     if BROKER_URL:  # tasks (the receipt's mail) queued as deployed, not run in the request
@@ -262,7 +265,7 @@ def start_server(database_url: str) -> subprocess.Popen[bytes]:
             raise SystemExit(3)
         try:
             conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=2)
-            conn.request("GET", "/api/v0/me/")
+            conn.request("GET", "/login/")  # answers anyone: no "Forbidden" in the log
             conn.getresponse().read()
             return server
         except OSError:
@@ -466,6 +469,7 @@ def inprocess_queue_tasks() -> None:
 
 def main() -> int:
     load = os.getloadavg()
+    warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
     os.environ["DJANGO_SETTINGS_MODULE"] = "main.settings"
     os.environ["DATABASE_URL"] = DATABASE_URL
     os.environ["SECRET_KEY"] = secrets.token_urlsafe(50)  # shared with the server
