@@ -51,7 +51,7 @@ def test_a_row_that_breaks_a_constraint_writes_none_of_them():
     OutgoingMail.objects.create(to="x@example.com", subject="s", template="t", key="taken")
     user = User(username="bo", email="bo@example.com")
 
-    with pytest.raises(IntegrityError), transaction.atomic():
+    with pytest.raises(IntegrityError), transaction.atomic():  # the test's own savepoint
         rows_insert(user, _mail("bo@example.com", key="taken"))
 
     assert not User.objects.filter(username="bo").exists()
