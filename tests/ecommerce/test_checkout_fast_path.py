@@ -270,3 +270,61 @@ def test_a_learner_whose_id_is_the_placeholder_number_reads_their_own_basket(mak
     assert (item.basket.user_id, found.discount_code) == (odd.pk, offer.codes[1])
     assert basket_checkout(odd).order.state == "fulfilled"
     assert list(ContractMembership.objects.values_list("user", flat=True)) == [odd.pk]
+
+
+@postgresql
+@pytest.mark.django_db(transaction=True)
+def test_a_priced_and_a_free_checkout_of_the_same_learner_at_once_leave_one_code_spent(
+    make_offer, payments
+):
+    offer = make_offer("Acme Paid", "non-sso", max_learners=2, price="250")
+    ada = UserFactory(username="ada")
+    basket_replace(ada, product_id=offer.product.pk)
+    basket_code_apply(ada, code=offer.codes[0])
+    _free_code(offer.product, "FREE-FOR-ADA")
+
+    results = race(
+        [
+            lambda: basket_checkout(ada).order.state,
+            lambda: basket_checkout(ada, code="free-for-ada").order.state,
+        ]
+    )
+
+    assert results[1] == ("ok", "fulfilled")
+    assert results[0] in (("ok", "pending"), ("refused", "basket-empty"))
+    states = Counter(Order.objects.values_list("state", flat=True))
+    assert states == (
+        Counter({"canceled": 1, "fulfilled": 1})
+        if results[0][0] == "ok"
+        else Counter({"fulfilled": 1})
+    )
+    assert list(
+        DiscountRedemption.objects.values_list("redeemed_discount__discount_code", "redeemed_by")
+    ) == [("FREE-FOR-ADA", ada.pk)]
+    assert list(ContractMembership.objects.values_list("user", flat=True)) == [ada.pk]
+    assert CourseRunEnrollment.objects.count() == 1
+
+
+@postgresql
+@pytest.mark.django_db(transaction=True)
+def test_a_code_deactivated_while_it_is_checked_out_is_either_redeemed_or_deactivated(make_offer):
+    from b2b.services.code_operations import codes_deactivate
+
+    offer = make_offer("Acme", "non-sso", max_learners=5)
+    ada = UserFactory(username="ada")
+    basket_replace(ada, product_id=offer.product.pk)
+    basket_code_apply(ada, code=offer.codes[0])
+
+    results = race(
+        [lambda: basket_checkout(ada).order.state, lambda: codes_deactivate([offer.codes[0]])]
+    )
+
+    code = Discount.objects.get(discount_code=offer.codes[0])
+    redeemed = DiscountRedemption.objects.filter(redeemed_discount=code).count()
+    if results[0][0] == "ok":
+        assert (results[1], code.is_active, redeemed) == (("refused", "code-redeemed"), True, 1)
+        assert ContractMembership.objects.count() == 1
+    else:
+        assert results[0] == ("refused", "code-deactivated")
+        assert (results[1][0], code.is_active, redeemed) == ("ok", False, 0)
+        assert ContractMembership.objects.count() == Order.objects.count() == 0
