@@ -328,3 +328,43 @@ def test_a_code_deactivated_while_it_is_checked_out_is_either_redeemed_or_deacti
         assert results[0] == ("refused", "code-deactivated")
         assert (results[1][0], code.is_active, redeemed) == ("ok", False, 0)
         assert ContractMembership.objects.count() == Order.objects.count() == 0
+
+
+@postgresql
+@pytest.mark.django_db(transaction=True)
+def test_a_checkout_waiting_for_the_basket_holds_no_lock_on_its_item(make_offer):
+    # The payment callback locks the basket, then deletes the item: a checkout that locked the
+    # item first and waited for the basket deadlocked with it (a 500).
+    from ecommerce.models import BasketItem
+
+    offer = make_offer("Acme", "non-sso", max_learners=5)
+    ada = UserFactory(username="ada")
+    basket_replace(ada, product_id=offer.product.pk)
+    basket_code_apply(ada, code=offer.codes[0])
+    taken, release = threading.Event(), threading.Event()
+    holder = threading.Thread(target=_hold_basket, args=(ada, taken, release))
+    holder.start()
+    assert taken.wait(timeout=10)
+    result: list = []
+
+    def checkout() -> None:
+        try:
+            result.append(basket_checkout(ada).order.state)
+        finally:
+            connection.close()
+
+    waiting = threading.Thread(target=checkout)
+    waiting.start()
+    try:
+        assert _waiting_for_lock()
+        with transaction.atomic():
+            item_free = BasketItem.objects.select_for_update(nowait=True, of=("self",)).filter(
+                basket__user=ada
+            )
+            assert [i.product_id for i in item_free] == [offer.product.pk]
+    finally:
+        release.set()
+        holder.join(timeout=30)
+        waiting.join(timeout=30)
+
+    assert result == ["fulfilled"]
