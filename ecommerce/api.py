@@ -9,6 +9,7 @@ Session authentication with CSRF; refusals are 4xx ``{"code", "message"}``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.utils.decorators import method_decorator
@@ -244,7 +245,8 @@ class CheckoutView(DomainAPIView):
     )
     def post(self, request: AuthenticatedRequest) -> Response:
         code = None
-        if request.data and "code" in request.data:
+        # A body that is JSON but not an object (``5``, ``true``) is refused by the serializer.
+        if request.data and (not isinstance(request.data, Mapping) or "code" in request.data):
             code_attempt_check(request)
             data = CheckoutCodeSerializer(data=request.data)
             data.is_valid(raise_exception=True)

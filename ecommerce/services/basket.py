@@ -80,7 +80,9 @@ def _items(user_id: int, *, for_update: bool) -> QuerySet[BasketItem]:
         queryset = (
             queryset.select_related("basket", "product__course_run")
             .annotate(enrollment_id=Subquery(enrollment.values("pk")[:1]))
-            .select_for_update(of=("self", "basket"))
+            # The basket's row first, then the item's (the lock order: the payment callback and
+            # basket_replace lock the basket, then delete its items; item first deadlocked).
+            .select_for_update(of=("basket", "self"))
         )
     else:
         queryset = queryset.select_related("basket", "product__course_run__course")

@@ -107,7 +107,8 @@ def discount_find(
     code = code_normalize(text)
     if not code:
         raise InvalidCode("Enter the enrollment code you were given.")
-    if len(code) > MAX_CODE_LENGTH:
+    # A NUL character is in no code, and PostgreSQL refuses it in a text parameter.
+    if len(code) > MAX_CODE_LENGTH or "\x00" in code:
         raise InvalidCode("That is not an enrollment code: check it and type it again.")
     queryset: QuerySet[Discount] = Discount.objects.alias(code_ci=Lower("discount_code")).filter(
         code_ci=code

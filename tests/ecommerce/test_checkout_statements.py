@@ -43,7 +43,7 @@ def test_a_zero_total_capped_checkout_is_twelve_statements(make_offer, learner):
     locks = [s for s in statements if "FOR UPDATE" in s]
     if connection.vendor == "postgresql":
         assert [lock[lock.index("FOR UPDATE") :] for lock in locks] == [
-            'FOR UPDATE OF "ecommerce_basketitem", "ecommerce_basket"',
+            'FOR UPDATE OF "ecommerce_basket", "ecommerce_basketitem"',
             'FOR UPDATE OF "ecommerce_discount"',
             'FOR UPDATE OF "b2b_contractpage"',
         ]

@@ -131,3 +131,13 @@ def test_the_admin_code_list_ignores_a_contract_filter_that_is_not_an_id(client,
     for raw in ("²", "٣"):
         response = client.get("/admin/ecommerce/discount/", {"contract": raw})
         assert response.status_code == 200
+
+
+@pytest.mark.parametrize("body", ["5", "true", "1.5", '"the code"', '["code"]'])
+def test_a_checkout_body_that_is_not_a_json_object_is_a_400_not_a_500(api, shopping, body):
+    before = shop_state()
+
+    response = api.post("/api/v0/checkout/", body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert shop_state() == before
