@@ -22,7 +22,8 @@ INSECURE_SECRET_KEY = "django-insecure-development-only-key-do-not-use-in-produc
 
 def flag_from_env(name: str, default: bool) -> bool:
     """A yes/no setting from the environment (true/false, yes/no, on/off, 1/0, any case), or a
-    one-line refusal to start: a typo must not turn a setting off unnoticed."""
+    one-line refusal to start: a typo must not turn a setting off unnoticed. Every yes/no
+    setting reads through it."""
     raw = env.str(name, default="").strip().lower()
     if not raw:
         return default
@@ -33,7 +34,7 @@ def flag_from_env(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name} must be True or False (default {default}), not {raw!r}.")
 
 
-DEBUG = env.bool("DEBUG", default=True)
+DEBUG = flag_from_env("DEBUG", default=True)
 SECRET_KEY = env.str("SECRET_KEY", default=INSECURE_SECRET_KEY)
 ALLOWED_HOSTS = env.list(
     "ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"] if DEBUG else []
@@ -81,14 +82,14 @@ if TRUSTED_PROXIES < 0:
     )
 if TRUSTED_PROXIES:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=SITE_HTTPS)
-CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=SITE_HTTPS)
-SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=SITE_HTTPS)
+SESSION_COOKIE_SECURE = flag_from_env("SESSION_COOKIE_SECURE", default=SITE_HTTPS)
+CSRF_COOKIE_SECURE = flag_from_env("CSRF_COOKIE_SECURE", default=SITE_HTTPS)
+SECURE_SSL_REDIRECT = flag_from_env("SECURE_SSL_REDIRECT", default=SITE_HTTPS)
 # HSTS: one year, this host and its subdomains. Preloading (SECURE_HSTS_PRELOAD=True) commits
 # the whole registered domain to HTTPS in every browser; the domain's owner opts in.
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000 if SITE_HTTPS else 0)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=SITE_HTTPS)
-SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = flag_from_env("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=SITE_HTTPS)
+SECURE_HSTS_PRELOAD = flag_from_env("SECURE_HSTS_PRELOAD", default=False)
 if not SECURE_HSTS_PRELOAD:
     # `check --deploy` asks for preloading (security.W021): a choice for the domain's owner.
     SILENCED_SYSTEM_CHECKS = ["security.W021"]
